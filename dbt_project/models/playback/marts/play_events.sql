@@ -1,0 +1,41 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='event_date',
+        on_schema_change='fail',
+    )
+}}
+
+{#- Daily-partitioned: the platform passes the partition window as vars, so a run rebuilds
+    exactly the days it was asked for (delete+insert by day keeps reruns idempotent). -#}
+
+with
+
+plays as (
+
+    select * from {{ ref('stg_play_event_stream__plays') }}
+    where event_date >= cast('{{ var("min_date", "1900-01-01") }}' as date)
+      and event_date < cast('{{ var("max_date", "2999-12-31") }}' as date)
+
+),
+
+final as (
+
+    select
+        event_id,
+        listener_id,
+        track_id,
+        session_id,
+        played_at,
+        event_date,
+        ms_played,
+        device,
+        country_code,
+        completed
+
+    from plays
+
+)
+
+select * from final

@@ -1,0 +1,167 @@
+"""What one step of a domain run does: dbt build, then write-audit-publish for each port.
+
+dbt writes the domain's own DuckDB file. Only after dbt has finished (and released the file)
+does the step open it once, verify each output port's Soda contract on that connection and,
+if every check passed, publish a new snapshot. A port whose contract fails is not published:
+consumers keep the previous snapshot, the failed checks show in Dagster, and the step fails
+with a message naming domain, product, port, column and check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+import duckdb
+
+from mesh_platform.catalog_model import DomainBindings, PortBinding
+from mesh_platform.contracts import ContractVerification, verify_contract
+from mesh_platform.dbt_manifest import in_domain_ancestors
+from mesh_platform.dbt_resource import MeshDbtCliResource, domain_invocation_env
+from mesh_platform.environment import get_environment
+from mesh_platform.ports import publish_snapshot
+
+
+def _partition_vars(context: dg.AssetExecutionContext) -> list[str]:
+    if not context.has_partition_key_range and not context.has_partition_key:
+        return []
+    window = context.partition_time_window
+    return [
+        "--vars",
+        f'{{"min_date": "{window.start.date().isoformat()}", '
+        f'"max_date": "{window.end.date().isoformat()}"}}',
+    ]
+
+
+def _check_result(binding: PortBinding, key: dg.AssetKey, verification: ContractVerification):
+    for outcome in verification.outcomes:
+        yield dg.AssetCheckResult(
+            asset_key=key,
+            check_name=outcome.check.name,
+            passed=outcome.passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "address": binding.address,
+                "check": outcome.check.label,
+                "soda_outcome": outcome.outcome,
+                **{f"soda/{k}": v for k, v in outcome.diagnostics.items()},
+            },
+        )
+
+
+def describe_failure(binding: PortBinding, verification: ContractVerification) -> str:
+    product = binding.product
+    lines = [
+        f"domain {product.domain}, product {product.name}: output port {binding.address} "
+        f"v{binding.port.version} failed its contract ({binding.contract.path.name}) and was NOT "
+        "published; consumers keep reading the previous snapshot."
+    ]
+    for outcome in verification.failed:
+        detail = ", ".join(f"{k}={v}" for k, v in outcome.diagnostics.items())
+        lines.append(f"  - check {outcome.check.name}: {outcome.check.label} {outcome.outcome}"
+                     + (f" ({detail})" if detail else ""))
+    if verification.errors:
+        lines.append(f"  - Soda reported: {verification.errors.strip()}")
+    lines.append(
+        f"  Fix the data or the model {binding.port.model} (dbt_project/models/{product.domain}/), "
+        "or change the contract with a new major version if the change is intended; then rerun."
+    )
+    return "\n".join(lines)
+
+
+def run_domain_step(
+    context: dg.AssetExecutionContext,
+    dbt: MeshDbtCliResource,
+    bindings: DomainBindings,
+    port_keys: Mapping[dg.AssetKey, str],
+) -> Iterator[Any]:
+    """Yield dbt's events, holding back each port's materialization until it is published."""
+    env = get_environment()
+    domain = bindings.domain.name
+    env.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    held: dict[str, dg.Output] = {}
+    with domain_invocation_env(domain, env.tool_env()):
+        invocation = dbt.cli(["build", *_partition_vars(context)], context=context, raise_on_error=False)
+        for event in invocation.stream():
+            uid = port_keys.get(getattr(event, "asset_key", None) or _output_key(context, event))
+            if isinstance(event, dg.Output) and uid:
+                held[uid] = event
+            else:
+                yield event
+    failures: list[str] = []
+    if not invocation.is_successful():
+        failures.append(
+            f"domain {domain}: dbt build failed — {invocation.get_error() or 'see the step logs'}. "
+            "The models above that failed were not built and nothing downstream was published."
+        )
+    yield from _audit_and_publish(context, bindings, held, failures)
+    if failures:
+        raise dg.Failure(description="\n".join(failures))
+
+
+def _output_key(context: dg.AssetExecutionContext, event: Any) -> dg.AssetKey | None:
+    if isinstance(event, dg.Output):
+        return context.asset_key_for_output(event.output_name)
+    return None
+
+
+def _audit_and_publish(
+    context: dg.AssetExecutionContext,
+    bindings: DomainBindings,
+    held: dict[str, dg.Output],
+    failures: list[str],
+) -> Iterator[Any]:
+    if not held:
+        return
+    env = get_environment()
+    domain = bindings.domain.name
+    blocked: set[str] = set()
+    con = duckdb.connect(str(env.domain_database(domain)))
+    try:
+        for uid in _in_build_order(context, bindings, held):
+            binding = bindings.ports[uid]
+            key = context.asset_key_for_output(held[uid].output_name)
+            if uid in blocked:
+                failures.append(
+                    f"domain {domain}, product {binding.product.name}: port {binding.address} "
+                    "was not published because a port it is built from failed its contract."
+                )
+                continue
+            verification = verify_contract(con, binding.contract, data_source=domain)
+            yield from _check_result(binding, key, verification)
+            if not verification.passed:
+                failures.append(describe_failure(binding, verification))
+                blocked |= _downstream_ports(bindings, uid)
+                context.log.error(describe_failure(binding, verification))
+                continue
+            published = publish_snapshot(
+                con, binding.relation, env.ports_dir, domain, binding.port.name,
+                binding.port.version, run_id=context.run_id,
+            )
+            context.log.info(f"published {binding.address} v{binding.port.version}: {published.rows} rows")
+            yield held[uid].with_metadata(
+                {
+                    **held[uid].metadata,
+                    "mesh/address": binding.address,
+                    "mesh/snapshot_id": published.snapshot_id,
+                    "mesh/snapshot_path": dg.MetadataValue.path(published.path),
+                    "dagster/row_count": published.rows,
+                    "mesh/contract_checks_passed": len(verification.outcomes),
+                }
+            )
+    finally:
+        con.close()
+
+
+def _in_build_order(context, bindings: DomainBindings, held: dict[str, dg.Output]) -> list[str]:
+    """Upstream ports first, so a failed upstream blocks the ports built from it."""
+    manifest = bindings.manifest
+    depth = {uid: len(in_domain_ancestors(manifest, uid)) for uid in held}
+    return sorted(held, key=lambda uid: (depth[uid], uid))
+
+
+def _downstream_ports(bindings: DomainBindings, failed_uid: str) -> set[str]:
+    return {
+        uid for uid in bindings.ports if failed_uid in in_domain_ancestors(bindings.manifest, uid)
+    }

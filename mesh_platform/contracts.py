@@ -1,0 +1,139 @@
+"""Soda v4 contracts of output ports: their checks as Dagster check specs, and verification.
+
+Verification runs on a DuckDB connection the caller already holds (the domain's own file),
+so checks never open the file a second time and never race the pipeline for its lock.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mesh_platform.descriptor import DescriptorError
+
+CONTRACT_CHECK_PREFIX = "contract"
+
+
+@dataclass(frozen=True)
+class ContractCheck:
+    """One check declared in a Soda contract, named so Dagster can show it on its own."""
+
+    name: str
+    check_type: str
+    column: str | None
+    qualifier: str | None
+
+    @property
+    def label(self) -> str:
+        where = f"column `{self.column}`" if self.column else "dataset"
+        return f"{self.check_type} on {where}"
+
+
+@dataclass(frozen=True)
+class ContractSpec:
+    path: Path
+    dataset: str
+    columns: tuple[str, ...]
+    checks: tuple[ContractCheck, ...]
+
+
+@dataclass
+class CheckOutcome:
+    check: ContractCheck
+    passed: bool
+    outcome: str
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ContractVerification:
+    spec: ContractSpec
+    outcomes: list[CheckOutcome]
+    errors: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.outcomes) and not self.errors and all(o.passed for o in self.outcomes)
+
+    @property
+    def failed(self) -> list[CheckOutcome]:
+        return [o for o in self.outcomes if not o.passed]
+
+
+def _check_name(check_type: str, column: str | None, qualifier: str | None) -> str:
+    parts = [CONTRACT_CHECK_PREFIX, column, check_type, qualifier]
+    raw = "__".join(p for p in parts if p)
+    return re.sub(r"[^A-Za-z0-9_]", "_", raw)
+
+
+def load_contract(path: Path, expected_dataset: str) -> ContractSpec:
+    """Parse a Soda contract file and name each of its checks; fail clearly on a bad file."""
+    if not path.exists():
+        raise DescriptorError(f"contract file {path} does not exist; create it or fix `contract`")
+    raw = yaml.safe_load(path.read_text()) or {}
+    if raw.get("dataset") != expected_dataset:
+        raise DescriptorError(
+            f"contract {path}: field `dataset` is {raw.get('dataset')!r}, expected "
+            f"{expected_dataset!r} (data source/schema/table of the port's dbt model)"
+        )
+    checks: list[ContractCheck] = []
+    columns: list[str] = []
+    for column in raw.get("columns") or []:
+        columns.append(column["name"])
+        for entry in column.get("checks") or []:
+            checks.extend(_parse_check(path, entry, column["name"]))
+    for entry in raw.get("checks") or []:
+        checks.extend(_parse_check(path, entry, None))
+    names = [c.name for c in checks]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise DescriptorError(
+            f"contract {path}: checks {dupes} appear twice; give each a distinct `qualifier`"
+        )
+    if not checks:
+        raise DescriptorError(f"contract {path} declares no checks; a contract must verify data")
+    return ContractSpec(path=path, dataset=expected_dataset, columns=tuple(columns), checks=tuple(checks))
+
+
+def _parse_check(path: Path, entry: Any, column: str | None) -> list[ContractCheck]:
+    if not isinstance(entry, dict) or len(entry) != 1:
+        raise DescriptorError(f"contract {path}: each check must be a one-key mapping, got {entry!r}")
+    (check_type, config), = entry.items()
+    qualifier = (config or {}).get("qualifier") if isinstance(config, dict) else None
+    return [ContractCheck(_check_name(check_type, column, qualifier), check_type, column, qualifier)]
+
+
+def verify_contract(connection: Any, spec: ContractSpec, data_source: str) -> ContractVerification:
+    """Verify ``spec`` on an open DuckDB connection; every declared check gets an outcome.
+
+    A check Soda did not evaluate counts as failed: Soda reports ``ok=False`` with zero results
+    when it cannot read the data, and silence must never publish a port.
+    """
+    os.environ.setdefault("SODA_CORE_TELEMETRY_ENABLED", "false")
+    from soda_core.contracts import verify_contract_locally
+    from soda_duckdb.common.data_sources.duckdb_data_source import DuckDBDataSourceImpl
+
+    source = DuckDBDataSourceImpl.from_existing_cursor(connection, name=data_source)
+    result = verify_contract_locally(data_sources=[source], contract_file_path=str(spec.path))
+    by_key: dict[tuple[str, str | None, str | None], Any] = {}
+    for verification in result.contract_verification_results:
+        for check_result in verification.check_results:
+            check = check_result.check
+            key = (check.type, getattr(check, "column_name", None), getattr(check, "qualifier", None))
+            by_key[key] = check_result
+    outcomes = []
+    for check in spec.checks:
+        found = by_key.get((check.check_type, check.column, check.qualifier))
+        if found is None:
+            outcomes.append(CheckOutcome(check, False, "NOT_EVALUATED", {}))
+            continue
+        outcome = found.outcome.name
+        diagnostics = {k: v for k, v in (found.diagnostic_metric_values or {}).items() if v is not None}
+        outcomes.append(CheckOutcome(check, outcome in {"PASSED", "WARN"}, outcome, diagnostics))
+    errors = result.get_errors_str() if result.has_errors else ""
+    return ContractVerification(spec=spec, outcomes=outcomes, errors=errors)

@@ -1,0 +1,172 @@
+"""Build one domain's Dagster ``Definitions`` from its descriptors: the platform's entry point.
+
+A domain's ``definitions.py`` only calls :func:`build_domain_definitions`. Everything a
+product needs — dbt assets, blocking contract checks, publishing, metadata, automation,
+freshness, the domain's concurrency pool — is applied here, the same way for every domain.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt.asset_utils import (
+    DAGSTER_DBT_SELECT_METADATA_KEY,
+    build_dbt_specs,
+)
+
+from mesh_platform.build_step import run_domain_step
+from mesh_platform.catalog_model import DomainBindings, bind_domain
+from mesh_platform.dbt_manifest import domain_models, in_domain_ancestors, load_manifest
+from mesh_platform.dbt_resource import MeshDbtCliResource
+from mesh_platform.descriptor import DescriptorError
+from mesh_platform.domain import load_domain
+from mesh_platform.environment import apply_tool_env
+from mesh_platform.translator import MeshDbtTranslator, source_port_address
+
+
+def domain_pool(domain: str) -> str:
+    """One writer per DuckDB file: every step that writes a domain's file holds this pool."""
+    return f"duckdb_{domain}"
+
+
+def build_domain_definitions(domain_dir: Path) -> dg.Definitions:
+    env = apply_tool_env()
+    domain = load_domain(Path(domain_dir))
+    manifest = load_manifest(env.dbt_project_dir)
+    bindings = bind_domain(domain, manifest)
+    translator = MeshDbtTranslator(bindings)
+    assets = _dbt_multi_assets(bindings, translator)
+    return dg.Definitions(
+        assets=[*assets, *_operational_source_specs(bindings, translator)],
+        schedules=_schedules(bindings, translator),
+        resources={
+            "dbt": MeshDbtCliResource(
+                project_dir=str(env.dbt_project_dir), profiles_dir=str(env.dbt_project_dir)
+            )
+        },
+    )
+
+
+def _partitioned_models(bindings: DomainBindings) -> dict[str, dg.PartitionsDefinition]:
+    """Models of partitioned products (with their in-domain upstream) and their partitioning."""
+    out: dict[str, dg.PartitionsDefinition] = {}
+    for uid, binding in bindings.ports.items():
+        part = binding.product.partitioning
+        if part:
+            pdef = dg.DailyPartitionsDefinition(start_date=part.start.isoformat())
+            for model in {uid, *in_domain_ancestors(bindings.manifest, uid)}:
+                out[model] = pdef
+    return out
+
+
+def _dbt_multi_assets(
+    bindings: DomainBindings, translator: MeshDbtTranslator
+) -> list[dg.AssetsDefinition]:
+    manifest = bindings.manifest
+    domain = bindings.domain.name
+    models = domain_models(manifest, domain)
+    partitioned = _partitioned_models(bindings)
+    groups: dict[dg.PartitionsDefinition | None, list[str]] = {}
+    for uid in sorted(models):
+        groups.setdefault(partitioned.get(uid), []).append(uid)
+    assets = []
+    for pdef, uids in groups.items():
+        name = f"{domain}_dbt" + ("_daily" if pdef else "")
+        select = " ".join(sorted(models[uid]["name"] for uid in uids))
+        assets.append(_dbt_multi_asset(bindings, translator, name, select, pdef))
+    return assets
+
+
+def _dbt_multi_asset(bindings, translator, name, select, partitions_def):
+    manifest = bindings.manifest
+    specs, dbt_check_specs = build_dbt_specs(
+        translator=translator, manifest=manifest, select=select, exclude="", selector="",
+        io_manager_key=None, project=None,
+    )
+    spec_keys = {spec.key for spec in specs}
+    port_keys: dict[dg.AssetKey, str] = {}
+    contract_checks = []
+    for uid, binding in bindings.ports.items():
+        key = translator.get_asset_spec(manifest, uid, None).key
+        if key not in spec_keys:
+            continue
+        port_keys[key] = uid
+        contract_checks += [
+            dg.AssetCheckSpec(
+                check.name, asset=key, blocking=True,
+                description=f"Soda contract {binding.contract.path.name}: {check.label}",
+            )
+            for check in binding.contract.checks
+        ]
+
+    @dg.multi_asset(
+        name=name,
+        specs=specs,
+        check_specs=[*dbt_check_specs, *contract_checks],
+        can_subset=True,
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run() if partitions_def else None,
+        op_tags={DAGSTER_DBT_SELECT_METADATA_KEY: select},
+        pool=domain_pool(bindings.domain.name),
+        allow_arbitrary_check_specs=True,
+    )
+    def _domain_dbt(context, dbt: MeshDbtCliResource):
+        yield from run_domain_step(context, dbt, bindings, port_keys)
+
+    return _domain_dbt
+
+
+def _operational_source_specs(bindings: DomainBindings, translator: MeshDbtTranslator):
+    """The domain's operational systems as external assets, so lineage starts at the source."""
+    specs = []
+    for uid, source in sorted(bindings.manifest["sources"].items()):
+        if source["fqn"][1] != bindings.domain.name or source_port_address(source):
+            continue
+        spec = translator.get_asset_spec(bindings.manifest, uid, None)
+        specs.append(
+            dg.AssetSpec(
+                spec.key,
+                description=source.get("description") or source.get("source_description"),
+                group_name=bindings.domain.name,
+                owners=[f"team:{bindings.domain.spec.owner.team}"],
+                kinds={"source"},
+                tags={"domain": bindings.domain.name, "layer": "operational"},
+            )
+        )
+    return specs
+
+
+def _schedules(bindings: DomainBindings, translator: MeshDbtTranslator):
+    schedules = []
+    manifest = bindings.manifest
+    for uid, binding in sorted(bindings.ports.items()):
+        product = binding.product
+        if product.automation.kind != "schedule":
+            continue
+        keys = [
+            translator.get_asset_spec(manifest, m, None).key
+            for m in sorted({uid, *in_domain_ancestors(manifest, uid)})
+        ]
+        job = dg.define_asset_job(
+            f"{product.domain}__{product.name}", selection=dg.AssetSelection.assets(*keys)
+        )
+        if product.partitioning:
+            schedules.append(
+                dg.build_schedule_from_partitioned_job(job, **_daily_time(product))
+            )
+        else:
+            schedules.append(dg.ScheduleDefinition(job=job, cron_schedule=product.automation.cron))
+    return schedules
+
+
+def _daily_time(product) -> dict[str, int]:
+    """A daily-partitioned product's cron must be 'M H * * *': it runs once per partition."""
+    fields = product.automation.cron.split()
+    if fields[2:] != ["*", "*", "*"] or not (fields[0].isdigit() and fields[1].isdigit()):
+        raise DescriptorError(
+            f"domain {product.domain}, product {product.name}: field `automation.cron` is "
+            f"{product.automation.cron!r}; a daily-partitioned product runs once a day, so use "
+            "'M H * * *' (e.g. '30 1 * * *')"
+        )
+    return {"minute_of_hour": int(fields[0]), "hour_of_day": int(fields[1])}

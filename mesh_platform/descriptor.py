@@ -1,0 +1,188 @@
+"""Data-product descriptors: the declarative YAML a domain team writes for each product.
+
+A descriptor is data validated by a schema, so a typo fails when the code location loads, with
+the file, the field and the reason named — never later, in the middle of a run.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+ADDRESS_PATTERN = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
+CRON_FIELDS = 5
+
+
+class DescriptorError(ValueError):
+    """A descriptor file is invalid; the message names the file, the field and what to do."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tier(StrEnum):
+    SOURCE_ALIGNED = "source-aligned"
+    AGGREGATE = "aggregate"
+    CONSUMER_ALIGNED = "consumer-aligned"
+
+
+class Classification(StrEnum):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    CONFIDENTIAL = "confidential"
+    RESTRICTED = "restricted"
+
+
+class Owner(_Strict):
+    team: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
+    contact: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+class OperationalInput(_Strict):
+    """An input read from one of the domain's operational systems (a dbt source)."""
+
+    kind: Literal["database", "event_stream", "file_drop", "api"]
+    source: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")]
+    description: str = ""
+
+
+class PortInput(_Strict):
+    """An input read from another product's published output port, addressed domain.port."""
+
+    kind: Literal["output_port"]
+    port: Annotated[str, Field(pattern=ADDRESS_PATTERN)]
+    description: str = ""
+
+
+InputPort = Annotated[OperationalInput | PortInput, Field(discriminator="kind")]
+
+
+class OutputPort(_Strict):
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    model: Annotated[str, Field(pattern=NAME_PATTERN)]
+    version: Annotated[int, Field(ge=1)]
+    contract: str
+    description: str = ""
+    kind: Literal["snapshot", "change_feed"] = "snapshot"
+
+
+class Slo(_Strict):
+    freshness_hours: Annotated[float, Field(gt=0)]
+
+
+class Automation(_Strict):
+    """How the product is kept fresh: on a cron schedule, or eagerly when its inputs update."""
+
+    kind: Literal["schedule", "eager"]
+    cron: str | None = None
+
+    @model_validator(mode="after")
+    def _cron_matches_kind(self) -> Automation:
+        if self.kind == "schedule":
+            if not self.cron or len(self.cron.split()) != CRON_FIELDS:
+                raise ValueError("a schedule needs `cron` with five fields, e.g. '0 4 * * *'")
+        elif self.cron:
+            raise ValueError("`cron` is only allowed when kind is 'schedule'")
+        return self
+
+
+class Partitioning(_Strict):
+    kind: Literal["daily"]
+    start: date
+
+
+class DataProduct(_Strict):
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    domain: Annotated[str, Field(pattern=NAME_PATTERN)]
+    description: Annotated[str, Field(min_length=20)]
+    owner: Owner
+    tier: Tier
+    classification: Classification
+    tags: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]] = []
+    input_ports: Annotated[list[InputPort], Field(min_length=1)]
+    output_ports: Annotated[list[OutputPort], Field(min_length=1)]
+    slo: Slo
+    automation: Automation
+    partitioning: Partitioning | None = None
+
+    @field_validator("output_ports")
+    @classmethod
+    def _unique_port_names(cls, ports: list[OutputPort]) -> list[OutputPort]:
+        names = [p.name for p in ports]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"output port names must be unique, repeated: {dupes}")
+        return ports
+
+    def address(self, port: OutputPort) -> str:
+        return f"{self.domain}.{port.name}"
+
+    @property
+    def upstream_ports(self) -> list[str]:
+        return [i.port for i in self.input_ports if isinstance(i, PortInput)]
+
+
+def _format_validation_error(path: Path, err: ValidationError) -> str:
+    lines = [f"invalid data-product descriptor {path}:"]
+    for e in err.errors():
+        field = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        lines.append(f"  - field `{field}`: {e['msg']}")
+    lines.append("Fix the descriptor (see an existing product under domains/ for the shape).")
+    return "\n".join(lines)
+
+
+def load_descriptor(path: Path, expected_domain: str | None = None) -> DataProduct:
+    """Read and validate one descriptor; raise :class:`DescriptorError` naming file and field."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise DescriptorError(f"descriptor {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise DescriptorError(f"descriptor {path} must be a YAML mapping of fields")
+    try:
+        product = DataProduct.model_validate(raw)
+    except ValidationError as exc:
+        raise DescriptorError(_format_validation_error(path, exc)) from None
+    if expected_domain and product.domain != expected_domain:
+        raise DescriptorError(
+            f"descriptor {path}: field `domain` is {product.domain!r} but the file lives in "
+            f"domain {expected_domain!r}; move the file or fix the field"
+        )
+    if path.stem != product.name:
+        raise DescriptorError(
+            f"descriptor {path}: field `name` is {product.name!r}; name the file "
+            f"{product.name}.yaml so products are found by name"
+        )
+    return product
+
+
+def load_domain_descriptors(domain_dir: Path) -> list[DataProduct]:
+    """All products of one domain, sorted by name; every output-port name unique in the domain."""
+    domain = domain_dir.name
+    products = [
+        load_descriptor(p, expected_domain=domain)
+        for p in sorted((domain_dir / "products").glob("*.yaml"))
+    ]
+    seen: dict[str, str] = {}
+    for product in products:
+        for port in product.output_ports:
+            if port.name in seen:
+                raise DescriptorError(
+                    f"domain {domain}: output port {port.name!r} is declared by both "
+                    f"{seen[port.name]!r} and {product.name!r}; port names are addresses and "
+                    "must be unique within a domain"
+                )
+            seen[port.name] = product.name
+    return products
+
+
+def is_valid_name(name: str) -> bool:
+    return re.fullmatch(NAME_PATTERN, name) is not None

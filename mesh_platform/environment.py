@@ -1,0 +1,99 @@
+"""Resolve where the mesh lives and how its tools run — lazily, in one place.
+
+Nothing here runs at import time: tests and CLIs point the mesh at another data directory by
+setting ``MESH_DATA_DIR`` before calling :func:`get_environment`, with no module reloading.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# A data platform does not phone home: every tool's telemetry is off inside the project.
+TELEMETRY_OFF = {
+    "SODA_CORE_TELEMETRY_ENABLED": "false",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "DO_NOT_TRACK": "1",
+    "DBT_VERSION_CHECK": "false",
+}
+
+
+@dataclass(frozen=True)
+class MeshEnvironment:
+    """Every path the mesh reads or writes, derived from one data directory."""
+
+    name: str
+    repo_root: Path
+    data_dir: Path
+
+    @property
+    def domains_dir(self) -> Path:
+        return self.repo_root / "domains"
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return self.repo_root / "dbt_project"
+
+    @property
+    def governance_dir(self) -> Path:
+        return self.repo_root / "governance"
+
+    @property
+    def operational_dir(self) -> Path:
+        return self.data_dir / "operational"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.data_dir / "warehouse"
+
+    @property
+    def ports_dir(self) -> Path:
+        return self.data_dir / "ports"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.data_dir / "dagster_home"
+
+    @property
+    def dbt_artifacts_dir(self) -> Path:
+        return self.data_dir / "dbt"
+
+    def domain_database(self, domain: str) -> Path:
+        """The one DuckDB file a domain's pipeline writes (its private storage)."""
+        return self.warehouse_dir / f"{domain}.duckdb"
+
+    def tool_env(self) -> dict[str, str]:
+        """Environment variables dbt, Soda and Dagster need to find the mesh's paths."""
+        return {
+            **TELEMETRY_OFF,
+            "MESH_DATA_DIR": str(self.data_dir),
+            "MESH_OPERATIONAL_DIR": str(self.operational_dir),
+            "MESH_PORTS_DIR": str(self.ports_dir),
+            "MESH_WAREHOUSE_DIR": str(self.warehouse_dir),
+            "DAGSTER_HOME": str(self.dagster_home),
+        }
+
+
+def get_environment() -> MeshEnvironment:
+    """The current environment: ``MESH_ENV`` (default ``local``) and ``MESH_DATA_DIR``.
+
+    ``MESH_DATA_DIR`` defaults to ``./data`` under the repository, so wiping that one folder
+    resets the whole mesh.
+    """
+    data_dir = Path(os.environ.get("MESH_DATA_DIR") or REPO_ROOT / "data").resolve()
+    return MeshEnvironment(
+        name=os.environ.get("MESH_ENV", "local"), repo_root=REPO_ROOT, data_dir=data_dir
+    )
+
+
+def apply_tool_env(env: MeshEnvironment | None = None) -> MeshEnvironment:
+    """Export the mesh's paths and telemetry settings to this process (and its children)."""
+    env = env or get_environment()
+    for key, value in env.tool_env().items():
+        if key == "DAGSTER_HOME" and os.environ.get("DAGSTER_HOME"):
+            continue  # an explicit instance (e.g. the production topology) wins
+        os.environ[key] = value
+    return env

@@ -1,0 +1,99 @@
+"""The mesh's one dbt translator: asset keys, owners, tags and metadata from descriptors.
+
+Driven by manifest data (folder = domain, source ``meta.mesh_port``) and by the domain's
+descriptors — never by model names. A dbt source carrying ``meta.mesh_port: <domain>.<port>``
+gets the asset key of that upstream output port, which is how lineage crosses code locations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
+
+from mesh_platform.catalog_model import DomainBindings
+from mesh_platform.dbt_manifest import domain_of
+
+
+def port_asset_key(address: str) -> dg.AssetKey:
+    domain, port = address.split(".")
+    return dg.AssetKey([domain, port])
+
+
+def source_port_address(props: Mapping[str, Any]) -> str | None:
+    meta = {**props.get("source_meta", {}), **props.get("meta", {})}
+    return meta.get("mesh_port")
+
+
+class MeshDbtTranslator(DagsterDbtTranslator):
+    def __init__(self, bindings: DomainBindings):
+        super().__init__(
+            settings=DagsterDbtTranslatorSettings(enable_code_references=False)
+        )
+        self.bindings = bindings
+
+    @property
+    def domain(self) -> str:
+        return self.bindings.domain.name
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            address = source_port_address(dbt_resource_props)
+            if address:
+                return port_asset_key(address)
+            return dg.AssetKey(
+                [
+                    domain_of(dbt_resource_props),
+                    dbt_resource_props["source_name"],
+                    dbt_resource_props["name"],
+                ]
+            )
+        return dg.AssetKey([domain_of(dbt_resource_props), dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        address = source_port_address(dbt_resource_props)
+        return address.split(".")[0] if address else domain_of(dbt_resource_props)
+
+    def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        node = manifest["nodes"].get(unique_id)
+        if node is None or node["resource_type"] != "model":
+            return spec
+        product = self.bindings.model_product.get(unique_id)
+        binding = self.bindings.port_for(unique_id)
+        owner = (product.owner if product else self.bindings.domain.spec.owner)
+        layer = node["config"].get("schema") or "main"
+        tags = {**spec.tags, "domain": self.domain, "layer": layer}
+        metadata: dict[str, Any] = {
+            **spec.metadata,
+            "mesh/domain": self.domain,
+            "mesh/owner_contact": owner.contact,
+            "dbt/access": node.get("access"),
+            "dbt/contract_enforced": bool(node["config"].get("contract", {}).get("enforced")),
+        }
+        attrs: dict[str, Any] = {"owners": [f"team:{owner.team}"], "kinds": {"dbt", "duckdb"}}
+        if product:
+            tags |= {"product": product.name, "tier": product.tier.value}
+            tags |= {f"tag/{t}": "" for t in product.tags}
+            metadata["mesh/product"] = product.name
+            if product.automation.kind == "eager":
+                attrs["automation_condition"] = dg.AutomationCondition.eager()
+        if binding:
+            port = binding.port
+            tags |= {"output_port": "true", "classification": product.classification.value}
+            metadata |= {
+                "mesh/address": binding.address,
+                "mesh/port_version": port.version,
+                "mesh/port_kind": port.kind,
+                "mesh/classification": product.classification.value,
+                "mesh/slo_freshness_hours": product.slo.freshness_hours,
+                "mesh/contract": str(binding.contract.path.relative_to(self.bindings.domain.path.parent.parent)),
+            }
+            attrs["description"] = (product.description.strip() + "\n\n" + (spec.description or "")).strip()
+            attrs["freshness_policy"] = dg.FreshnessPolicy.time_window(
+                fail_window=timedelta(hours=product.slo.freshness_hours)
+            )
+        return spec.replace_attributes(tags=tags, metadata=metadata, **attrs)

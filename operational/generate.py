@@ -1,0 +1,187 @@
+"""Entry point: generate every Daff source system into one directory, atomically.
+
+Layout under out_dir:
+    registration.sqlite                       listener registration OLTP database
+    reference/countries.csv, plans.csv        shared reference codes
+    events/plays/date=YYYY-MM-DD/plays.jsonl  play events, one file per day
+    artist_management/*.csv                   artists, tracks, royalty payments
+    podcasts/api/page-NNNN.json               podcast catalog, as REST API pages
+    manifest.json                             parameters and row counts
+
+The output is a pure function of (scale, seed, days, start); only `seconds` in the manifest and
+the report varies between runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from operational import reference_data as ref
+from operational.artists import build_catalog, write_catalog
+from operational.common import Window, child_rngs
+from operational.plays import build_plays, write_plays
+from operational.podcasts import build_shows, write_pages
+from operational.reference import write_reference
+from operational.registration import build_registration, write_registration
+
+DEFAULT_SEED = 42
+DEFAULT_START = dt.date(2026, 1, 1)
+DEFAULT_DAYS = 90
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class GenerationReport:
+    out_dir: Path
+    scale: float
+    seed: int
+    days: int
+    start: dt.date
+    counts: dict[str, int]
+    seconds: float
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["out_dir"] = str(self.out_dir)
+        data["start"] = self.start.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class Sizes:
+    listeners: int
+    artists: int
+    tracks: int
+    play_events: int
+    podcast_shows: int
+
+    @classmethod
+    def for_scale(cls, scale: float) -> Sizes:
+        def sized(base: int, minimum: int) -> int:
+            return max(minimum, round(base * scale))
+
+        return cls(
+            listeners=sized(50_000, 200),
+            artists=sized(2_000, 40),
+            tracks=sized(20_000, 400),
+            play_events=sized(1_000_000, 1),
+            podcast_shows=sized(500, 10),
+        )
+
+
+def _validate(out_dir: Path, scale: float, seed: int, days: int, start: dt.date) -> None:
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not math.isfinite(scale):
+        raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
+    if scale <= 0:
+        raise ValueError(f"scale must be > 0, got {scale!r}")
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ValueError(f"days must be an integer >= 1, got {days!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(start, dt.date) or isinstance(start, dt.datetime):
+        raise ValueError(f"start must be a datetime.date, got {start!r}")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"out_dir {out_dir} exists and is not a directory")
+    # Replacing deletes the old directory, so only ever replace an earlier generator output.
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file():
+        raise ValueError(
+            f"out_dir {out_dir} is a non-empty directory without {MANIFEST}; refusing to replace "
+            "something this generator did not write"
+        )
+
+
+def _write_all(folder: Path, scale: float, seed: int, window: Window) -> dict[str, int]:
+    sizes = Sizes.for_scale(scale)
+    rngs = child_rngs(seed)
+
+    write_reference(folder / "reference")
+
+    registration = build_registration(rngs["registration"], sizes.listeners, window)
+    write_registration(registration, folder / "registration.sqlite")
+
+    daily_plays = sizes.play_events / window.days
+    catalog = build_catalog(rngs["artists"], sizes.artists, sizes.tracks, daily_plays, window)
+    write_catalog(catalog, folder / "artist_management")
+
+    plays = build_plays(rngs["plays"], sizes.play_events, window, registration, catalog)
+    write_plays(plays, catalog.track_ids, window, folder / "events" / "plays")
+
+    shows = build_shows(rngs["podcasts"], sizes.podcast_shows, window)
+    write_pages(shows, folder / "podcasts" / "api")
+
+    return {
+        "listeners": len(registration.listeners["listener_id"]),
+        "subscriptions": len(registration.subscriptions["subscription_id"]),
+        "profile_changes": len(registration.profile_changes["change_id"]),
+        "play_events": len(plays),
+        "artists": len(catalog.artists),
+        "tracks": len(catalog.tracks),
+        "artist_payments": len(catalog.payments),
+        "podcast_shows": len(shows),
+        "podcast_episodes": sum(len(s["episodes"]) for s in shows),
+        "countries": len(ref.COUNTRIES),
+        "plans": len(ref.PLANS),
+    }
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Move `new` to `target`, replacing it. POSIX cannot rename over a non-empty directory, so
+    the old one is first renamed aside: at every instant a complete old or new output exists."""
+    if not target.exists():
+        os.replace(new, target)
+        return
+    aside = new.with_name(new.name.replace(".tmp-", ".old-", 1))
+    os.replace(target, aside)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(aside, target)  # put the previous output back
+        raise
+    shutil.rmtree(aside)
+
+
+def generate(
+    out_dir: Path,
+    scale: float = 0.05,
+    seed: int = DEFAULT_SEED,
+    days: int = DEFAULT_DAYS,
+    start: dt.date = DEFAULT_START,
+) -> GenerationReport:
+    """Generate all source systems into out_dir (replacing an earlier output there).
+
+    scale 1.0 means 50,000 listeners, 20,000 tracks and ~1,000,000 play events over `days`
+    days starting at `start`. Raises ValueError on invalid arguments.
+    """
+    began = time.perf_counter()
+    out_dir = Path(out_dir)
+    _validate(out_dir, scale, seed, days, start)
+    window = Window(start, days)
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        os.chmod(staging, 0o755)  # mkdtemp is owner-only; the output is ordinary data
+        counts = _write_all(staging, float(scale), seed, window)
+        report = GenerationReport(
+            out_dir=out_dir,
+            scale=scale,
+            seed=seed,
+            days=days,
+            start=start,
+            counts=counts,
+            seconds=round(time.perf_counter() - began, 3),
+        )
+        (staging / MANIFEST).write_text(json.dumps(report.to_json(), indent=2) + "\n")
+        _replace_dir(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return report

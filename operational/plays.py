@@ -1,0 +1,234 @@
+"""The play event stream: one JSON-Lines file per day, as the clients' event collector lands it.
+
+Plays are simulated as listening sessions: a session starts at a time drawn from a weekly and
+daily rhythm, belongs to a listener who had signed up (and not unsubscribed) by then, picked with
+a heavily skewed activity weight, and chains several plays back to back. Tracks follow the
+catalog's Zipf popularity. Everything is whole-array numpy; the only Python loops run over days
+and over a few redraw rounds, never over events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from operational import reference_data as ref
+from operational.artists import Catalog
+from operational.common import (
+    MS_PER_S,
+    S_PER_DAY,
+    Window,
+    concat,
+    group_cumcount,
+    group_cumsum,
+    group_start_positions,
+    largest_remainder,
+    text,
+    zero_pad,
+)
+from operational.registration import Registration
+
+MEAN_SESSION_PLAYS = 8
+MAX_SESSION_PLAYS = 60
+WEEKEND_BOOST = 1.2
+LISTENER_ACTIVITY_SIGMA = 1.3  # log-normal spread: a minority of listeners plays most
+PRIMARY_DEVICE_SHARE = 0.85
+TRAVEL_SHARE = 0.03
+COMPLETION_SHARE = 0.62
+EVENT_ID_WIDTH = 10
+_MS_PER_HOUR = 3_600_000
+_MAX_REDRAWS = 25
+
+
+@dataclass(frozen=True)
+class Plays:
+    """Play events sorted by played_at; the event id is the 1-based row number."""
+
+    listener_id: np.ndarray
+    track_idx: np.ndarray
+    session_no: np.ndarray  # per listener, 1-based in order of session start
+    played_at_ms: np.ndarray
+    ms_played: np.ndarray
+    device_idx: np.ndarray
+    country_idx: np.ndarray
+    completed: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.listener_id)
+
+
+def _weights(values) -> np.ndarray:
+    w = np.asarray(values, dtype=np.float64)
+    return w / w.sum()
+
+
+def _daily_targets(rng: np.random.Generator, n_events: int, window: Window) -> np.ndarray:
+    weekday = (window.start.weekday() + np.arange(window.days)) % 7
+    jitter = np.clip(rng.normal(1.0, 0.04, window.days), 0.88, 1.12)
+    return largest_remainder(n_events, np.where(weekday >= 5, WEEKEND_BOOST, 1.0) * jitter)
+
+
+def _sessions(rng: np.random.Generator, target: np.ndarray, window: Window):
+    """Session days, start times and lengths whose lengths add up to each day's target."""
+    candidates = np.ceil(target / MEAN_SESSION_PLAYS * 1.5).astype(np.int64) + 4 * (target > 0)
+    day = np.repeat(np.arange(window.days), candidates)
+    length = np.minimum(rng.geometric(1 / MEAN_SESSION_PLAYS, len(day)), MAX_SESSION_PLAYS)
+    before = group_cumsum(length, day) - length
+    keep = before < target[day]
+    day, length = day[keep], np.minimum(length, target[day] - before)[keep]
+
+    hour = rng.choice(24, size=len(day), p=_weights(ref.HOURLY_ACTIVITY))
+    start_ms = (
+        (window.start_s + day * S_PER_DAY) * MS_PER_S
+        + hour * _MS_PER_HOUR
+        + rng.integers(0, _MS_PER_HOUR, len(day))
+    )
+    return start_ms, length
+
+
+def _pick_listeners(
+    rng: np.random.Generator, start_ms: np.ndarray, reg: Registration
+) -> np.ndarray:
+    """A listener index per session (-1 if none could be found).
+
+    Listener ids follow signup order, so the listeners signed up before a time are a prefix:
+    a weighted draw from that prefix is one searchsorted on cumulative weights. Sessions that
+    land on a listener who had already unsubscribed are redrawn.
+    """
+    signup_ms = reg.signup_s * MS_PER_S
+    churn_ms = reg.churn_s * MS_PER_S
+    cum_weight = np.cumsum(rng.lognormal(0.0, LISTENER_ACTIVITY_SIGMA, len(signup_ms)))
+    eligible = np.searchsorted(signup_ms, start_ms, side="left")
+    listener = np.full(len(start_ms), -1, dtype=np.int64)
+    todo = np.flatnonzero(eligible > 0)
+    for _ in range(_MAX_REDRAWS):
+        if todo.size == 0:
+            break
+        limit = eligible[todo] - 1
+        u = rng.random(todo.size) * cum_weight[limit]
+        chosen = np.minimum(np.searchsorted(cum_weight, u, side="right"), limit)
+        listener[todo] = chosen
+        todo = todo[churn_ms[chosen] <= start_ms[todo]]
+    listener[todo] = -1
+    return listener
+
+
+def _home_country(listener: np.ndarray, start_ms: np.ndarray, reg: Registration) -> np.ndarray:
+    """Each session's listener's registered country at session start (as-of join, vectorised)."""
+    move_who, move_s, move_country = reg.country_moves
+    n_moves = len(move_who)
+    who = np.concatenate([move_who, listener])
+    at = np.concatenate([move_s * MS_PER_S, start_ms])
+    is_session = np.concatenate([np.zeros(n_moves, bool), np.ones(len(listener), bool)])
+    order = np.lexsort((is_session, at, who))  # a move at the same instant counts already
+    who, is_session = who[order], is_session[order]
+    rows = np.arange(len(order))
+    last_move = np.maximum.accumulate(np.where(~is_session, rows, -1))
+    moved = last_move >= group_start_positions(who)
+    value = np.concatenate([move_country, reg.initial_country[listener]])[order]
+    country_sorted = np.where(moved, value[np.maximum(last_move, 0)], value)
+    country = np.empty(len(listener), dtype=np.int64)
+    country[order[is_session] - n_moves] = country_sorted[is_session]
+    return country
+
+
+def build_plays(
+    rng: np.random.Generator, n_events: int, window: Window, reg: Registration, catalog: Catalog
+) -> Plays:
+    start_ms, length = _sessions(rng, _daily_targets(rng, n_events, window), window)
+    listener = _pick_listeners(rng, start_ms, reg)
+    found = listener >= 0
+    start_ms, length, listener = start_ms[found], length[found], listener[found]
+    n_sessions = len(listener)
+
+    by_listener = np.lexsort((start_ms, listener))
+    session_no = np.empty(n_sessions, dtype=np.int64)
+    session_no[by_listener] = group_cumcount(listener[by_listener]) + 1
+
+    n_devices = len(ref.DEVICES)
+    primary = rng.choice(n_devices, size=len(reg.signup_s), p=_weights(ref.DEVICE_WEIGHTS))
+    device = np.where(
+        rng.random(n_sessions) < PRIMARY_DEVICE_SHARE,
+        primary[listener],
+        rng.integers(0, n_devices, n_sessions),
+    )
+    n_countries = len(ref.COUNTRIES)
+    country = _home_country(listener, start_ms, reg)
+    abroad = rng.random(n_sessions) < TRAVEL_SHARE
+    country = np.where(abroad, (country + rng.integers(1, n_countries, n_sessions)) % n_countries,
+                       country)  # fmt: skip
+
+    session = np.repeat(np.arange(n_sessions), length)
+    n = len(session)
+    track = rng.choice(len(catalog.popularity), size=n, p=catalog.popularity)
+    duration = catalog.duration_ms[track]
+    # Completed plays stop within the last 4% of the track; skips happen early more often.
+    finished = duration - np.floor(rng.random(n) * 0.04 * duration).astype(np.int64)
+    skip_max = np.ceil(0.95 * duration).astype(np.int64) - 1
+    skipped = 1_000 + np.floor(rng.random(n) ** 2 * (skip_max - 1_000)).astype(np.int64)
+    ms_played = np.where(rng.random(n) < COMPLETION_SHARE, finished, skipped)
+    completed = ms_played * 100 >= duration * 95
+
+    step = ms_played + rng.integers(0, 4_000, n)  # short gaps between consecutive plays
+    played_at = start_ms[session] + group_cumsum(step, session) - step
+    who = listener[session]
+    keep = (played_at < window.end_s * MS_PER_S) & (played_at < reg.churn_s[who] * MS_PER_S)
+
+    position = group_cumcount(session)
+    order = np.flatnonzero(keep)
+    order = order[np.lexsort((position[order], session_no[session[order]], who[order],
+                              played_at[order]))]  # fmt: skip
+    return Plays(
+        listener_id=who[order] + 1,
+        track_idx=track[order],
+        session_no=session_no[session[order]],
+        played_at_ms=played_at[order],
+        ms_played=ms_played[order],
+        device_idx=device[session[order]],
+        country_idx=country[session[order]],
+        completed=completed[order],
+    )
+
+
+def _utf8_bytes(lines: pa.Array) -> bytes | memoryview:
+    """The contiguous UTF-8 payload of a string array (all lines, already newline-terminated)."""
+    if len(lines) == 0:
+        return b""
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset :]
+    return memoryview(lines.buffers()[2])[offsets[0] : offsets[len(lines)]]
+
+
+def _jsonl(plays: Plays, lo: int, hi: int, track_ids: pa.Array) -> bytes | memoryview:
+    rows = slice(lo, hi)
+    listener = text(plays.listener_id[rows])
+    played_at = np.datetime_as_string(plays.played_at_ms[rows].astype("datetime64[ms]"), unit="ms")
+    lines = concat(
+        '{"event_id":"pe_', zero_pad(np.arange(lo + 1, hi + 1), EVENT_ID_WIDTH),
+        '","listener_id":', listener,
+        ',"track_id":"', track_ids.take(pa.array(plays.track_idx[rows])),
+        '","session_id":"s_', listener, "_", text(plays.session_no[rows]),
+        '","played_at":"', played_at,
+        'Z","ms_played":', text(plays.ms_played[rows]),
+        ',"device":"', pa.array(ref.DEVICES).take(pa.array(plays.device_idx[rows])),
+        '","country_code":"',
+        pa.array([c.code for c in ref.COUNTRIES]).take(pa.array(plays.country_idx[rows])),
+        '","completed":', pc.if_else(pa.array(plays.completed[rows]), "true", "false"),
+        "}\n",
+    )  # fmt: skip
+    return _utf8_bytes(lines)
+
+
+def write_plays(plays: Plays, track_ids: pa.Array, window: Window, folder: Path) -> None:
+    """One file per day of the window (empty if nobody played), in hive-style date folders."""
+    day = (plays.played_at_ms // MS_PER_S - window.start_s) // S_PER_DAY
+    bounds = np.searchsorted(day, np.arange(window.days + 1), side="left")
+    for i, date in enumerate(window.dates()):
+        partition = folder / f"date={date.isoformat()}"
+        partition.mkdir(parents=True, exist_ok=True)
+        (partition / "plays.jsonl").write_bytes(
+            _jsonl(plays, int(bounds[i]), int(bounds[i + 1]), track_ids)
+        )
