@@ -23,15 +23,19 @@ from mesh_platform.environment import get_environment
 from mesh_platform.ports import publish_snapshot
 
 
-def _partition_vars(context: dg.AssetExecutionContext) -> list[str]:
+def _partition_env(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """The partition window as environment variables, not dbt ``--vars``.
+
+    dbt re-parses the whole project whenever ``--vars`` change; a changed environment
+    variable only re-parses the files that read it.
+    """
     if not context.has_partition_key_range and not context.has_partition_key:
-        return []
+        return {}
     window = context.partition_time_window
-    return [
-        "--vars",
-        f'{{"min_date": "{window.start.date().isoformat()}", '
-        f'"max_date": "{window.end.date().isoformat()}"}}',
-    ]
+    return {
+        "MESH_PARTITION_START": window.start.date().isoformat(),
+        "MESH_PARTITION_END": window.end.date().isoformat(),
+    }
 
 
 def _check_result(binding: PortBinding, key: dg.AssetKey, verification: ContractVerification):
@@ -59,8 +63,10 @@ def describe_failure(binding: PortBinding, verification: ContractVerification) -
     ]
     for outcome in verification.failed:
         detail = ", ".join(f"{k}={v}" for k, v in outcome.diagnostics.items())
-        lines.append(f"  - check {outcome.check.name}: {outcome.check.label} {outcome.outcome}"
-                     + (f" ({detail})" if detail else ""))
+        lines.append(
+            f"  - check {outcome.check.name}: {outcome.check.label} {outcome.outcome}"
+            + (f" ({detail})" if detail else "")
+        )
     if verification.errors:
         lines.append(f"  - Soda reported: {verification.errors.strip()}")
     lines.append(
@@ -81,8 +87,13 @@ def run_domain_step(
     domain = bindings.domain.name
     env.warehouse_dir.mkdir(parents=True, exist_ok=True)
     held: dict[str, dg.Output] = {}
-    with domain_invocation_env(domain, env.tool_env()):
-        invocation = dbt.cli(["build", *_partition_vars(context)], context=context, raise_on_error=False)
+    # A stable target path per step keeps dbt's partial-parse cache, which is only valid for
+    # one domain's profile (the database path differs per domain).
+    target_path = env.dbt_artifacts_dir / context.op_def.name
+    with domain_invocation_env(domain, {**env.tool_env(), **_partition_env(context)}):
+        invocation = dbt.cli(
+            ["build"], context=context, raise_on_error=False, target_path=target_path
+        )
         for event in invocation.stream():
             uid = port_keys.get(getattr(event, "asset_key", None) or _output_key(context, event))
             if isinstance(event, dg.Output) and uid:
@@ -136,10 +147,17 @@ def _audit_and_publish(
                 context.log.error(describe_failure(binding, verification))
                 continue
             published = publish_snapshot(
-                con, binding.relation, env.ports_dir, domain, binding.port.name,
-                binding.port.version, run_id=context.run_id,
+                con,
+                binding.relation,
+                env.ports_dir,
+                domain,
+                binding.port.name,
+                binding.port.version,
+                run_id=context.run_id,
             )
-            context.log.info(f"published {binding.address} v{binding.port.version}: {published.rows} rows")
+            context.log.info(
+                f"published {binding.address} v{binding.port.version}: {published.rows} rows"
+            )
             yield held[uid].with_metadata(
                 {
                     **held[uid].metadata,

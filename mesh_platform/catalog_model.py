@@ -71,7 +71,9 @@ def bind_domain(domain: Domain, manifest: Mapping[str, Any]) -> DomainBindings:
             for owned in {uid, *in_domain_ancestors(manifest, uid)}:
                 model_product.setdefault(owned, product)
         _check_upstream_ports(domain, product)
-    return DomainBindings(domain=domain, manifest=manifest, ports=ports, model_product=model_product)
+    return DomainBindings(
+        domain=domain, manifest=manifest, ports=ports, model_product=model_product
+    )
 
 
 def _check_upstream_ports(domain: Domain, product: DataProduct) -> None:

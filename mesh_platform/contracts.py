@@ -97,15 +97,21 @@ def load_contract(path: Path, expected_dataset: str) -> ContractSpec:
         )
     if not checks:
         raise DescriptorError(f"contract {path} declares no checks; a contract must verify data")
-    return ContractSpec(path=path, dataset=expected_dataset, columns=tuple(columns), checks=tuple(checks))
+    return ContractSpec(
+        path=path, dataset=expected_dataset, columns=tuple(columns), checks=tuple(checks)
+    )
 
 
 def _parse_check(path: Path, entry: Any, column: str | None) -> list[ContractCheck]:
     if not isinstance(entry, dict) or len(entry) != 1:
-        raise DescriptorError(f"contract {path}: each check must be a one-key mapping, got {entry!r}")
-    (check_type, config), = entry.items()
+        raise DescriptorError(
+            f"contract {path}: each check must be a one-key mapping, got {entry!r}"
+        )
+    ((check_type, config),) = entry.items()
     qualifier = (config or {}).get("qualifier") if isinstance(config, dict) else None
-    return [ContractCheck(_check_name(check_type, column, qualifier), check_type, column, qualifier)]
+    return [
+        ContractCheck(_check_name(check_type, column, qualifier), check_type, column, qualifier)
+    ]
 
 
 def verify_contract(connection: Any, spec: ContractSpec, data_source: str) -> ContractVerification:
@@ -124,7 +130,11 @@ def verify_contract(connection: Any, spec: ContractSpec, data_source: str) -> Co
     for verification in result.contract_verification_results:
         for check_result in verification.check_results:
             check = check_result.check
-            key = (check.type, getattr(check, "column_name", None), getattr(check, "qualifier", None))
+            key = (
+                check.type,
+                getattr(check, "column_name", None),
+                getattr(check, "qualifier", None),
+            )
             by_key[key] = check_result
     outcomes = []
     for check in spec.checks:
@@ -133,7 +143,9 @@ def verify_contract(connection: Any, spec: ContractSpec, data_source: str) -> Co
             outcomes.append(CheckOutcome(check, False, "NOT_EVALUATED", {}))
             continue
         outcome = found.outcome.name
-        diagnostics = {k: v for k, v in (found.diagnostic_metric_values or {}).items() if v is not None}
+        diagnostics = {
+            k: v for k, v in (found.diagnostic_metric_values or {}).items() if v is not None
+        }
         outcomes.append(CheckOutcome(check, outcome in {"PASSED", "WARN"}, outcome, diagnostics))
     errors = result.get_errors_str() if result.has_errors else ""
     return ContractVerification(spec=spec, outcomes=outcomes, errors=errors)

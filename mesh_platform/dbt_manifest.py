@@ -136,8 +136,8 @@ def in_domain_ancestors(manifest: Mapping[str, Any], unique_id: str) -> set[str]
     while stack:
         for parent in manifest["nodes"].get(stack.pop(), {}).get("depends_on", {}).get("nodes", []):
             node = manifest["nodes"].get(parent)
-            if node and node["resource_type"] == "model" and domain_of(node) == domain:
-                if parent not in seen:
-                    seen.add(parent)
-                    stack.append(parent)
+            in_domain = node and node["resource_type"] == "model" and domain_of(node) == domain
+            if in_domain and parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
     return seen

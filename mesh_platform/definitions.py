@@ -81,8 +81,13 @@ def _dbt_multi_assets(
 def _dbt_multi_asset(bindings, translator, name, select, partitions_def):
     manifest = bindings.manifest
     specs, dbt_check_specs = build_dbt_specs(
-        translator=translator, manifest=manifest, select=select, exclude="", selector="",
-        io_manager_key=None, project=None,
+        translator=translator,
+        manifest=manifest,
+        select=select,
+        exclude="",
+        selector="",
+        io_manager_key=None,
+        project=None,
     )
     spec_keys = {spec.key for spec in specs}
     port_keys: dict[dg.AssetKey, str] = {}
@@ -94,7 +99,9 @@ def _dbt_multi_asset(bindings, translator, name, select, partitions_def):
         port_keys[key] = uid
         contract_checks += [
             dg.AssetCheckSpec(
-                check.name, asset=key, blocking=True,
+                check.name,
+                asset=key,
+                blocking=True,
                 description=f"Soda contract {binding.contract.path.name}: {check.label}",
             )
             for check in binding.contract.checks
@@ -152,9 +159,7 @@ def _schedules(bindings: DomainBindings, translator: MeshDbtTranslator):
             f"{product.domain}__{product.name}", selection=dg.AssetSelection.assets(*keys)
         )
         if product.partitioning:
-            schedules.append(
-                dg.build_schedule_from_partitioned_job(job, **_daily_time(product))
-            )
+            schedules.append(dg.build_schedule_from_partitioned_job(job, **_daily_time(product)))
         else:
             schedules.append(dg.ScheduleDefinition(job=job, cron_schedule=product.automation.cron))
     return schedules

@@ -92,8 +92,5 @@ def get_environment() -> MeshEnvironment:
 def apply_tool_env(env: MeshEnvironment | None = None) -> MeshEnvironment:
     """Export the mesh's paths and telemetry settings to this process (and its children)."""
     env = env or get_environment()
-    for key, value in env.tool_env().items():
-        if key == "DAGSTER_HOME" and os.environ.get("DAGSTER_HOME"):
-            continue  # an explicit instance (e.g. the production topology) wins
-        os.environ[key] = value
+    os.environ.update(env.tool_env())
     return env

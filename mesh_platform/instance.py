@@ -15,7 +15,9 @@ def ensure_dagster_home(env: MeshEnvironment) -> None:
     target = env.dagster_home / "dagster.yaml"
     source = env.repo_root / "infra" / f"dagster.{env.name}.yaml"
     if not source.exists():
-        raise FileNotFoundError(f"no Dagster instance settings for environment {env.name!r}: {source}")
+        raise FileNotFoundError(
+            f"no Dagster instance settings for environment {env.name!r}: {source}"
+        )
     if not target.exists() or target.read_bytes() != source.read_bytes():
         shutil.copyfile(source, target)
 

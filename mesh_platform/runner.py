@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from graphlib import CycleError, TopologicalSorter
-from pathlib import Path
 
 import dagster as dg
 
@@ -33,6 +32,7 @@ class CheckTally:
 @dataclass
 class DomainRun:
     domain: str
+    spec: Domain | None = None
     run_ids: list[str] = field(default_factory=list)
     success: bool = True
     errors: list[str] = field(default_factory=list)
@@ -67,21 +67,24 @@ def generated_window(env: MeshEnvironment) -> tuple[date, date]:
 
 
 def materialize_domain(
-    domain_dir: Path, instance: dg.DagsterInstance, window: tuple[date, date]
+    domain: Domain, instance: dg.DagsterInstance, window: tuple[date, date]
 ) -> DomainRun:
-    defs = build_domain_definitions(domain_dir)
+    defs = build_domain_definitions(domain.path)
     graph = defs.resolve_asset_graph()
     job = defs.resolve_implicit_global_asset_job_def()
     materializable = [k for k in graph.materializable_asset_keys]
     partitioned = [k for k in materializable if graph.get(k).partitions_def]
     plain = [k for k in materializable if not graph.get(k).partitions_def]
-    run = DomainRun(domain=domain_dir.name)
+    run = DomainRun(domain=domain.name, spec=domain)
     for keys, tags in ((partitioned, _range_tags(window)), (plain, {})):
         if not keys:
             continue
         result = job.execute_in_process(
-            instance=instance, asset_selection=keys, tags=tags,
-            raise_on_error=False, run_config=QUIET_LOGS,
+            instance=instance,
+            asset_selection=keys,
+            tags=tags,
+            raise_on_error=False,
+            run_config=QUIET_LOGS,
         )
         run.run_ids.append(result.run_id)
         _collect(run, result)
@@ -122,9 +125,7 @@ def materialize_mesh(
     domains = domain_order(load_all_domains(env.domains_dir))
     unknown = set(only or []) - {d.name for d in domains}
     if unknown:
-        raise ValueError(
-            f"unknown domain(s) {sorted(unknown)}; known: {[d.name for d in domains]}"
-        )
+        raise ValueError(f"unknown domain(s) {sorted(unknown)}; known: {[d.name for d in domains]}")
     window = generated_window(env)
     instance = get_instance()
     runs = []
@@ -132,7 +133,7 @@ def materialize_mesh(
         if only and domain.name not in only:
             continue
         on_start(domain.name)
-        run = materialize_domain(domain.path, instance, window)
+        run = materialize_domain(domain, instance, window)
         on_done(run)
         runs.append(run)
     return runs

@@ -30,9 +30,7 @@ def source_port_address(props: Mapping[str, Any]) -> str | None:
 
 class MeshDbtTranslator(DagsterDbtTranslator):
     def __init__(self, bindings: DomainBindings):
-        super().__init__(
-            settings=DagsterDbtTranslatorSettings(enable_code_references=False)
-        )
+        super().__init__(settings=DagsterDbtTranslatorSettings(enable_code_references=False))
         self.bindings = bindings
 
     @property
@@ -64,7 +62,7 @@ class MeshDbtTranslator(DagsterDbtTranslator):
             return spec
         product = self.bindings.model_product.get(unique_id)
         binding = self.bindings.port_for(unique_id)
-        owner = (product.owner if product else self.bindings.domain.spec.owner)
+        owner = product.owner if product else self.bindings.domain.spec.owner
         layer = node["config"].get("schema") or "main"
         tags = {**spec.tags, "domain": self.domain, "layer": layer}
         metadata: dict[str, Any] = {
@@ -90,9 +88,13 @@ class MeshDbtTranslator(DagsterDbtTranslator):
                 "mesh/port_kind": port.kind,
                 "mesh/classification": product.classification.value,
                 "mesh/slo_freshness_hours": product.slo.freshness_hours,
-                "mesh/contract": str(binding.contract.path.relative_to(self.bindings.domain.path.parent.parent)),
+                "mesh/contract": str(
+                    binding.contract.path.relative_to(self.bindings.domain.path.parent.parent)
+                ),
             }
-            attrs["description"] = (product.description.strip() + "\n\n" + (spec.description or "")).strip()
+            attrs["description"] = (
+                product.description.strip() + "\n\n" + (spec.description or "")
+            ).strip()
             attrs["freshness_policy"] = dg.FreshnessPolicy.time_window(
                 fail_window=timedelta(hours=product.slo.freshness_hours)
             )

@@ -14,12 +14,20 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m operational",
         description="Generate Daff's simulated operational source systems.",
     )
-    parser.add_argument("--scale", type=float, default=0.05,
-                        help="1.0 = 50k listeners and 1M play events (default: 0.05)")  # fmt: skip
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=0.05,
+        help="1.0 = 50k listeners and 1M play events (default: 0.05)",
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--days", type=int, default=DEFAULT_DAYS)
-    parser.add_argument("--start", type=dt.date.fromisoformat, default=DEFAULT_START,
-                        help="first day of the simulated window, YYYY-MM-DD")  # fmt: skip
+    parser.add_argument(
+        "--start",
+        type=dt.date.fromisoformat,
+        default=DEFAULT_START,
+        help="first day of the simulated window, YYYY-MM-DD",
+    )
     parser.add_argument("--out", type=Path, default=Path("data/operational"))
     return parser.parse_args(argv)
 
@@ -27,8 +35,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
     try:
-        report = generate(args.out, scale=args.scale, seed=args.seed, days=args.days,
-                          start=args.start)  # fmt: skip
+        report = generate(
+            args.out, scale=args.scale, seed=args.seed, days=args.days, start=args.start
+        )
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from exc
     counts = " ".join(f"{name}={n}" for name, n in report.counts.items())

@@ -47,8 +47,12 @@ def _ids(prefix: str, n: int, width: int) -> pa.Array:
 def _choose(rng: np.random.Generator, shares: tuple[float, ...], options: list[pa.Array]):
     """Per row, one of several equally long text arrays, picked with the given shares."""
     which = rng.choice(len(options), size=len(options[0]), p=_weights(shares))
-    stacked = np.stack([np.asarray(o.to_numpy(zero_copy_only=False), dtype=object) for o in options])
+    stacked = np.stack([_objects(o) for o in options])
     return stacked[which, np.arange(len(which))]
+
+
+def _objects(arr: pa.Array) -> np.ndarray:
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _words(rng: np.random.Generator, vocabulary: tuple[str, ...], n: int) -> pa.Array:
@@ -90,7 +94,7 @@ def _tracks(rng: np.random.Generator, n: int, artist_info: np.ndarray, window: W
 
     start_day = window.start_s // S_PER_DAY
     earliest = np.maximum(artist_info[owner, 1] - 8 * 365, 0)
-    released = earliest + np.floor(rng.random(n) * (start_day - earliest)).astype(np.int64)
+    released = rng.integers(earliest, start_day)
     order = np.lexsort((released, owner))  # track ids grouped by artist, oldest release first
     owner, released = owner[order], released[order]
 
@@ -112,16 +116,16 @@ def _tracks(rng: np.random.Generator, n: int, artist_info: np.ndarray, window: W
             concat(noun, ", ", noun2),
             concat(adj, " ", noun, " (feat. ", guest, ")"),
             concat(noun, " - ", version),
-            concat("The \"", adj, "\" ", noun),
+            concat('The "', adj, '" ', noun),
         ],
     )
     track_ids = _ids("trk_", n, 6)
     tracks = pd.DataFrame(
         {
             "track_id": track_ids.to_numpy(zero_copy_only=False),
-            "artist_id": _ids("art_", n_artists, 5).take(pa.array(owner)).to_numpy(
-                zero_copy_only=False
-            ),
+            "artist_id": _ids("art_", n_artists, 5)
+            .take(pa.array(owner))
+            .to_numpy(zero_copy_only=False),
             "title": title,
             "genre": np.asarray(ref.GENRES, dtype=object)[genre],
             "duration_ms": duration,

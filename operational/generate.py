@@ -8,8 +8,8 @@ Layout under out_dir:
     podcasts/api/page-NNNN.json               podcast catalog, as REST API pages
     manifest.json                             parameters and row counts
 
-The output is a pure function of (scale, seed, days, start); only `seconds` in the manifest and
-the report varies between runs.
+Every data file is a pure function of (scale, seed, days, start); only the manifest's `seconds`
+(and `out_dir`, if generated elsewhere) differs between runs.
 """
 
 from __future__ import annotations

@@ -69,7 +69,11 @@ def _weights(values) -> np.ndarray:
 def _daily_targets(rng: np.random.Generator, n_events: int, window: Window) -> np.ndarray:
     weekday = (window.start.weekday() + np.arange(window.days)) % 7
     jitter = np.clip(rng.normal(1.0, 0.04, window.days), 0.88, 1.12)
-    return largest_remainder(n_events, np.where(weekday >= 5, WEEKEND_BOOST, 1.0) * jitter)
+    weights = np.where(weekday >= 5, WEEKEND_BOOST, 1.0) * jitter
+    # One play per day up front (when there are enough) so no day's file is empty: DuckDB cannot
+    # infer a schema from an empty JSON file when a single day is read.
+    floor = 1 if n_events >= window.days else 0
+    return floor + largest_remainder(n_events - floor * window.days, weights)
 
 
 def _sessions(rng: np.random.Generator, target: np.ndarray, window: Window):
@@ -159,8 +163,8 @@ def build_plays(
     n_countries = len(ref.COUNTRIES)
     country = _home_country(listener, start_ms, reg)
     abroad = rng.random(n_sessions) < TRAVEL_SHARE
-    country = np.where(abroad, (country + rng.integers(1, n_countries, n_sessions)) % n_countries,
-                       country)  # fmt: skip
+    elsewhere = (country + rng.integers(1, n_countries, n_sessions)) % n_countries
+    country = np.where(abroad, elsewhere, country)
 
     session = np.repeat(np.arange(n_sessions), length)
     n = len(session)
@@ -180,8 +184,8 @@ def build_plays(
 
     position = group_cumcount(session)
     order = np.flatnonzero(keep)
-    order = order[np.lexsort((position[order], session_no[session[order]], who[order],
-                              played_at[order]))]  # fmt: skip
+    keys = (position[order], session_no[session[order]], who[order], played_at[order])
+    order = order[np.lexsort(keys)]
     return Plays(
         listener_id=who[order] + 1,
         track_idx=track[order],
@@ -198,7 +202,8 @@ def _utf8_bytes(lines: pa.Array) -> bytes | memoryview:
     """The contiguous UTF-8 payload of a string array (all lines, already newline-terminated)."""
     if len(lines) == 0:
         return b""
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset :]
+    width = np.int64 if pa.types.is_large_string(lines.type) else np.int32
+    offsets = np.frombuffer(lines.buffers()[1], dtype=width)[lines.offset :]
     return memoryview(lines.buffers()[2])[offsets[0] : offsets[len(lines)]]
 
 

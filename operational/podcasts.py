@@ -22,8 +22,8 @@ def _weights(values) -> np.ndarray:
 def build_shows(rng: np.random.Generator, n_shows: int, window: Window) -> list[dict]:
     lo_eps, hi_eps = ref.EPISODES_PER_SHOW
     n_eps = rng.integers(lo_eps, hi_eps + 1, n_shows)
-    language = rng.choice(len(ref.PODCAST_LANGUAGES), size=n_shows,
-                          p=_weights(ref.PODCAST_LANGUAGE_WEIGHTS))  # fmt: skip
+    languages = _weights(ref.PODCAST_LANGUAGE_WEIGHTS)
+    language = rng.choice(len(ref.PODCAST_LANGUAGES), size=n_shows, p=languages)
     adjective = rng.integers(0, len(ref.WORDS_ADJECTIVE), n_shows)
     noun = rng.integers(0, len(ref.WORDS_NOUN), n_shows)
     publisher = rng.integers(0, len(ref.PODCAST_PUBLISHERS), n_shows)
@@ -35,9 +35,7 @@ def build_shows(rng: np.random.Generator, n_shows: int, window: Window) -> list[
 
     show = np.repeat(np.arange(n_shows), n_eps)
     latest = window.end_s - 1
-    published = created[show] + np.floor(
-        rng.random(len(show)) * (latest - created[show])
-    ).astype(np.int64)
+    published = rng.integers(created[show], latest) if len(show) else created[show]
     published = published[np.lexsort((published, show))]
     duration = np.clip(rng.lognormal(np.log(2_700), 0.5, len(show)), 300, 14_400).astype(int)
     topic_adj = rng.integers(0, len(ref.WORDS_ADJECTIVE), len(show))

@@ -17,5 +17,6 @@ def write_reference(folder: Path) -> None:
     with (folder / "plans.csv").open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(("plan_id", "plan_name", "monthly_price_eur", "max_members"))
-        writer.writerows((p.plan_id, p.plan_name, p.monthly_price_eur, p.max_members)
-                         for p in ref.PLANS)  # fmt: skip
+        writer.writerows(
+            (p.plan_id, p.plan_name, p.monthly_price_eur, p.max_members) for p in ref.PLANS
+        )

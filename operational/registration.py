@@ -81,9 +81,7 @@ def _signup_times(rng: np.random.Generator, n: int, window: Window) -> np.ndarra
     back = 1 + np.floor((span - 1) * (1 - np.sqrt(rng.random(n - n_in)))).astype(np.int64)
     before = window.start_s - back
     # Late-window signups keep an hour of room for their first activity.
-    inside = window.start_s + np.floor(
-        rng.random(n_in) * (window.days * S_PER_DAY - 3_600)
-    ).astype(np.int64)
+    inside = rng.integers(window.start_s, window.end_s - 3_600, n_in)
     return np.sort(np.concatenate([before, inside]))
 
 
@@ -95,7 +93,7 @@ def _times_after(
     `who` must be sorted. Returns (times, seq) re-sorted by listener then time.
     """
     hi = window.end_s - _WINDOW_END_MARGIN_S
-    t = lo + np.floor(rng.random(len(who)) * (hi - lo)).astype(np.int64)
+    t = rng.integers(lo, hi, len(who)) if len(who) else np.zeros(0, dtype=np.int64)
     t = t[np.lexsort((t, who))]
     seq = group_cumcount(who)
     return t + seq, seq  # adding the position breaks ties to the second
@@ -133,7 +131,7 @@ def _subscriptions(rng: np.random.Generator, signup: np.ndarray, window: Window)
     last_start = start[last]
     room = window.end_s - 1 - last_start
     churned = (rng.random(n) < ref.UNSUBSCRIBE_SHARE) & (room > 3_600)
-    churn_at = last_start + 1 + np.floor(rng.random(n) * (room - 1)).astype(np.int64)
+    churn_at = rng.integers(last_start + 1, np.maximum(last_start + 2, window.end_s - 1))
     churn_s = np.where(churned, churn_at, NO_END_S)
     end[last] = churn_s
 

@@ -7,7 +7,8 @@
     )
 }}
 
-{#- Daily-partitioned: the platform passes the partition window as vars, so a run rebuilds
+{#- Daily-partitioned: the platform passes the partition window in MESH_PARTITION_START/END
+    (end exclusive), so a run rebuilds
     exactly the days it was asked for (delete+insert by day keeps reruns idempotent). -#}
 
 with
@@ -15,8 +16,8 @@ with
 plays as (
 
     select * from {{ ref('stg_play_event_stream__plays') }}
-    where event_date >= cast('{{ var("min_date", "1900-01-01") }}' as date)
-      and event_date < cast('{{ var("max_date", "2999-12-31") }}' as date)
+    where event_date >= cast('{{ env_var("MESH_PARTITION_START", "1900-01-01") }}' as date)
+      and event_date < cast('{{ env_var("MESH_PARTITION_END", "2999-12-31") }}' as date)
 
 ),
 

@@ -13,7 +13,8 @@ renamed as (
         cast(listener_id as bigint) as listener_id,
         cast(track_id as varchar) as track_id,
         cast(session_id as varchar) as session_id,
-        cast(played_at as timestamp) as played_at,
+        -- the stream stamps UTC with a trailing Z: keep UTC whatever the session time zone
+        timezone('UTC', cast(played_at as timestamptz)) as played_at,
         cast("date" as date) as event_date,
         cast(ms_played as bigint) as ms_played,
         cast(device as varchar) as device,

@@ -1,0 +1,49 @@
+# Daff data mesh — the two set-up commands are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+VENV := .venv
+UV := $(TOOLS)/bin/uv
+SCALE ?= 0.05
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Telemetry of every tool is off inside the project (the platform also sets these itself).
+export SODA_CORE_TELEMETRY_ENABLED := false
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DO_NOT_TRACK := 1
+
+.PHONY: install demo test test-fast lint format dev clean
+
+install: $(VENV)/.installed
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	touch $@
+
+demo: install  ## generate data and materialize every product of every domain
+	$(VENV)/bin/mesh demo --scale $(SCALE)
+
+test: install lint  ## the whole suite: unit, integration (real dbt/Dagster/Soda), snapshot
+	$(VENV)/bin/pytest
+
+test-fast: install  ## unit tests only
+	$(VENV)/bin/pytest -m "not slow"
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+dev: install  ## Dagster UI on http://127.0.0.1:3000, one code location per domain
+	$(VENV)/bin/mesh dev
+
+clean:  ## wipe everything the mesh wrote (data, dbt artifacts)
+	rm -rf data dbt_project/target dbt_project/logs

@@ -1,0 +1,21 @@
+with
+
+source as (
+
+    select * from {{ source('reference', 'plans') }}
+
+),
+
+renamed as (
+
+    select
+        cast(plan_id as varchar) as plan_id,
+        cast(plan_name as varchar) as plan_name,
+        cast(monthly_price_eur as decimal(12, 2)) as monthly_price_eur,
+        cast(max_members as integer) as max_members
+
+    from source
+
+)
+
+select * from renamed

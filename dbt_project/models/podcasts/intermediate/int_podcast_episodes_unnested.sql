@@ -1,0 +1,32 @@
+with
+
+shows as (
+
+    select * from {{ ref('int_podcast_shows_unnested') }}
+
+),
+
+episodes as (
+
+    select
+        show_id,
+        unnest(episodes) as episode_record
+
+    from shows
+
+),
+
+typed as (
+
+    select
+        cast(episode_record.episode_id as varchar) as episode_id,
+        show_id,
+        cast(episode_record.title as varchar) as title,
+        cast(episode_record.published_at as timestamp) as published_at,
+        cast(episode_record.duration_seconds as bigint) as duration_seconds
+
+    from episodes
+
+)
+
+select * from typed

@@ -1,0 +1,34 @@
+"""The ``mesh`` command line: one module per verb, each a thin layer over the platform."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from mesh_platform.cli import demo, dev, generate, materialize, prepare, products, query
+from mesh_platform.cli.output import console
+from mesh_platform.dbt_manifest import DbtProjectError
+from mesh_platform.descriptor import DescriptorError
+
+app = typer.Typer(
+    name="mesh",
+    help="Self-serve data mesh platform: build, verify, publish and query data products.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+for module in (generate, prepare, materialize, demo, products, query, dev):
+    module.register(app)
+
+
+USER_ERRORS = (DescriptorError, DbtProjectError, FileNotFoundError, ValueError, RuntimeError)
+
+
+def main() -> None:
+    """Run the CLI; a problem the user can fix prints one clear message and exits with 2."""
+    try:
+        app()
+    except USER_ERRORS as exc:
+        console().print(f"[red bold]error:[/] {exc}")
+        sys.exit(2)

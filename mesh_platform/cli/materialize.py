@@ -1,0 +1,85 @@
+"""``mesh materialize``: build, verify and publish domains through Dagster, then summarize."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mesh_platform.cli.output import console
+from mesh_platform.environment import get_environment
+from mesh_platform.runner import DomainRun, materialize_mesh
+from mesh_platform.summary import product_rows
+
+
+def run_materialize(only: list[str] | None, console: Console) -> bool:
+    """Materialize, print progress and the summary table; True when every product passed."""
+    env = get_environment()
+    log_dir = env.data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    started: dict[str, float] = {}
+
+    def on_start(domain: str) -> None:
+        started[domain] = time.monotonic()
+        console.print(f"[bold]▶ {domain}[/]: dbt build → Soda contracts → publish …")
+
+    def on_done(run: DomainRun) -> None:
+        took = time.monotonic() - started[run.domain]
+        mark = "[green]✔[/]" if run.success else "[red]✘[/]"
+        console.print(f"{mark} {run.domain} in {took:.1f}s (runs {', '.join(run.run_ids)})")
+        for error in run.errors:
+            console.print(f"[red]{error}[/]")
+
+    with (log_dir / "materialize.log").open("a") as log, contextlib.redirect_stdout(log):
+        runs = materialize_mesh(only=only, on_start=on_start, on_done=on_done)
+    rows = product_rows(runs)
+    console.print(_table(rows))
+    failed = [r for r in rows if r.status != "published"]
+    if failed:
+        names = ", ".join(f"{r.domain}.{r.product}" for r in failed)
+        console.print(
+            f"[red bold]FAILED[/]: {names} — see the errors above; published ports kept "
+            "their previous snapshot."
+        )
+        return False
+    console.print(f"[green bold]all {len(rows)} products published[/] under {env.ports_dir}")
+    return True
+
+
+def _table(rows) -> Table:
+    table = Table(title="Data products")
+    for col in (
+        "domain",
+        "product",
+        "owner",
+        "rows published",
+        "checks ✔/✘",
+        "output port",
+        "status",
+    ):
+        table.add_column(col, justify="right" if col == "rows published" else "left")
+    for r in rows:
+        style = "green" if r.status == "published" else "red"
+        table.add_row(
+            r.domain,
+            r.product,
+            r.owner,
+            f"{r.rows:,}" if r.rows is not None else "—",
+            f"{r.checks_passed}/{r.checks_failed}",
+            r.address,
+            f"[{style}]{r.status}[/]",
+        )
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def materialize(
+        domains: list[str] = typer.Argument(None, help="Domains to run (default: all)."),
+    ) -> None:
+        """Materialize every product of the given domains (all by default), upstream first."""
+        if not run_materialize(domains or None, console()):
+            raise typer.Exit(1)

@@ -1,0 +1,44 @@
+"""Shared fixtures: every test writes under its own temporary data directory, never ./data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mesh_platform.environment import MeshEnvironment, apply_tool_env
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_SCALE = 0.02
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path_factory, monkeypatch) -> None:
+    """Point the mesh at a throwaway data directory unless a test chose another one."""
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path_factory.getbasetemp() / "default-data"))
+
+
+@pytest.fixture(scope="session")
+def built_mesh(tmp_path_factory) -> Iterator[tuple[MeshEnvironment, list]]:
+    """Generate a small Daff and materialize every domain through Dagster, once per session."""
+    from operational import generate
+
+    from mesh_platform.runner import materialize_mesh
+
+    data_dir = tmp_path_factory.mktemp("mesh-data")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MESH_DATA_DIR", str(data_dir))
+    env = apply_tool_env()
+    generate(env.operational_dir, scale=TEST_SCALE)
+    runs = materialize_mesh()
+    yield env, runs
+    mp.undo()
+
+
+@pytest.fixture
+def mesh_env(built_mesh, monkeypatch) -> MeshEnvironment:
+    env, _ = built_mesh
+    monkeypatch.setenv("MESH_DATA_DIR", str(env.data_dir))
+    apply_tool_env()
+    return env

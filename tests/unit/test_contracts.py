@@ -1,0 +1,84 @@
+"""Soda contracts: checks become named Dagster checks; verification fails loudly, never silently."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+import yaml
+
+from mesh_platform.contracts import load_contract, verify_contract
+from mesh_platform.descriptor import DescriptorError
+
+CONTRACT = {
+    "dataset": "shop/marts/widgets",
+    "columns": [
+        {"name": "id", "data_type": "bigint", "checks": [{"missing": None}, {"duplicate": None}]},
+        {
+            "name": "colour",
+            "data_type": "varchar",
+            "checks": [{"invalid": {"valid_values": ["red", "blue"]}}],
+        },
+    ],
+    "checks": [{"schema": None}, {"row_count": None}],
+}
+
+
+@pytest.fixture
+def contract_file(tmp_path):
+    path = tmp_path / "widgets.yaml"
+    path.write_text(yaml.safe_dump(CONTRACT))
+    return path
+
+
+@pytest.fixture
+def shop(tmp_path):
+    con = duckdb.connect(str(tmp_path / "shop.duckdb"))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.widgets as select * from (values (1, 'red'), (2, 'blue')) v(id, colour)"
+    )
+    con.execute("alter table marts.widgets alter id type bigint")
+    return con
+
+
+def test_checks_are_named_by_column_and_type(contract_file):
+    spec = load_contract(contract_file, "shop/marts/widgets")
+    assert [c.name for c in spec.checks] == [
+        "contract__id__missing",
+        "contract__id__duplicate",
+        "contract__colour__invalid",
+        "contract__schema",
+        "contract__row_count",
+    ]
+
+
+def test_wrong_dataset_is_rejected(contract_file):
+    with pytest.raises(DescriptorError, match="expected 'shop/marts/other'"):
+        load_contract(contract_file, "shop/marts/other")
+
+
+def test_missing_contract_file_is_reported(tmp_path):
+    with pytest.raises(DescriptorError, match="does not exist"):
+        load_contract(tmp_path / "nope.yaml", "shop/marts/widgets")
+
+
+def test_good_data_passes_every_check(contract_file, shop):
+    result = verify_contract(shop, load_contract(contract_file, "shop/marts/widgets"), "shop")
+    assert result.passed, [(o.check.name, o.outcome) for o in result.outcomes]
+    assert len(result.outcomes) == 5
+
+
+def test_bad_rows_fail_the_named_checks(contract_file, shop):
+    shop.execute("insert into marts.widgets values (2, 'green'), (null, 'red')")
+    result = verify_contract(shop, load_contract(contract_file, "shop/marts/widgets"), "shop")
+    assert not result.passed
+    failed = {o.check.name: o.diagnostics for o in result.failed}
+    assert set(failed) == {"contract__id__missing", "contract__id__duplicate", "contract__colour__invalid"}
+    assert failed["contract__colour__invalid"]["invalid_count"] == 1
+
+
+def test_unreadable_table_counts_as_failure_not_silence(contract_file, shop):
+    shop.execute("drop table marts.widgets")
+    result = verify_contract(shop, load_contract(contract_file, "shop/marts/widgets"), "shop")
+    assert not result.passed
+    assert all(not o.passed for o in result.outcomes)

@@ -1,0 +1,269 @@
+"""The simulated operational systems: deterministic, internally consistent, realistically skewed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from operational import GenerationReport, generate
+from operational.__main__ import main
+
+SCALE = 0.01
+FIELDS_WITH_CURRENT_VALUE = ("email", "country_code", "full_name", "plan_id")
+
+
+def _tree_hashes(root: Path, skip: tuple[str, ...] = ("manifest.json",)) -> dict[str, str]:
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.name not in skip
+    }
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> GenerationReport:
+    return generate(tmp_path_factory.mktemp("gen") / "operational", scale=SCALE, days=30)
+
+
+@pytest.fixture(scope="module")
+def db(generated: GenerationReport) -> duckdb.DuckDBPyConnection:
+    """DuckDB views over every file (the sqlite tables are copied in through pandas)."""
+    out = generated.out_dir
+    con = duckdb.connect()
+    con.execute(
+        f"CREATE VIEW plays AS SELECT * FROM read_json('{out}/events/plays/*/*.jsonl', "
+        "hive_partitioning = true)"
+    )
+    for name in ("artists", "tracks", "payments"):
+        con.execute(
+            f"CREATE VIEW {name} AS SELECT * FROM read_csv('{out}/artist_management/{name}.csv', "
+            "all_varchar = true)"
+        )
+    for name in ("countries", "plans"):
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_csv('{out}/reference/{name}.csv')")
+    con.execute(
+        "CREATE VIEW shows AS SELECT unnest(shows, recursive := true) FROM "
+        f"read_json('{out}/podcasts/api/page-*.json')"
+    )
+    with sqlite3.connect(out / "registration.sqlite") as lite:
+        for table in ("listeners", "subscriptions", "profile_changes"):
+            frame = pd.read_sql(f"SELECT * FROM {table}", lite)
+            con.register(f"{table}_df", frame)
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM {table}_df")
+            con.unregister(f"{table}_df")
+    return con
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str):
+    return con.execute(sql).fetchone()[0]
+
+
+def test_layout_and_manifest(generated: GenerationReport) -> None:
+    out = generated.out_dir
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["start"] == "2026-01-01"
+    assert manifest["scale"] == SCALE and manifest["seed"] == 42 and manifest["days"] == 30
+    assert manifest["counts"] == generated.counts
+    assert set(generated.counts) == {
+        "listeners",
+        "subscriptions",
+        "profile_changes",
+        "play_events",
+        "artists",
+        "tracks",
+        "artist_payments",
+        "podcast_shows",
+        "podcast_episodes",
+        "countries",
+        "plans",
+    }
+    days = sorted(p.name for p in (out / "events" / "plays").iterdir())
+    assert days[0] == "date=2026-01-01" and days[-1] == "date=2026-01-30" and len(days) == 30
+    assert all(p.stat().st_size > 0 for p in (out / "events" / "plays").glob("*/plays.jsonl"))
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def test_same_seed_gives_identical_bytes_and_other_seed_differs(tmp_path: Path) -> None:
+    first = generate(tmp_path / "a", scale=SCALE, days=7)
+    second = generate(tmp_path / "b", scale=SCALE, days=7)
+    assert _tree_hashes(first.out_dir) == _tree_hashes(second.out_dir)
+    assert first.counts == second.counts
+
+    other = generate(tmp_path / "c", scale=SCALE, days=7, seed=7)
+    plays = {k: v for k, v in _tree_hashes(first.out_dir).items() if k.startswith("events")}
+    other_plays = {k: v for k, v in _tree_hashes(other.out_dir).items() if k.startswith("events")}
+    assert plays.keys() == other_plays.keys()
+    assert all(plays[k] != other_plays[k] for k in plays)
+
+
+def test_manifest_counts_equal_actual_counts(generated, db) -> None:
+    counts = generated.counts
+    assert _one(db, "SELECT count(*) FROM plays") == counts["play_events"]
+    assert abs(counts["play_events"] - 1_000_000 * SCALE) <= 0.01 * 1_000_000 * SCALE
+    assert _one(db, "SELECT count(*) FROM listeners") == counts["listeners"] == 500
+    assert _one(db, "SELECT count(*) FROM subscriptions") == counts["subscriptions"]
+    assert _one(db, "SELECT count(*) FROM profile_changes") == counts["profile_changes"]
+    assert _one(db, "SELECT count(*) FROM artists") == counts["artists"] == 40
+    assert _one(db, "SELECT count(*) FROM tracks") == counts["tracks"] == 400
+    assert _one(db, "SELECT count(*) FROM payments") == counts["artist_payments"]
+    assert _one(db, "SELECT count(*) FROM shows") == counts["podcast_shows"] == 10
+    assert _one(db, "SELECT sum(len(episodes)) FROM shows") == counts["podcast_episodes"]
+    assert _one(db, "SELECT count(*) FROM countries") == counts["countries"]
+    assert _one(db, "SELECT count(*) FROM plans") == counts["plans"] == 5
+
+
+def test_keys_are_unique(db) -> None:
+    for table, key in (
+        ("plays", "event_id"),
+        ("listeners", "listener_id"),
+        ("listeners", "email"),
+        ("tracks", "track_id"),
+        ("artists", "artist_id"),
+        ("payments", "payment_id"),
+        ("shows", "show_id"),
+        ("(SELECT unnest(episodes, recursive := true) FROM shows)", "episode_id"),
+    ):
+        total, distinct = db.execute(
+            f"SELECT count(*), count(DISTINCT {key}) FROM {table}"
+        ).fetchone()
+        assert total == distinct > 0, (table, key)
+    assert _one(db, "SELECT count(*) FROM listeners WHERE email <> lower(email)") == 0
+
+
+def test_plays_reference_existing_listeners_and_tracks(db) -> None:
+    orphans = """
+        SELECT count(*) FROM plays p
+        LEFT JOIN listeners l USING (listener_id)
+        LEFT JOIN tracks t USING (track_id)
+        WHERE l.listener_id IS NULL OR t.track_id IS NULL
+           OR p.played_at::TIMESTAMP <= l.signed_up_at::TIMESTAMP
+           OR p.ms_played < 1000 OR p.ms_played > t.duration_ms::BIGINT
+           OR p.completed <> (p.ms_played >= 0.95 * t.duration_ms::BIGINT)
+           OR p.played_at::TIMESTAMP::DATE <> p.date
+    """
+    assert _one(db, orphans) == 0
+    unknown_country = "SELECT count(*) FROM plays ANTI JOIN countries USING (country_code)"
+    assert _one(db, unknown_country) == 0
+
+
+def test_catalog_references(db) -> None:
+    assert _one(db, "SELECT count(*) FROM tracks ANTI JOIN artists USING (artist_id)") == 0
+    assert _one(db, "SELECT count(*) FROM payments ANTI JOIN artists USING (artist_id)") == 0
+    assert _one(db, "SELECT count(*) FROM listeners ANTI JOIN countries USING (country_code)") == 0
+    assert _one(db, "SELECT count(*) FROM listeners ANTI JOIN plans USING (plan_id)") == 0
+    # Titles with commas and quotes survive a CSV round trip.
+    assert _one(db, "SELECT count(*) FROM tracks WHERE title LIKE '%,%'") > 0
+    assert _one(db, "SELECT count(*) FROM tracks WHERE title LIKE '%\"%'") > 0
+
+
+def test_current_listener_values_equal_last_profile_change(db) -> None:
+    for field in FIELDS_WITH_CURRENT_VALUE:
+        mismatches = f"""
+            SELECT count(*) FROM (
+                SELECT listener_id, arg_max(new_value, change_id) AS latest
+                FROM profile_changes WHERE field = '{field}' GROUP BY listener_id
+            ) c JOIN listeners l USING (listener_id) WHERE l.{field} <> c.latest
+        """
+        assert _one(db, mismatches) == 0, field
+    assert _one(db, "SELECT count(DISTINCT field) FROM profile_changes") == 4
+    outside = (
+        "SELECT count(*) FROM profile_changes "
+        "WHERE changed_at < '2026-01-01' OR changed_at >= '2026-01-31'"
+    )
+    assert _one(db, outside) == 0
+    stale = """
+        SELECT count(*) FROM listeners l
+        LEFT JOIN (SELECT listener_id, max(changed_at) AS last FROM profile_changes GROUP BY 1) c
+            USING (listener_id)
+        WHERE l.updated_at <> coalesce(c.last, l.signed_up_at)
+    """
+    assert _one(db, stale) == 0
+
+
+def test_subscription_periods_are_consecutive_and_match_plan(db) -> None:
+    overlaps = """
+        SELECT count(*) FROM subscriptions a JOIN subscriptions b
+          ON a.listener_id = b.listener_id AND a.subscription_id < b.subscription_id
+         AND a.started_at < coalesce(b.ended_at, '9999') AND b.started_at < coalesce(a.ended_at, '9999')
+    """  # noqa: E501
+    assert _one(db, overlaps) == 0
+    periods = db.execute(
+        "SELECT min(n), max(n) FROM (SELECT count(*) AS n FROM subscriptions GROUP BY listener_id)"
+    ).fetchone()
+    assert periods == (1, 3)
+    current_plan = """
+        SELECT count(*) FROM listeners l JOIN (
+            SELECT listener_id, arg_max(plan_id, started_at) AS plan_id
+            FROM subscriptions GROUP BY 1
+        ) s USING (listener_id) WHERE s.plan_id <> l.plan_id
+    """
+    assert _one(db, current_plan) == 0
+    plan_change_off_boundary = """
+        SELECT count(*) FROM profile_changes c WHERE field = 'plan_id' AND NOT EXISTS (
+            SELECT 1 FROM subscriptions s WHERE s.listener_id = c.listener_id
+               AND s.started_at = c.changed_at AND s.plan_id = c.new_value)
+    """
+    assert _one(db, plan_change_off_boundary) == 0
+    closed = _one(
+        db,
+        "SELECT count(*) FROM (SELECT listener_id FROM subscriptions GROUP BY 1 "
+        "HAVING count(*) FILTER (WHERE ended_at IS NULL) = 0)",
+    )
+    assert 0 < closed < 0.2 * _one(db, "SELECT count(*) FROM listeners")
+
+
+def test_plays_are_skewed(db) -> None:
+    top_share = """
+        WITH per_track AS (SELECT track_id, count(*) AS n FROM plays GROUP BY 1)
+        SELECT sum(n) FILTER (WHERE rk <= 0.01 * k) / sum(n) FROM (
+            SELECT n, row_number() OVER (ORDER BY n DESC) AS rk,
+                   (SELECT count(*) FROM tracks) AS k FROM per_track)
+    """
+    assert _one(db, top_share) > 0.15
+    per_session = _one(db, "SELECT count(*) / count(DISTINCT session_id) FROM plays")
+    assert per_session > 3
+
+
+def test_invalid_arguments_raise(tmp_path: Path) -> None:
+    for kwargs in ({"scale": 0}, {"scale": -1.0}, {"days": 0}, {"scale": float("nan")}):
+        with pytest.raises(ValueError):
+            generate(tmp_path / "out", **kwargs)
+    with pytest.raises(ValueError):
+        generate(tmp_path / "out", start=dt.datetime(2026, 1, 1))
+    assert not (tmp_path / "out").exists()
+
+
+def test_regenerating_replaces_the_directory(tmp_path: Path) -> None:
+    out = tmp_path / "operational"
+    generate(out, scale=SCALE, days=3)
+    (out / "stray.txt").write_text("left over")
+    (out / "events" / "plays" / "date=2099-01-01").mkdir()
+    report = generate(out, scale=SCALE, days=2)
+    assert not (out / "stray.txt").exists()
+    assert sorted(p.name for p in (out / "events" / "plays").iterdir()) == [
+        "date=2026-01-01",
+        "date=2026-01-02",
+    ]
+    assert json.loads((out / "manifest.json").read_text())["days"] == report.days == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["operational"]
+
+
+def test_refuses_to_replace_a_foreign_directory(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("not generated")
+    with pytest.raises(ValueError, match="refusing"):
+        generate(tmp_path, scale=SCALE, days=1)
+    assert (tmp_path / "precious.txt").exists()
+
+
+def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["--scale", "0.001", "--days", "2", "--seed", "3", "--out", str(tmp_path / "cli")])
+    line = capsys.readouterr().out.strip()
+    assert "play_events=1000" in line and "events/s" in line
+    assert json.loads((tmp_path / "cli" / "manifest.json").read_text())["seed"] == 3
