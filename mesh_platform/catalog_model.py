@@ -48,7 +48,6 @@ def bind_domain(domain: Domain, manifest: Mapping[str, Any]) -> DomainBindings:
     models = domain_models(manifest, domain.name)
     by_name = {node["name"]: uid for uid, node in models.items()}
     ports: dict[str, PortBinding] = {}
-    model_product: dict[str, DataProduct] = {}
     for product in domain.products:
         for port in product.output_ports:
             uid = by_name.get(port.model)
@@ -68,9 +67,13 @@ def bind_domain(domain: Domain, manifest: Mapping[str, Any]) -> DomainBindings:
                 domain.contract_path(port.contract), f"{domain.name}/{MARTS_SCHEMA}/{port.model}"
             )
             ports[uid] = PortBinding(product, port, uid, contract)
-            for owned in {uid, *in_domain_ancestors(manifest, uid)}:
-                model_product.setdefault(owned, product)
         _check_upstream_ports(domain, product)
+    # A port model belongs to its own product; an internal model to the first product
+    # built from it.
+    model_product = {uid: binding.product for uid, binding in ports.items()}
+    for uid, binding in sorted(ports.items()):
+        for owned in sorted(in_domain_ancestors(manifest, uid)):
+            model_product.setdefault(owned, binding.product)
     return DomainBindings(
         domain=domain, manifest=manifest, ports=ports, model_product=model_product
     )

@@ -1,0 +1,42 @@
+"""Write-audit-publish: a contract failure blocks the publish and the last good port stays."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mesh_platform.consume import connect
+from mesh_platform.ports import current_snapshot
+from mesh_platform.runner import materialize_mesh
+
+pytestmark = pytest.mark.slow
+
+
+def test_bad_source_row_blocks_publish_and_keeps_previous_snapshot(mesh_env):
+    page = sorted((mesh_env.operational_dir / "podcasts" / "api").glob("page-*.json"))[0]
+    original = page.read_text()
+    before = current_snapshot(mesh_env.ports_dir, "podcasts", "podcast_episodes", 1)
+    assert before is not None
+    doc = json.loads(original)
+    episodes = doc["shows"][0]["episodes"]
+    episodes.append(dict(episodes[0]))  # the API re-delivers an episode: duplicate key
+    page.write_text(json.dumps(doc))
+    try:
+        (run,) = materialize_mesh(only=["podcasts"])
+        assert not run.success
+        message = "\n".join(run.errors)
+        assert "domain podcasts, product podcast_episodes" in message
+        assert "contract__episode_id__duplicate" in message
+        assert "NOT published" in message
+        assert run.checks["podcasts/podcast_episodes"].failed >= 1
+        after = current_snapshot(mesh_env.ports_dir, "podcasts", "podcast_episodes", 1)
+        assert after == before  # consumers keep the last good version
+        rows = connect().execute("select count(*) from podcasts.podcast_episodes").fetchone()[0]
+        assert rows == before.rows
+    finally:
+        page.write_text(original)
+    # once the source is fixed, a rerun publishes again
+    (run,) = materialize_mesh(only=["podcasts"])
+    assert run.success, run.errors
+    assert current_snapshot(mesh_env.ports_dir, "podcasts", "podcast_episodes", 1) != before
