@@ -153,7 +153,7 @@ def _audit_and_publish(
                 domain,
                 binding.port.name,
                 binding.port.version,
-                run_id=context.run_id,
+                run_id=context.run.run_id,
             )
             context.log.info(
                 f"published {binding.address} v{binding.port.version}: {published.rows} rows"

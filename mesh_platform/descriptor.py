@@ -125,6 +125,17 @@ class DataProduct(_Strict):
     def address(self, port: OutputPort) -> str:
         return f"{self.domain}.{port.name}"
 
+    @model_validator(mode="after")
+    def _eager_needs_an_upstream_port(self) -> DataProduct:
+        # Eager automation reacts to upstream materializations; operational systems never
+        # materialize, so a product fed only by them would never refresh.
+        if self.automation.kind == "eager" and not self.upstream_ports:
+            raise ValueError(
+                "`automation.kind: eager` reacts to upstream output ports, but every input "
+                "is an operational system; use `kind: schedule` with a `cron`"
+            )
+        return self
+
     @property
     def upstream_ports(self) -> list[str]:
         return [i.port for i in self.input_ports if isinstance(i, PortInput)]

@@ -115,3 +115,9 @@ def test_every_daff_descriptor_is_valid():
     domains = load_all_domains(REPO / "domains")
     assert {d.name for d in domains} >= {"listeners", "playback", "artists", "podcasts"}
     assert sum(len(d.products) for d in domains) >= 12
+
+
+def test_eager_product_needs_an_upstream_port(tmp_path):
+    data = with_(input_ports=[{"kind": "database", "source": "shop_db.orders"}])
+    with pytest.raises(DescriptorError, match="use `kind: schedule`"):
+        load_descriptor(write(tmp_path, data), expected_domain="shop")
