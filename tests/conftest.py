@@ -22,9 +22,8 @@ def _isolated_data_dir(tmp_path_factory, monkeypatch) -> None:
 @pytest.fixture(scope="session")
 def built_mesh(tmp_path_factory) -> Iterator[tuple[MeshEnvironment, list]]:
     """Generate a small Daff and materialize every domain through Dagster, once per session."""
-    from operational import generate
-
     from mesh_platform.runner import materialize_mesh
+    from operational import generate
 
     data_dir = tmp_path_factory.mktemp("mesh-data")
     mp = pytest.MonkeyPatch()

@@ -83,10 +83,14 @@ def test_personal_data_is_not_published_raw(mesh_env):
 
 
 def test_analyst_reads_ports_with_pandas(mesh_env):
-    frame = connect().execute(
-        "select track_id, sum(plays) as plays from playback.daily_track_plays "
-        "group by track_id order by plays desc limit 5"
-    ).df()
+    frame = (
+        connect()
+        .execute(
+            "select track_id, sum(plays) as plays from playback.daily_track_plays "
+            "group by track_id order by plays desc limit 5"
+        )
+        .df()
+    )
     assert len(frame) == 5
     assert frame["plays"].is_monotonic_decreasing
 
@@ -98,7 +102,9 @@ def test_runs_and_check_results_are_recorded_in_the_dagster_instance(mesh_env):
     assert event is not None
     metadata = event.asset_materialization.metadata
     assert metadata["mesh/address"].value == "playback.play_events"
-    assert metadata["dagster/row_count"].value == scalar("select count(*) from playback.play_events")
+    assert metadata["dagster/row_count"].value == scalar(
+        "select count(*) from playback.play_events"
+    )
     record = instance.event_log_storage.get_latest_asset_check_execution_by_key(
         [dg.AssetCheckKey(key, "contract__event_id__duplicate")]
     )

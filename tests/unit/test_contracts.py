@@ -73,7 +73,11 @@ def test_bad_rows_fail_the_named_checks(contract_file, shop):
     result = verify_contract(shop, load_contract(contract_file, "shop/marts/widgets"), "shop")
     assert not result.passed
     failed = {o.check.name: o.diagnostics for o in result.failed}
-    assert set(failed) == {"contract__id__missing", "contract__id__duplicate", "contract__colour__invalid"}
+    assert set(failed) == {
+        "contract__id__missing",
+        "contract__id__duplicate",
+        "contract__colour__invalid",
+    }
     assert failed["contract__colour__invalid"]["invalid_count"] == 1
 
 

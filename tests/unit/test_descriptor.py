@@ -61,8 +61,16 @@ def test_good_descriptor_loads(tmp_path):
         (with_(tier="platinum"), "tier", "source-aligned"),
         (with_(classification="secret"), "classification", "restricted"),
         (with_(output_ports=[]), "output_ports", "at least 1"),
-        (with_(input_ports=[{"kind": "output_port", "port": "no-dot"}]), "input_ports.0", "pattern"),
-        (with_(input_ports=[{"kind": "ftp", "source": "a.b"}]), "input_ports.0", "does not match any"),
+        (
+            with_(input_ports=[{"kind": "output_port", "port": "no-dot"}]),
+            "input_ports.0",
+            "pattern",
+        ),
+        (
+            with_(input_ports=[{"kind": "ftp", "source": "a.b"}]),
+            "input_ports.0",
+            "does not match any",
+        ),
         (with_(slo={"freshness_hours": 0}), "slo.freshness_hours", "greater than 0"),
         (with_(automation={"kind": "schedule"}), "automation", "cron"),
         (with_(automation={"kind": "eager", "cron": "0 1 * * *"}), "automation", "only allowed"),

@@ -50,8 +50,14 @@ def test_output_port_spec_carries_descriptor_metadata(playback_defs):
 
 def test_every_contract_check_is_a_blocking_dagster_check(playback_defs):
     graph = playback_defs.resolve_asset_graph()
-    checks = {k.name for k in graph.asset_check_keys if k.asset_key.path == ["playback", "play_events"]}
-    assert {"contract__event_id__duplicate", "contract__schema", "contract__device__invalid"} <= checks
+    checks = {
+        k.name for k in graph.asset_check_keys if k.asset_key.path == ["playback", "play_events"]
+    }
+    assert {
+        "contract__event_id__duplicate",
+        "contract__schema",
+        "contract__device__invalid",
+    } <= checks
     spec = next(
         s
         for a in playback_defs.assets

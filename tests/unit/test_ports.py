@@ -42,8 +42,12 @@ def test_no_temporary_files_left_behind(tmp_path):
 
 def test_retention_keeps_recent_snapshots_and_the_current_one(tmp_path):
     con = duckdb.connect()
-    published = [publish(con, tmp_path, i + 1, f"run-{i:08d}") for i in range(RETAINED_SNAPSHOTS + 3)]
-    snapshots = sorted((pointer_path(tmp_path, "shop", "widgets", 1).parent / "snapshots").glob("*.parquet"))
+    published = [
+        publish(con, tmp_path, i + 1, f"run-{i:08d}") for i in range(RETAINED_SNAPSHOTS + 3)
+    ]
+    snapshots = sorted(
+        (pointer_path(tmp_path, "shop", "widgets", 1).parent / "snapshots").glob("*.parquet")
+    )
     assert len(snapshots) == RETAINED_SNAPSHOTS
     assert str(snapshots[-1]) == published[-1].path
 
