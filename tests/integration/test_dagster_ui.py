@@ -1,0 +1,146 @@
+"""`mesh dev`: the Dagster webserver with one code location per domain, driven over GraphQL.
+
+This is the API the UI itself uses: the test sees the code locations load, a product's asset
+with its owner, description and column schema, and materializes a domain from it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from operational import generate
+
+from ..conftest import REPO, TEST_SCALE
+
+pytestmark = pytest.mark.slow
+
+LOCATIONS = """{ workspaceOrError { ... on Workspace { locationEntries { name
+  locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+
+ASSET = """query($path: [String!]!) { assetNodeOrError(assetKey: {path: $path}) {
+  ... on AssetNode { description owners { ... on TeamAssetOwner { team } }
+    metadataEntries { label ... on TableSchemaMetadataEntry { schema { columns { name type } } } }
+  } } }"""
+
+LAUNCH = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
+
+STATUS = """query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def gql(port: int, query: str, variables: dict | None = None) -> dict:
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql", body, {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=30) as response:
+        payload = json.loads(response.read())
+    assert "errors" not in payload, payload["errors"]
+    return payload["data"]
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            result = predicate()
+            if result:
+                return result
+        except OSError:
+            pass
+        time.sleep(1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def dagster_dev(tmp_path_factory):
+    data_dir: Path = tmp_path_factory.mktemp("ui-data")
+    env = {**os.environ, "MESH_DATA_DIR": str(data_dir)}
+    generate(data_dir / "operational", scale=TEST_SCALE)
+    port = free_port()
+    log = (data_dir / "dagster-dev.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mesh_platform.cli", "dev", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for(lambda: gql(port, LOCATIONS), 180, "the webserver to answer")
+        yield port
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # dagster dev stops cleanly on SIGINT
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def domain_asset_keys(domain: str):
+    """Everything a domain engineer selects with "Materialize all" in the domain's group."""
+    defs = importlib.import_module(f"domains.{domain}.definitions").defs
+    return sorted(defs.resolve_asset_graph().materializable_asset_keys)
+
+
+def loaded_locations(port: int) -> dict[str, str] | None:
+    entries = gql(port, LOCATIONS)["workspaceOrError"]["locationEntries"]
+    status = {e["name"]: (e["locationOrLoadError"] or {}).get("__typename") for e in entries}
+    return status if all(status.values()) else None
+
+
+def test_one_code_location_per_domain_loads(dagster_dev):
+    status = wait_for(lambda: loaded_locations(dagster_dev), 180, "code locations")
+    domains = sorted(p.parent.name for p in (REPO / "domains").glob("*/domain.yaml"))
+    assert sorted(status) == domains
+    assert set(status.values()) == {"RepositoryLocation"}, status
+
+
+def test_output_port_shows_owner_description_and_columns(dagster_dev):
+    wait_for(lambda: loaded_locations(dagster_dev), 180, "code locations")
+    node = gql(dagster_dev, ASSET, {"path": ["artists", "track_catalog"]})["assetNodeOrError"]
+    assert {"team": "artists-team"} in node["owners"]
+    assert node["description"]
+    schema = next(m for m in node["metadataEntries"] if m.get("schema"))
+    assert "track_id" in {c["name"] for c in schema["schema"]["columns"]}
+
+
+def test_materialize_a_domain_from_the_ui(dagster_dev):
+    wait_for(lambda: loaded_locations(dagster_dev), 180, "code locations")
+    params = {
+        "selector": {
+            "repositoryLocationName": "podcasts",
+            "repositoryName": "__repository__",
+            "jobName": "__ASSET_JOB",
+            "assetSelection": [{"path": key.path} for key in domain_asset_keys("podcasts")],
+        },
+        "mode": "default",
+    }
+    launched = gql(dagster_dev, LAUNCH, {"params": params})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+
+    def finished():
+        status = gql(dagster_dev, STATUS, {"id": run_id})["runOrError"]["status"]
+        return status if status in {"SUCCESS", "FAILURE", "CANCELED"} else None
+
+    assert wait_for(finished, 300, "the run to finish") == "SUCCESS"
