@@ -7,6 +7,7 @@ freshness, the domain's concurrency pool — is applied here, the same way for e
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -42,7 +43,10 @@ def build_domain_definitions(domain_dir: Path) -> dg.Definitions:
         schedules=_schedules(bindings, translator),
         resources={
             "dbt": MeshDbtCliResource(
-                project_dir=str(env.dbt_project_dir), profiles_dir=str(env.dbt_project_dir)
+                project_dir=str(env.dbt_project_dir),
+                profiles_dir=str(env.dbt_project_dir),
+                # the dbt installed beside this interpreter, whether or not the venv is active
+                dbt_executable=str(Path(sys.executable).parent / "dbt"),
             )
         },
     )

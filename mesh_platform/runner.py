@@ -7,8 +7,12 @@ recorded in the same Dagster instance ``make dev`` shows.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import multiprocessing
+import os
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from graphlib import CycleError, TopologicalSorter
@@ -40,15 +44,21 @@ class DomainRun:
     materialized: set[str] = field(default_factory=set)
 
 
+def domain_upstreams(domains: list[Domain]) -> dict[str, set[str]]:
+    """For each domain, the other domains (among ``domains``) whose ports it reads."""
+    names = {d.name for d in domains}
+    return {
+        d.name: ({p.split(".")[0] for prod in d.products for p in prod.upstream_ports} & names)
+        - {d.name}
+        for d in domains
+    }
+
+
 def domain_order(domains: list[Domain]) -> list[Domain]:
     """Domains sorted so that every upstream port's domain runs before its consumers."""
     by_name = {d.name: d for d in domains}
-    graph: dict[str, set[str]] = {}
-    for d in domains:
-        ups = {p.split(".")[0] for prod in d.products for p in prod.upstream_ports}
-        graph[d.name] = {u for u in ups if u in by_name and u != d.name}
     try:
-        order = list(TopologicalSorter(graph).static_order())
+        order = list(TopologicalSorter(domain_upstreams(domains)).static_order())
     except CycleError as exc:
         raise RuntimeError(f"domains depend on each other in a cycle: {exc.args[1]}") from None
     return [by_name[n] for n in order]
@@ -115,25 +125,64 @@ def _collect(run: DomainRun, result: dg.ExecuteInProcessResult) -> None:
                 run.errors.append(error.message.strip() if error else event.message)
 
 
+def _materialize_logged(domain: Domain, window: tuple[date, date]) -> DomainRun:
+    """Run one domain with dbt's console output sent to ``logs/<domain>.log``.
+
+    Module-level so a worker process can run it: each worker gets its own environment, so the
+    per-invocation environment switch of one domain never meets another's.
+    """
+    env = apply_tool_env()
+    log_dir = env.data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / f"{domain.name}.log").open("a") as log, contextlib.redirect_stdout(log):
+        return materialize_domain(domain, get_instance(), window)
+
+
 def materialize_mesh(
     only: list[str] | None = None,
     on_start: Callable[[str], None] = lambda _: None,
     on_done: Callable[[DomainRun], None] = lambda _: None,
+    workers: int | None = None,
 ) -> list[DomainRun]:
-    """Materialize every domain (or ``only`` those), upstream domains first."""
+    """Materialize every domain (or ``only`` those): upstream domains first, others in parallel.
+
+    Domains own separate DuckDB files, so independent domains run at the same time (one
+    worker process per core by default); a domain starts once every domain it reads from is
+    done — whether that run succeeded or not, consumers then read the last good ports.
+    """
     env = apply_tool_env()
     domains = domain_order(load_all_domains(env.domains_dir))
     unknown = set(only or []) - {d.name for d in domains}
     if unknown:
         raise ValueError(f"unknown domain(s) {sorted(unknown)}; known: {[d.name for d in domains]}")
+    selected = [d for d in domains if not only or d.name in only]
     window = generated_window(env)
-    instance = get_instance()
-    runs = []
-    for domain in domains:
-        if only and domain.name not in only:
-            continue
-        on_start(domain.name)
-        run = materialize_domain(domain, instance, window)
-        on_done(run)
-        runs.append(run)
-    return runs
+    get_instance()  # create the instance before workers race to
+    workers = min(workers or os.cpu_count() or 1, len(selected))
+    if workers <= 1:
+        runs = []
+        for domain in selected:
+            on_start(domain.name)
+            runs.append(_materialize_logged(domain, window))
+            on_done(runs[-1])
+        return runs
+    return _materialize_parallel(selected, window, workers, on_start, on_done)
+
+
+def _materialize_parallel(selected, window, workers, on_start, on_done) -> list[DomainRun]:
+    upstream = domain_upstreams(selected)
+    finished: dict[str, DomainRun] = {}
+    running: dict[Future, str] = {}
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        while len(finished) < len(selected):
+            started = set(running.values()) | set(finished)
+            for domain in selected:
+                if domain.name not in started and upstream[domain.name] <= set(finished):
+                    on_start(domain.name)
+                    running[pool.submit(_materialize_logged, domain, window)] = domain.name
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                run = future.result()
+                finished[running.pop(future)] = run
+                on_done(run)
+    return [finished[d.name] for d in selected]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 
 import typer
@@ -18,8 +17,6 @@ from mesh_platform.summary import product_rows
 def run_materialize(only: list[str] | None, console: Console) -> bool:
     """Materialize, print progress and the summary table; True when every product passed."""
     env = get_environment()
-    log_dir = env.data_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
     started: dict[str, float] = {}
 
     def on_start(domain: str) -> None:
@@ -33,8 +30,7 @@ def run_materialize(only: list[str] | None, console: Console) -> bool:
         for error in run.errors:
             console.print(f"[red]{error}[/]")
 
-    with (log_dir / "materialize.log").open("a") as log, contextlib.redirect_stdout(log):
-        runs = materialize_mesh(only=only, on_start=on_start, on_done=on_done)
+    runs = materialize_mesh(only=only, on_start=on_start, on_done=on_done)
     rows = product_rows(runs)
     console.print(_table(rows))
     failed = [r for r in rows if r.status != "published"]
