@@ -130,7 +130,7 @@ def _audit_and_publish(
     blocked: set[str] = set()
     con = duckdb.connect(str(env.domain_database(domain)))
     try:
-        for uid in _in_build_order(context, bindings, held):
+        for uid in _in_build_order(bindings, held):
             binding = bindings.ports[uid]
             key = context.asset_key_for_output(held[uid].output_name)
             if uid in blocked:
@@ -140,39 +140,41 @@ def _audit_and_publish(
                 )
                 continue
             verification = verify_contract(con, binding.contract, data_source=domain)
-            yield from _check_result(binding, key, verification)
-            if not verification.passed:
-                failures.append(describe_failure(binding, verification))
+            if verification.passed:
+                published = publish_snapshot(
+                    con,
+                    binding.relation,
+                    env.ports_dir,
+                    domain,
+                    binding.port.name,
+                    binding.port.version,
+                    run_id=context.run.run_id,
+                )
+                context.log.info(
+                    f"published {binding.address} v{binding.port.version}: {published.rows} rows"
+                )
+                yield held[uid].with_metadata(
+                    {
+                        **held[uid].metadata,
+                        "mesh/address": binding.address,
+                        "mesh/snapshot_id": published.snapshot_id,
+                        "mesh/snapshot_path": dg.MetadataValue.path(published.path),
+                        "dagster/row_count": published.rows,
+                        "mesh/contract_checks_passed": len(verification.outcomes),
+                    }
+                )
+            else:
+                failure = describe_failure(binding, verification)
+                context.log.error(failure)
+                failures.append(failure)
                 blocked |= _downstream_ports(bindings, uid)
-                context.log.error(describe_failure(binding, verification))
-                continue
-            published = publish_snapshot(
-                con,
-                binding.relation,
-                env.ports_dir,
-                domain,
-                binding.port.name,
-                binding.port.version,
-                run_id=context.run.run_id,
-            )
-            context.log.info(
-                f"published {binding.address} v{binding.port.version}: {published.rows} rows"
-            )
-            yield held[uid].with_metadata(
-                {
-                    **held[uid].metadata,
-                    "mesh/address": binding.address,
-                    "mesh/snapshot_id": published.snapshot_id,
-                    "mesh/snapshot_path": dg.MetadataValue.path(published.path),
-                    "dagster/row_count": published.rows,
-                    "mesh/contract_checks_passed": len(verification.outcomes),
-                }
-            )
+            # after the materialization they evaluate (or alone, when nothing was published)
+            yield from _check_result(binding, key, verification)
     finally:
         con.close()
 
 
-def _in_build_order(context, bindings: DomainBindings, held: dict[str, dg.Output]) -> list[str]:
+def _in_build_order(bindings: DomainBindings, held: dict[str, dg.Output]) -> list[str]:
     """Upstream ports first, so a failed upstream blocks the ports built from it."""
     manifest = bindings.manifest
     depth = {uid: len(in_domain_ancestors(manifest, uid)) for uid in held}

@@ -82,3 +82,14 @@ def test_domain_steps_hold_the_domains_duckdb_pool(playback_defs):
 def test_scheduled_product_gets_a_schedule(playback_defs):
     names = [s.name for s in playback_defs.schedules]
     assert any("play_events" in n for n in names)
+
+
+def test_workspace_lists_exactly_one_code_location_per_domain():
+    import yaml
+
+    workspace = yaml.safe_load((REPO / "workspace.yaml").read_text())
+    locations = {
+        entry["python_module"]["location_name"]: entry["python_module"]["module_name"]
+        for entry in workspace["load_from"]
+    }
+    assert locations == {d: f"domains.{d}.definitions" for d in DOMAINS}
