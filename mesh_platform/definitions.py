@@ -41,6 +41,7 @@ def build_domain_definitions(domain_dir: Path) -> dg.Definitions:
     return dg.Definitions(
         assets=[*assets, *_operational_source_specs(bindings, translator)],
         schedules=_schedules(bindings, translator),
+        sensors=[_automation_sensor(domain.name)],
         resources={
             "dbt": MeshDbtCliResource(
                 project_dir=str(env.dbt_project_dir),
@@ -146,6 +147,18 @@ def _operational_source_specs(bindings: DomainBindings, translator: MeshDbtTrans
             )
         )
     return specs
+
+
+def _automation_sensor(domain: str) -> dg.AutomationConditionSensorDefinition:
+    """Evaluates the domain's eager products, on by default so they follow their inputs.
+
+    Schedules start stopped: a cron firing against days that have no data would only fail.
+    """
+    return dg.AutomationConditionSensorDefinition(
+        f"{domain}_automation",
+        target=dg.AssetSelection.all(),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
 
 
 def _schedules(bindings: DomainBindings, translator: MeshDbtTranslator):

@@ -24,7 +24,8 @@ from mesh_platform.domain import Domain, load_all_domains
 from mesh_platform.environment import MeshEnvironment, apply_tool_env
 from mesh_platform.instance import get_instance
 
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+# The run's events live in the instance; the CLI prints its own summary of them.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @dataclass
@@ -122,7 +123,8 @@ def _collect(run: DomainRun, result: dg.ExecuteInProcessResult) -> None:
         for event in result.all_events:
             if event.is_step_failure:
                 error = event.step_failure_data.error
-                run.errors.append(error.message.strip() if error else event.message)
+                message = error.message.strip() if error else event.message or ""
+                run.errors.append(_without_exception_class(message))
 
 
 def _materialize_logged(domain: Domain, window: tuple[date, date]) -> DomainRun:
@@ -136,6 +138,12 @@ def _materialize_logged(domain: Domain, window: tuple[date, date]) -> DomainRun:
     log_dir.mkdir(parents=True, exist_ok=True)
     with (log_dir / f"{domain.name}.log").open("a") as log, contextlib.redirect_stdout(log):
         return materialize_domain(domain, get_instance(), window)
+
+
+def _without_exception_class(message: str) -> str:
+    """'dagster._core...Failure: domain x …' → 'domain x …': users need the reason, not the type."""
+    head, sep, rest = message.partition(": ")
+    return rest if sep and "." in head and " " not in head else message
 
 
 def materialize_mesh(

@@ -27,6 +27,18 @@ def run_materialize(only: list[str] | None, console: Console) -> bool:
         took = time.monotonic() - started[run.domain]
         mark = "[green]✔[/]" if run.success else "[red]✘[/]"
         console.print(f"{mark} {run.domain} in {took:.1f}s (runs {', '.join(run.run_ids)})")
+        for row in product_rows([run]):
+            mark = "[green]✔[/]" if row.status == "published" else "[red]✘[/]"
+            if row.status == "published":
+                rows = f"{row.rows:,} rows published"
+            elif row.rows is not None:
+                rows = f"NOT published, consumers keep the previous snapshot ({row.rows:,} rows)"
+            else:
+                rows = "NOT published, and no earlier snapshot exists"
+            console.print(
+                f"    {mark} {row.address}: {rows}, checks {row.checks_passed} passed"
+                f" / {row.checks_failed} failed"
+            )
         for error in run.errors:
             console.print(f"[red]{error}[/]")
 

@@ -93,3 +93,12 @@ def test_workspace_lists_exactly_one_code_location_per_domain():
         for entry in workspace["load_from"]
     }
     assert locations == {d: f"domains.{d}.definitions" for d in DOMAINS}
+
+
+def test_eager_products_are_evaluated_by_a_running_automation_sensor(playback_defs):
+    graph = playback_defs.resolve_asset_graph()
+    node = graph.get(dg.AssetKey(["playback", "daily_track_plays"]))
+    assert node.automation_condition is not None
+    (sensor,) = playback_defs.sensors
+    assert sensor.name == "playback_automation"
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
