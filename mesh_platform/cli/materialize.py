@@ -10,12 +10,14 @@ from rich.table import Table
 
 from mesh_platform.cli.output import console
 from mesh_platform.environment import get_environment
-from mesh_platform.runner import DomainRun, materialize_mesh
-from mesh_platform.summary import product_rows
 
 
 def run_materialize(only: list[str] | None, console: Console) -> bool:
     """Materialize, print progress and the summary table; True when every product passed."""
+    # Dagster and dbt load only for the verbs that run pipelines: `mesh products` stays fast.
+    from mesh_platform.runner import DomainRun, materialize_mesh
+    from mesh_platform.summary import product_rows
+
     env = get_environment()
     started: dict[str, float] = {}
 
