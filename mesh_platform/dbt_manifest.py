@@ -10,14 +10,13 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from mesh_platform.environment import TELEMETRY_OFF, get_environment
+from mesh_platform.environment import apply_tool_env
 
 PROJECT_FILES = ("*.yml", "*.yaml", "*.sql", "*.csv", "*.md")
 
@@ -57,12 +56,7 @@ def _locked(lock_file: Path) -> Iterator[None]:
 def _parse(project_dir: Path) -> None:
     from dbt.cli.main import dbtRunner
 
-    for key, value in TELEMETRY_OFF.items():
-        os.environ.setdefault(key, value)
-    env = get_environment()
-    os.environ.setdefault("MESH_OPERATIONAL_DIR", str(env.operational_dir))
-    os.environ.setdefault("MESH_PORTS_DIR", str(env.ports_dir))
-    os.environ.setdefault("MESH_WAREHOUSE_DIR", str(env.warehouse_dir))
+    env = apply_tool_env()  # telemetry off, and the paths the project's YAML reads
     result = dbtRunner().invoke(
         [
             "parse",
@@ -73,13 +67,14 @@ def _parse(project_dir: Path) -> None:
             "--target-path",
             str(project_dir / "target"),
             "--log-path",
-            str(project_dir / "logs"),
+            str(env.data_dir / "logs"),
             "--quiet",
         ]
     )
     if not result.success:
+        log_file = env.data_dir / "logs" / "dbt.log"
         raise DbtProjectError(
-            f"dbt could not parse {project_dir}: {result.exception or 'see dbt_project/logs'}. "
+            f"dbt could not parse {project_dir}: {result.exception or 'see ' + str(log_file)}. "
             "Fix the model or YAML it names, then retry."
         )
 

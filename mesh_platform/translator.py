@@ -71,6 +71,8 @@ class MeshDbtTranslator(DagsterDbtTranslator):
             "mesh/owner_contact": owner.contact,
             "dbt/access": node.get("access"),
             "dbt/contract_enforced": bool(node["config"].get("contract", {}).get("enforced")),
+            # dagster-dbt leaves these out by default; consumers need them to judge a model
+            **{f"dbt/{k}": str(node[k]) for k in ("version", "deprecation_date") if node.get(k)},
         }
         attrs: dict[str, Any] = {"owners": [f"team:{owner.team}"], "kinds": {"dbt", "duckdb"}}
         if product:
