@@ -6,14 +6,18 @@ TOOLS := .tools
 VENV := .venv
 UV := $(TOOLS)/bin/uv
 SCALE ?= 0.05
+BENCH_SCALE ?= 1
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Compile bytecode at install: where PYTHONDONTWRITEBYTECODE is set, every process (each dbt
+# invocation, each Dagster step) would otherwise recompile everything it imports (~2 s each).
+export UV_COMPILE_BYTECODE := 1
 # Telemetry of every tool is off inside the project (the platform also sets these itself).
 export SODA_CORE_TELEMETRY_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test test-fast lint format dev clean
+.PHONY: install demo test test-bench test-fast lint format dev bench clean
 
 install: $(VENV)/.installed
 
@@ -29,7 +33,10 @@ demo: install  ## generate data and materialize every product of every domain
 	$(VENV)/bin/mesh demo --scale $(SCALE)
 
 test: install lint  ## the whole suite: unit, integration (real dbt/Dagster/Soda), snapshot
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -m "not bench"
+
+test-bench: install  ## the benchmark harness at a tiny scale (a smoke test, ~5 min; CI runs it)
+	$(VENV)/bin/pytest -m bench
 
 test-fast: install  ## unit tests only
 	$(VENV)/bin/pytest -m "not slow"
@@ -44,6 +51,9 @@ format: install
 
 dev: install  ## Dagster UI on http://127.0.0.1:3000, one code location per domain
 	$(VENV)/bin/mesh dev
+
+bench: install  ## benchmark vs plain dbt and raw DuckDB: make bench SCALE=1 (results in bench/results)
+	$(VENV)/bin/python -m bench --scale $(if $(filter command line environment,$(origin SCALE)),$(SCALE),$(BENCH_SCALE))
 
 clean:  ## wipe everything the mesh wrote (data, dbt artifacts)
 	rm -rf data dbt_project/target dbt_project/logs

@@ -1,0 +1,69 @@
+"""The benchmark harness runs end to end at a tiny scale (a smoke test: no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.measure import run_measured
+from bench.report import VARIANTS
+
+REPO = Path(__file__).resolve().parent.parent.parent
+DOMAINS = ("playback", "podcasts", "artists", "listeners", "recommendations")
+
+
+def test_the_process_tree_is_measured_with_its_descendants(tmp_path: Path):
+    # the child holds ~40 MiB, its own child ~80 MiB more: the peak must see both at once
+    child = "import subprocess, sys, time; b = bytearray(40 << 20); " + (
+        "subprocess.run([sys.executable, '-c', 'import time; b = bytearray(80 << 20); "
+        "time.sleep(0.6)'])"
+    )
+    sample = run_measured(
+        "tree", 1, [sys.executable, "-c", child], env={}, cwd=tmp_path, log=tmp_path / "log"
+    )
+    assert sample.ok
+    assert sample.peak_rss_mib > 120
+    assert sample.wall_s >= 0.6
+    assert sample.cpu_s > 0
+
+
+@pytest.mark.slow
+@pytest.mark.bench
+def test_bench_at_a_tiny_scale_writes_every_figure(tmp_path: Path):
+    out = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--scale", "0.01", "--repeat", "1",
+         "--synthetic", "3", "--work", str(tmp_path / "work"), "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads((out / "latest.json").read_text())
+    markdown = (out / "latest.md").read_text()
+
+    for variant in VARIANTS:
+        stats = result["summary"][variant]
+        assert stats["failed"] == 0
+        assert stats["wall_s"]["median"] > 0
+        assert stats["peak_rss_mib"]["median"] > 0
+        assert variant in {s["variant"] for s in result["samples"]}
+    assert all(value and value > 0 for value in result["ratios"].values()), result["ratios"]
+    for name in ("mesh/raw", "mesh/dbt", "increment/full"):
+        assert name in markdown
+
+    defs = result["defs_load"]
+    assert {*DOMAINS, "synthetic: 3 products"} <= set(defs)
+    assert all(
+        row["wall_s"]["median"] > 0 and not row["manifest_reparsed"] for row in defs.values()
+    )
+    assert result["soda"]["checks"] > 0 and result["soda"]["share_of_full_wall"] > 0
+    assert result["breakdown_summary"]["mesh_full"]["dbt_exec_s"] > 0
+    for address, rows in result["consistency"].items():
+        assert len(set(rows.values())) == 1, (address, rows)  # raw, dbt and mesh built the same
+    assert result["machine"]["cpus"] >= 1
