@@ -6,7 +6,6 @@ the file, the field and the reason named — never later, in the middle of a run
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -193,7 +192,3 @@ def load_domain_descriptors(domain_dir: Path) -> list[DataProduct]:
                 )
             seen[port.name] = product.name
     return products
-
-
-def is_valid_name(name: str) -> bool:
-    return re.fullmatch(NAME_PATTERN, name) is not None
