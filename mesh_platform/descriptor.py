@@ -65,12 +65,26 @@ InputPort = Annotated[OperationalInput | PortInput, Field(discriminator="kind")]
 
 
 class OutputPort(_Strict):
+    """A published, versioned dataset of a product, addressed ``<domain>.<name>`` v<version>.
+
+    Two entries may share a name with different major versions: the previous major keeps being
+    published (from its own model) until its ``deprecation_date``.
+    """
+
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     model: Annotated[str, Field(pattern=NAME_PATTERN)]
     version: Annotated[int, Field(ge=1)]
     contract: str
     description: str = ""
     kind: Literal["snapshot", "change_feed"] = "snapshot"
+    # Defaults to the product's owner; a port may name its own steward.
+    owner: Owner | None = None
+    # A query over the published port (`<domain>.<name>`) showing consumers how to use it.
+    example: str | None = None
+    # Governance may allow a port to carry raw personal data (policy `classification`), only
+    # when the product is `restricted`; access to it is then enforced by grants.
+    carries_pii: bool = False
+    deprecation_date: date | None = None
 
 
 class Slo(_Strict):
@@ -99,27 +113,34 @@ class Partitioning(_Strict):
 
 
 class DataProduct(_Strict):
+    """One data product. Structure is checked here (a typo fails at load); completeness —
+    owner, description, SLO, docs — is a governance policy, so a product missing them still
+    loads and shows in the UI, with its governance check failing and nothing published."""
+
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     domain: Annotated[str, Field(pattern=NAME_PATTERN)]
-    description: Annotated[str, Field(min_length=20)]
-    owner: Owner
+    description: str = ""
+    owner: Owner | None = None
     tier: Tier
     classification: Classification
     tags: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]] = []
     input_ports: Annotated[list[InputPort], Field(min_length=1)]
     output_ports: Annotated[list[OutputPort], Field(min_length=1)]
-    slo: Slo
+    slo: Slo | None = None
     automation: Automation
     partitioning: Partitioning | None = None
 
     @field_validator("output_ports")
     @classmethod
-    def _unique_port_names(cls, ports: list[OutputPort]) -> list[OutputPort]:
-        names = [p.name for p in ports]
+    def _unique_port_versions(cls, ports: list[OutputPort]) -> list[OutputPort]:
+        names = [f"{p.name} v{p.version}" for p in ports]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"output port names must be unique, repeated: {dupes}")
+            raise ValueError(f"output port name and version must be unique, repeated: {dupes}")
         return ports
+
+    def port_owner(self, port: OutputPort) -> Owner | None:
+        return port.owner or self.owner
 
     def address(self, port: OutputPort) -> str:
         return f"{self.domain}.{port.name}"
@@ -183,12 +204,12 @@ def load_domain_descriptors(domain_dir: Path) -> list[DataProduct]:
     ]
     seen: dict[str, str] = {}
     for product in products:
-        for port in product.output_ports:
-            if port.name in seen:
+        for port in {p.name for p in product.output_ports}:
+            if port in seen:
                 raise DescriptorError(
-                    f"domain {domain}: output port {port.name!r} is declared by both "
-                    f"{seen[port.name]!r} and {product.name!r}; port names are addresses and "
+                    f"domain {domain}: output port {port!r} is declared by both "
+                    f"{seen[port]!r} and {product.name!r}; port names are addresses and "
                     "must be unique within a domain"
                 )
-            seen[port.name] = product.name
+            seen[port] = product.name
     return products

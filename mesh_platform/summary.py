@@ -36,7 +36,7 @@ def product_rows(runs: list[DomainRun]) -> list[ProductRow]:
                     ProductRow(
                         domain=domain.name,
                         product=product.name,
-                        owner=product.owner.team,
+                        owner=product.owner.team if product.owner else "(no owner)",
                         rows=snap.rows if snap else None,
                         checks_passed=tally.passed if tally else 0,
                         checks_failed=tally.failed if tally else 0,

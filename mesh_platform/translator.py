@@ -62,7 +62,11 @@ class MeshDbtTranslator(DagsterDbtTranslator):
             return spec
         product = self.bindings.model_product.get(unique_id)
         binding = self.bindings.port_for(unique_id)
-        owner = product.owner if product else self.bindings.domain.spec.owner
+        owner = (
+            (binding and product.port_owner(binding.port))
+            or (product and product.owner)
+            or self.bindings.domain.spec.owner
+        )
         layer = node["config"].get("schema") or "main"
         tags = {**spec.tags, "domain": self.domain, "layer": layer}
         metadata: dict[str, Any] = {
@@ -89,7 +93,6 @@ class MeshDbtTranslator(DagsterDbtTranslator):
                 "mesh/port_version": port.version,
                 "mesh/port_kind": port.kind,
                 "mesh/classification": product.classification.value,
-                "mesh/slo_freshness_hours": product.slo.freshness_hours,
                 "mesh/contract": str(
                     binding.contract.path.relative_to(self.bindings.domain.path.parent.parent)
                 ),
@@ -97,7 +100,13 @@ class MeshDbtTranslator(DagsterDbtTranslator):
             attrs["description"] = (
                 product.description.strip() + "\n\n" + (spec.description or "")
             ).strip()
-            attrs["freshness_policy"] = dg.FreshnessPolicy.time_window(
-                fail_window=timedelta(hours=product.slo.freshness_hours)
-            )
+            if port.example:
+                metadata["mesh/example"] = dg.MetadataValue.md(f"```sql\n{port.example}\n```")
+            if port.deprecation_date:
+                metadata["mesh/deprecation_date"] = port.deprecation_date.isoformat()
+            if product.slo:
+                metadata["mesh/slo_freshness_hours"] = product.slo.freshness_hours
+                attrs["freshness_policy"] = dg.FreshnessPolicy.time_window(
+                    fail_window=timedelta(hours=product.slo.freshness_hours)
+                )
         return spec.replace_attributes(tags=tags, metadata=metadata, **attrs)
