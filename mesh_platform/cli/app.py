@@ -6,7 +6,17 @@ import sys
 
 import typer
 
-from mesh_platform.cli import demo, dev, generate, materialize, prepare, products, query
+from mesh_platform.cli import (
+    demo,
+    dev,
+    diff,
+    generate,
+    lint,
+    materialize,
+    prepare,
+    products,
+    query,
+)
 from mesh_platform.cli.output import console
 from mesh_platform.dbt_manifest import DbtProjectError
 from mesh_platform.descriptor import DescriptorError
@@ -18,7 +28,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (generate, prepare, materialize, demo, products, query, dev):
+for module in (generate, prepare, materialize, demo, products, query, dev, lint, diff):
     module.register(app)
 
 

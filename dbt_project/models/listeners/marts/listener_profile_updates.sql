@@ -18,12 +18,12 @@ masked as (
         changed_at,
         field,
         case
-            when field = 'email' then sha256(lower(old_value))
+            when field = 'email' then {{ mesh_hash('old_value') }}
             when field = 'full_name' then null
             else old_value
         end as old_value,
         case
-            when field = 'email' then sha256(lower(new_value))
+            when field = 'email' then {{ mesh_hash('new_value') }}
             when field = 'full_name' then null
             else new_value
         end as new_value

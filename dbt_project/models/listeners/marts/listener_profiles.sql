@@ -30,7 +30,7 @@ final as (
 
     select
         listeners.listener_id,
-        sha256(lower(listeners.email)) as email_sha256,
+        {{ mesh_hash('listeners.email') }} as email_sha256,
         cast(year(listeners.birth_date) as integer) as birth_year,
         listeners.country_code,
         countries.region,

@@ -1,0 +1,156 @@
+"""The governance group's files under ``governance/``, loaded and validated.
+
+Policies are data: the group changes a severity, a pattern or a shared key by editing YAML.
+A malformed file fails loudly, naming the file and the field, like a product descriptor.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mesh_platform.descriptor import DescriptorError
+from mesh_platform.governance.report import Severity
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _valid_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression ({exc}): {value!r}") from None
+    return value
+
+
+Regex = Annotated[str, Field(min_length=1)]
+
+
+class Policy(_Strict):
+    title: str
+    severity: Severity
+    why: str
+
+
+class Team(_Strict):
+    contact: str
+    domain: str | None = None
+
+
+class Teams(_Strict):
+    contact_domains: list[str]
+    teams: dict[str, Team]
+
+
+class Treatment(_Strict):
+    how: str
+    value_regex: Regex | None = None
+
+
+class PersonalData(_Strict):
+    column_patterns: dict[str, Regex]
+    value_patterns: dict[str, Regex]
+    value_scan_sample_rows: Annotated[int, Field(gt=0)]
+    treatments: dict[str, Treatment]
+
+    @field_validator("column_patterns", "value_patterns")
+    @classmethod
+    def _regexes(cls, patterns: dict[str, str]) -> dict[str, str]:
+        for pattern in patterns.values():
+            _valid_regex(pattern)
+        return patterns
+
+    def category_of(self, column: str) -> str | None:
+        """The personal-data category a column name looks like, or None."""
+        for category, pattern in self.column_patterns.items():
+            if re.fullmatch(pattern, column.lower()):
+                return category
+        return None
+
+
+class Naming(_Strict):
+    port_name: Regex
+    port_name_forbidden: Regex
+    column_name: Regex
+    type_suffixes: dict[str, str] = {}
+
+
+class SharedKey(_Strict):
+    description: str
+    data_type: str
+    format: Regex | None = None
+    owner_domain: str | None = None
+
+
+class SharedKeys(_Strict):
+    keys: dict[str, SharedKey]
+
+    def key_for(self, column: str) -> str | None:
+        """The shared key a column stands for: its exact name, or a name ending ``_<key>``."""
+        if column in self.keys:
+            return column
+        for key in sorted(self.keys, key=len, reverse=True):
+            if column.endswith(f"_{key}"):
+                return key
+        return None
+
+
+FILES = {
+    "policies": "policies.yaml",
+    "teams": "teams.yaml",
+    "personal_data": "personal_data.yaml",
+    "naming": "naming.yaml",
+    "shared_keys": "shared_keys.yaml",
+}
+
+
+class GovernanceConfig(_Strict):
+    policies: dict[str, Policy]
+    teams: Teams
+    personal_data: PersonalData
+    naming: Naming
+    shared_keys: SharedKeys
+
+    def severity(self, policy_id: str) -> Severity:
+        policy = self.policies.get(policy_id)
+        if policy is None:
+            raise DescriptorError(
+                f"governance policy {policy_id!r} is evaluated by the platform but not declared "
+                "in governance/policies.yaml; declare it with a title, severity and why"
+            )
+        return policy.severity
+
+
+def _read(path: Path) -> Any:
+    if not path.exists():
+        raise DescriptorError(
+            f"governance file {path} is missing; the governance group keeps it in governance/"
+        )
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise DescriptorError(f"governance file {path} is not valid YAML: {exc}") from None
+
+
+def load_governance(governance_dir: Path) -> GovernanceConfig:
+    """Read every file of ``governance/``; a bad one raises naming the file and the field."""
+    raw: dict[str, Any] = {}
+    for key, name in FILES.items():
+        data = _read(governance_dir / name)
+        raw[key] = data.get("policies") if key == "policies" else data
+    try:
+        return GovernanceConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"invalid governance configuration in {governance_dir}:"]
+        for e in exc.errors():
+            loc = list(e["loc"])
+            file = FILES.get(str(loc[0]), "?") if loc else "?"
+            field = ".".join(str(p) for p in loc[1:]) or "(top level)"
+            lines.append(f"  - {file}, field `{field}`: {e['msg']}")
+        raise DescriptorError("\n".join(lines)) from None

@@ -1,0 +1,58 @@
+"""Interoperability: naming conventions, and shared keys typed the same in every domain.
+
+The formats of shared keys are checked on the data before publishing (``runtime``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from mesh_platform.governance.context import MeshContext, normalize_type
+from mesh_platform.governance.report import Finding
+
+
+def evaluate(ctx: MeshContext) -> Iterator[Finding]:
+    naming = ctx.config.naming
+    keys = ctx.config.shared_keys
+    for subject in ctx.ports:
+        name = subject.port.name
+        if not re.fullmatch(naming.port_name, name) or re.search(naming.port_name_forbidden, name):
+            yield ctx.port_finding(
+                "interoperability.port-name",
+                subject,
+                f"output_ports[{subject.port_index}].name",
+                f"port name {name!r} breaks the naming convention (snake_case, no layer prefix "
+                "such as stg_/int_, no version suffix — the version is its own field).",
+                f"rename the port in {subject.descriptor_file} (see governance/naming.yaml).",
+            )
+        for column_name, column in subject.columns.items():
+            data_type = normalize_type(column.get("data_type"))
+            if not re.fullmatch(naming.column_name, column_name):
+                yield ctx.port_finding(
+                    "interoperability.column-name",
+                    subject,
+                    column_name,
+                    f"column name `{column_name}` is not snake_case.",
+                    f"rename it in model {subject.port.model} and {subject.model_file}.",
+                )
+            suffix = naming.type_suffixes.get(data_type)
+            if suffix and not column_name.endswith(suffix):
+                yield ctx.port_finding(
+                    "interoperability.column-name",
+                    subject,
+                    column_name,
+                    f"column `{column_name}` is a {data_type} but does not end with `{suffix}`.",
+                    f"rename it (e.g. `{column_name}{suffix}`) in model {subject.port.model}.",
+                )
+            key = keys.key_for(column_name)
+            if key and data_type != normalize_type(keys.keys[key].data_type):
+                yield ctx.port_finding(
+                    "interoperability.shared-key-type",
+                    subject,
+                    column_name,
+                    f"column `{column_name}` is the shared key `{key}` but typed {data_type}; "
+                    f"the glossary says {keys.keys[key].data_type} in every domain.",
+                    f"cast it to {keys.keys[key].data_type} in model {subject.port.model} and "
+                    f"set `data_type` in {subject.model_file} (governance/shared_keys.yaml).",
+                )
