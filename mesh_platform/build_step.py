@@ -20,7 +20,10 @@ from mesh_platform.contracts import ContractVerification, verify_contract
 from mesh_platform.dbt_manifest import in_domain_ancestors
 from mesh_platform.dbt_resource import MeshDbtCliResource, domain_invocation_env
 from mesh_platform.environment import get_environment
-from mesh_platform.ports import publish_snapshot
+from mesh_platform.governance import gate as governance
+from mesh_platform.governance.port_schema import declared_port_schema, write_published_schema
+from mesh_platform.governance.report import Finding, errors
+from mesh_platform.ports import publish_snapshot, record_json
 
 
 def _partition_env(context: dg.AssetExecutionContext) -> dict[str, str]:
@@ -54,13 +57,21 @@ def _check_result(binding: PortBinding, key: dg.AssetKey, verification: Contract
         )
 
 
-def describe_failure(binding: PortBinding, verification: ContractVerification) -> str:
+def describe_failure(
+    binding: PortBinding, verification: ContractVerification, blocking: list[Finding] = ()
+) -> str:
     product = binding.product
+    failed = []
+    if not verification.passed:
+        failed.append(f"its contract ({binding.contract.path.name})")
+    if blocking:
+        failed.append(f"{len(blocking)} governance polic{'y' if len(blocking) == 1 else 'ies'}")
     lines = [
         f"domain {product.domain}, product {product.name}: output port {binding.address} "
-        f"v{binding.port.version} failed its contract ({binding.contract.path.name}) and was NOT "
+        f"v{binding.port.version} failed {' and '.join(failed)} and was NOT "
         "published; consumers keep reading the previous snapshot."
     ]
+    lines += [f"  - governance {f.line()}" for f in blocking]
     for outcome in verification.failed:
         detail = ", ".join(f"{k}={v}" for k, v in outcome.diagnostics.items())
         lines.append(
@@ -69,10 +80,12 @@ def describe_failure(binding: PortBinding, verification: ContractVerification) -
         )
     if verification.errors:
         lines.append(f"  - Soda reported: {verification.errors.strip()}")
-    lines.append(
-        f"  Fix the data or the model {binding.port.model} (dbt_project/models/{product.domain}/), "
-        "or change the contract with a new major version if the change is intended; then rerun."
-    )
+    if not verification.passed:
+        lines.append(
+            f"  Fix the data or the model {binding.port.model} (dbt_project/models/"
+            f"{product.domain}/), or change the contract with a new major version if the change "
+            "is intended; then rerun."
+        )
     return "\n".join(lines)
 
 
@@ -81,6 +94,7 @@ def run_domain_step(
     dbt: MeshDbtCliResource,
     bindings: DomainBindings,
     port_keys: Mapping[dg.AssetKey, str],
+    gate: governance.GovernanceGate,
 ) -> Iterator[Any]:
     """Yield dbt's events, holding back each port's materialization until it is published."""
     env = get_environment()
@@ -106,7 +120,7 @@ def run_domain_step(
             f"domain {domain}: dbt build failed — {invocation.get_error() or 'see the step logs'}. "
             "The models above that failed were not built and nothing downstream was published."
         )
-    yield from _audit_and_publish(context, bindings, held, failures)
+    yield from _audit_and_publish(context, bindings, gate, held, failures)
     if failures:
         raise dg.Failure(description="\n".join(failures))
 
@@ -120,6 +134,7 @@ def _output_key(context: dg.AssetExecutionContext, event: Any) -> dg.AssetKey | 
 def _audit_and_publish(
     context: dg.AssetExecutionContext,
     bindings: DomainBindings,
+    gate: governance.GovernanceGate,
     held: dict[str, dg.Output],
     failures: list[str],
 ) -> Iterator[Any]:
@@ -140,7 +155,10 @@ def _audit_and_publish(
                 )
                 continue
             verification = verify_contract(con, binding.contract, data_source=domain)
-            if verification.passed:
+            findings = gate.evaluate_at_run(binding, con, env.ports_dir)
+            blocking = errors(findings)
+            _record_governance(env.ports_dir, binding, findings, context.run.run_id)
+            if verification.passed and not blocking:
                 published = publish_snapshot(
                     con,
                     binding.relation,
@@ -149,6 +167,10 @@ def _audit_and_publish(
                     binding.port.name,
                     binding.port.version,
                     run_id=context.run.run_id,
+                )
+                write_published_schema(
+                    env.ports_dir,
+                    declared_port_schema(gate.repo_root, binding.product, binding.port),
                 )
                 context.log.info(
                     f"published {binding.address} v{binding.port.version}: {published.rows} rows"
@@ -164,14 +186,33 @@ def _audit_and_publish(
                     }
                 )
             else:
-                failure = describe_failure(binding, verification)
+                failure = describe_failure(binding, verification, blocking)
                 context.log.error(failure)
                 failures.append(failure)
                 blocked |= _downstream_ports(bindings, uid)
             # after the materialization they evaluate (or alone, when nothing was published)
             yield from _check_result(binding, key, verification)
+            yield governance.check_result(key, findings)
     finally:
         con.close()
+
+
+def _record_governance(ports_dir, binding: PortBinding, findings: list[Finding], run_id: str):
+    """The port's latest governance result beside its snapshots, for the catalog."""
+    record_json(
+        ports_dir,
+        binding.product.domain,
+        binding.port.name,
+        binding.port.version,
+        "governance.json",
+        {
+            "address": binding.address,
+            "version": binding.port.version,
+            "run_id": run_id,
+            "passed": not errors(findings),
+            "findings": [f.to_json() for f in findings],
+        },
+    )
 
 
 def _in_build_order(bindings: DomainBindings, held: dict[str, dg.Output]) -> list[str]:

@@ -23,6 +23,7 @@ from mesh_platform.dbt_resource import MeshDbtCliResource
 from mesh_platform.descriptor import DescriptorError
 from mesh_platform.domain import load_domain
 from mesh_platform.environment import apply_tool_env
+from mesh_platform.governance.gate import GovernanceGate
 from mesh_platform.translator import MeshDbtTranslator, source_port_address
 
 
@@ -36,8 +37,11 @@ def build_domain_definitions(domain_dir: Path) -> dg.Definitions:
     domain = load_domain(Path(domain_dir))
     manifest = load_manifest(env.dbt_project_dir)
     bindings = bind_domain(domain, manifest)
-    translator = MeshDbtTranslator(bindings)
-    assets = _dbt_multi_assets(bindings, translator)
+    # Policy violations do not stop the location loading: the UI shows the product, and its
+    # governance check fails and blocks publishing.
+    gate = GovernanceGate.for_domain(env, bindings)
+    translator = MeshDbtTranslator(bindings, gate)
+    assets = _dbt_multi_assets(bindings, translator, gate)
     return dg.Definitions(
         assets=[*assets, *_operational_source_specs(bindings, translator)],
         schedules=_schedules(bindings, translator),
@@ -66,7 +70,7 @@ def _partitioned_models(bindings: DomainBindings) -> dict[str, dg.PartitionsDefi
 
 
 def _dbt_multi_assets(
-    bindings: DomainBindings, translator: MeshDbtTranslator
+    bindings: DomainBindings, translator: MeshDbtTranslator, gate: GovernanceGate
 ) -> list[dg.AssetsDefinition]:
     manifest = bindings.manifest
     domain = bindings.domain.name
@@ -79,11 +83,11 @@ def _dbt_multi_assets(
     for pdef, uids in groups.items():
         name = f"{domain}_dbt" + ("_daily" if pdef else "")
         select = " ".join(sorted(models[uid]["name"] for uid in uids))
-        assets.append(_dbt_multi_asset(bindings, translator, name, select, pdef))
+        assets.append(_dbt_multi_asset(bindings, translator, gate, name, select, pdef))
     return assets
 
 
-def _dbt_multi_asset(bindings, translator, name, select, partitions_def):
+def _dbt_multi_asset(bindings, translator, gate, name, select, partitions_def):
     manifest = bindings.manifest
     specs, dbt_check_specs = build_dbt_specs(
         translator=translator,
@@ -111,6 +115,7 @@ def _dbt_multi_asset(bindings, translator, name, select, partitions_def):
             )
             for check in binding.contract.checks
         ]
+        contract_checks.append(gate.check_spec(binding, key))
 
     @dg.multi_asset(
         name=name,
@@ -124,7 +129,7 @@ def _dbt_multi_asset(bindings, translator, name, select, partitions_def):
         allow_arbitrary_check_specs=True,
     )
     def _domain_dbt(context, dbt: MeshDbtCliResource):
-        yield from run_domain_step(context, dbt, bindings, port_keys)
+        yield from run_domain_step(context, dbt, bindings, port_keys, gate)
 
     return _domain_dbt
 

@@ -124,6 +124,16 @@ def _apply_retention(snapshots: Path, keep: int) -> None:
         old.with_suffix(".json").unlink(missing_ok=True)
 
 
+def record_json(
+    ports_dir: Path, domain: str, port: str, version: int, name: str, payload: dict[str, Any]
+) -> Path:
+    """Write a small JSON record beside a port version's snapshots (atomically)."""
+    directory = port_dir(ports_dir, domain, port, version)
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_json_atomic(directory / name, payload)
+    return directory / name
+
+
 def current_snapshot(ports_dir: Path, domain: str, port: str, version: int) -> PublishedPort | None:
     """The published snapshot the pointer names now, or None if the port was never published."""
     pointer = pointer_path(ports_dir, domain, port, version)

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
 from mesh_platform.catalog_model import DomainBindings
 from mesh_platform.dbt_manifest import domain_of
+
+if TYPE_CHECKING:
+    from mesh_platform.governance.gate import GovernanceGate
 
 
 def port_asset_key(address: str) -> dg.AssetKey:
@@ -29,9 +32,10 @@ def source_port_address(props: Mapping[str, Any]) -> str | None:
 
 
 class MeshDbtTranslator(DagsterDbtTranslator):
-    def __init__(self, bindings: DomainBindings):
+    def __init__(self, bindings: DomainBindings, gate: GovernanceGate | None = None):
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_code_references=False))
         self.bindings = bindings
+        self.gate = gate
 
     @property
     def domain(self) -> str:
@@ -100,6 +104,8 @@ class MeshDbtTranslator(DagsterDbtTranslator):
             attrs["description"] = (
                 product.description.strip() + "\n\n" + (spec.description or "")
             ).strip()
+            if self.gate:
+                metadata |= self.gate.asset_metadata(binding)
             if port.example:
                 metadata["mesh/example"] = dg.MetadataValue.md(f"```sql\n{port.example}\n```")
             if port.deprecation_date:

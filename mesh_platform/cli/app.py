@@ -7,6 +7,7 @@ import sys
 import typer
 
 from mesh_platform.cli import (
+    contract,
     demo,
     dev,
     diff,
@@ -28,7 +29,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (generate, prepare, materialize, demo, products, query, dev, lint, diff):
+for module in (generate, prepare, materialize, demo, products, query, dev, lint, diff, contract):
     module.register(app)
 
 

@@ -1,0 +1,173 @@
+"""Data-level governance checks, run on the built table before a port is published.
+
+Static policies look at declarations; these look at the data the declarations are about:
+values declared hashed or masked really are, no unclassified column carries e-mail or IP
+addresses, shared keys have the glossary's format, and the port's declared schema is not a
+breaking change against what is published under the same major version.
+
+Cost is bounded: the declared treatments are verified on every row (one pass over only those
+columns), the content and key-format scans read a block sample of at most
+``value_scan_sample_rows`` rows, so governance does not grow with the port's history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mesh_platform.governance.context import MeshContext, PortSubject, normalize_type
+from mesh_platform.governance.report import Finding
+from mesh_platform.governance.rules.classification import pii_of
+
+TEXT_TYPES = {"varchar", "char", "text", "string"}
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def data_findings(
+    ctx: MeshContext, subject: PortSubject, connection: Any, relation: str
+) -> list[Finding]:
+    return [
+        *_treatments(ctx, subject, connection, relation),
+        *_sampled(ctx, subject, connection, relation),
+    ]
+
+
+def _treatments(
+    ctx: MeshContext, subject: PortSubject, connection: Any, relation: str
+) -> Iterator[Finding]:
+    treatments = ctx.config.personal_data.treatments
+    checks: list[tuple[str, str, str]] = []
+    for name, column in subject.columns.items():
+        pii = pii_of(column)
+        if isinstance(pii, dict) and pii.get("treatment") in treatments:
+            regex = treatments[pii["treatment"]].value_regex
+            if regex:
+                checks.append((name, pii["treatment"], regex))
+    if not checks:
+        return
+    select = ", ".join(
+        f"count(*) filter (where {_quote(c)} is not null and not "
+        f"regexp_full_match(cast({_quote(c)} as varchar), {_literal(r)}))"
+        for c, _, r in checks
+    )
+    counts = connection.execute(f"select {select} from {relation}").fetchone()
+    for (name, treatment, regex), bad in zip(checks, counts, strict=True):
+        if bad:
+            yield ctx.port_finding(
+                "classification.treatment-verified",
+                subject,
+                name,
+                f"column `{name}` is declared {treatment} but {bad:,} value(s) do not look "
+                f"{treatment} (expected {regex}); the data may expose personal data.",
+                f"apply {treatments[treatment].how} to `{name}` in model {subject.port.model}.",
+            )
+
+
+def _sample_clause(connection: Any, relation: str, limit: int) -> str:
+    rows = connection.execute(f"select count(*) from {relation}").fetchone()[0]
+    if rows <= limit:
+        return ""
+    percent = max(100.0 * limit / rows, 0.01)
+    return f" using sample {percent:.4f}% (system)"
+
+
+def _sampled(
+    ctx: MeshContext, subject: PortSubject, connection: Any, relation: str
+) -> Iterator[Finding]:
+    personal = ctx.config.personal_data
+    keys = ctx.config.shared_keys
+    probes: list[tuple[str, str, str, str]] = []  # (policy, column, what, sql)
+    for name, column in subject.columns.items():
+        data_type = normalize_type(column.get("data_type"))
+        if data_type in TEXT_TYPES and pii_of(column) in (None, False):
+            for what, regex in personal.value_patterns.items():
+                probes.append(
+                    (
+                        "classification.personal-data-in-values",
+                        name,
+                        what,
+                        f"count(*) filter (where regexp_matches({_quote(name)}, {_literal(regex)}))",
+                    )
+                )
+        key = keys.key_for(name)
+        key_format = key and keys.keys[key].format
+        if key_format:
+            probes.append(
+                (
+                    "interoperability.shared-key-format",
+                    name,
+                    key,
+                    f"count(*) filter (where {_quote(name)} is not null and not "
+                    f"regexp_full_match(cast({_quote(name)} as varchar), {_literal(key_format)}))",
+                )
+            )
+    if not probes:
+        return
+    sample = _sample_clause(connection, relation, personal.value_scan_sample_rows)
+    columns = ", ".join(sorted({_quote(c) for _, c, _, _ in probes}))
+    counts = connection.execute(
+        f"select {', '.join(p[3] for p in probes)} from (select {columns} from {relation}{sample})"
+    ).fetchone()
+    for (policy, name, what, _), bad in zip(probes, counts, strict=True):
+        if not bad:
+            continue
+        if policy == "classification.personal-data-in-values":
+            yield ctx.port_finding(
+                policy,
+                subject,
+                name,
+                f"{bad:,} sampled value(s) of column `{name}` look like {what.replace('_', ' ')}s, "
+                "but the column is not classified as personal data.",
+                f"hash or mask `{name}` in model {subject.port.model} ({{{{ mesh_hash(...) }}}}), "
+                f"or classify it with `pii:` in {subject.model_file}.",
+            )
+        else:
+            key = keys.keys[what]
+            yield ctx.port_finding(
+                policy,
+                subject,
+                name,
+                f"{bad:,} sampled value(s) of column `{name}` do not have the format of shared "
+                f"key `{what}` ({key.format}).",
+                f"produce `{name}` in the glossary's format (governance/shared_keys.yaml) in "
+                f"model {subject.port.model}.",
+            )
+
+
+def versioning_at_publish(
+    ctx: MeshContext, subject: PortSubject, repo_root: Path, ports_dir: Path
+) -> list[Finding]:
+    """A breaking change against the schema published under the same major blocks publishing."""
+    from mesh_platform.governance.port_schema import declared_port_schema, read_published_schema
+    from mesh_platform.governance.schema_diff import breaking_changes, diff_port_schemas
+
+    published = read_published_schema(
+        ports_dir, subject.domain.name, subject.port.name, subject.port.version
+    )
+    if published is None:
+        return []
+    declared = declared_port_schema(repo_root, subject.product, subject.port)
+    breaking = breaking_changes(diff_port_schemas(published, declared))
+    if not breaking:
+        return []
+    changes = "; ".join(c.summary() for c in breaking)
+    return [
+        ctx.port_finding(
+            "versioning.breaking-change-needs-major",
+            subject,
+            ", ".join(sorted({c.column for c in breaking if c.column})) or None,
+            f"breaking change(s) against the published v{subject.port.version}: {changes}. "
+            "Consumers of this major would break.",
+            f"publish it as v{subject.port.version + 1} (a new output-port entry with its own "
+            f"model) and keep v{subject.port.version} with a `deprecation_date`; see `mesh diff "
+            f"{subject.address}`.",
+        )
+    ]
