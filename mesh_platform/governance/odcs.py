@@ -345,7 +345,7 @@ def _property(
     keys: Mapping[str, Any],
     quality: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    prop: dict[str, Any] = {"id": name, "name": name}
+    prop: dict[str, Any] = {"id": re.sub(r"[^A-Za-z0-9_-]", "_", name), "name": name}
     description = (column.get("description") or "").strip()
     if description:
         prop["description"] = description
@@ -590,18 +590,33 @@ def validate_odcs(document: Mapping[str, Any]) -> list[str]:
     accept the document *and* keep every field — a field that model drops is invisible to
     every Python tool built on it, even when the JSON schema allows it.
     """
-    from jsonschema.exceptions import best_match
-
-    errors = []
-    for error in sorted(_validator().iter_errors(document), key=lambda e: _path(e.absolute_path)):
-        message = error.message
-        if error.context:
-            deepest = best_match(error.context)
-            message += f" — {_path(deepest.absolute_path)}: {deepest.message}"
-        errors.append(f"{_path(error.absolute_path)}: {message}")
+    errors = [
+        f"{_path(error.absolute_path)}: {_message(error)}"
+        for error in sorted(
+            _validator().iter_errors(document), key=lambda e: _path(e.absolute_path)
+        )
+    ]
     if errors:
         return errors
     return _model_errors(document)
+
+
+def _message(error: Any) -> str:
+    """jsonschema's message; for ``oneOf``/``anyOf``, the closest alternative's reason instead
+    of a dump of the whole instance."""
+    from jsonschema.exceptions import best_match
+
+    if error.validator == "oneOf" and not error.context:
+        return "matches more than one of the allowed forms (oneOf), e.g. two operators; keep one"
+    if not error.context:
+        return error.message
+    # A failed `type` alternative (e.g. ODCS's deprecated list form of `team`) explains least.
+    causes = [c for c in error.context if c.validator != "type"] or list(error.context)
+    closest = best_match(causes)
+    return (
+        f"matches none of the allowed forms ({error.validator}); closest: "
+        f"{_path(closest.absolute_path)}: {closest.message}"
+    )
 
 
 def _model_errors(document: Mapping[str, Any]) -> list[str]:
