@@ -17,7 +17,7 @@ export SODA_CORE_TELEMETRY_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test test-bench test-fast lint format dev bench clean
+.PHONY: install demo test test-bench test-fast lint governance format dev bench clean
 
 install: $(VENV)/.installed
 
@@ -32,7 +32,7 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 demo: install  ## generate data and materialize every product of every domain
 	$(VENV)/bin/mesh demo --scale $(SCALE)
 
-test: install lint  ## the whole suite: unit, integration (real dbt/Dagster/Soda), snapshot
+test: install lint governance  ## the whole suite: code lint, mesh lint, unit, integration, snapshot
 	$(VENV)/bin/pytest -m "not bench"
 
 test-bench: install  ## the benchmark harness at a tiny scale (a smoke test, ~5 min; CI runs it)
@@ -44,6 +44,9 @@ test-fast: install  ## unit tests only
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+governance: install  ## the mesh's global policies (governance/) over every product: CI fails on errors
+	$(VENV)/bin/mesh lint
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -81,11 +81,13 @@ def get_environment() -> MeshEnvironment:
     """The current environment: ``MESH_ENV`` (default ``local``) and ``MESH_DATA_DIR``.
 
     ``MESH_DATA_DIR`` defaults to ``./data`` under the repository, so wiping that one folder
-    resets the whole mesh.
+    resets the whole mesh. ``MESH_REPO_ROOT`` points the platform at another copy of the mesh's
+    sources (domains/, dbt_project/, governance/) — what tests and scaffolding previews use.
     """
-    data_dir = Path(os.environ.get("MESH_DATA_DIR") or REPO_ROOT / "data").resolve()
+    repo_root = Path(os.environ.get("MESH_REPO_ROOT") or REPO_ROOT).resolve()
+    data_dir = Path(os.environ.get("MESH_DATA_DIR") or repo_root / "data").resolve()
     return MeshEnvironment(
-        name=os.environ.get("MESH_ENV", "local"), repo_root=REPO_ROOT, data_dir=data_dir
+        name=os.environ.get("MESH_ENV", "local"), repo_root=repo_root, data_dir=data_dir
     )
 
 

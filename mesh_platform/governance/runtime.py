@@ -124,7 +124,7 @@ def _sampled(
                 policy,
                 subject,
                 name,
-                f"{bad:,} sampled value(s) of column `{name}` look like {what.replace('_', ' ')}s, "
+                f"{bad:,} sampled value(s) of column `{name}` look like personal data ({what}), "
                 "but the column is not classified as personal data.",
                 f"hash or mask `{name}` in model {subject.port.model} ({{{{ mesh_hash(...) }}}}), "
                 f"or classify it with `pii:` in {subject.model_file}.",

@@ -40,3 +40,40 @@ def test_bad_source_row_blocks_publish_and_keeps_previous_snapshot(mesh_env):
     (run,) = materialize_mesh(only=["podcasts"])
     assert run.success, run.errors
     assert current_snapshot(mesh_env.ports_dir, "podcasts", "podcast_episodes", 1) != before
+
+
+def test_personal_data_in_values_blocks_publish_with_governance_check(mesh_env):
+    """PII hiding in a free-text column: the governance check fails, nothing is published."""
+    page = sorted((mesh_env.operational_dir / "podcasts" / "api").glob("page-*.json"))[0]
+    original = page.read_text()
+    before = current_snapshot(mesh_env.ports_dir, "podcasts", "podcast_shows", 1)
+    assert before is not None
+    doc = json.loads(original)
+    doc["shows"][0]["publisher"] = "Jane Doe <jane.doe@example.com>"
+    page.write_text(json.dumps(doc))
+    try:
+        (run,) = materialize_mesh(only=["podcasts"])
+        assert not run.success
+        message = "\n".join(run.errors)
+        assert (
+            "domain podcasts, product podcast_shows: output port podcasts.podcast_shows" in message
+        )
+        assert "failed 1 governance policy and was NOT published" in message
+        assert (
+            "[error] classification.personal-data-in-values — domain podcasts, product "
+            "podcast_shows, port podcasts.podcast_shows v1, field `publisher`: 1 sampled value(s) "
+            "of column `publisher` look like personal data (email)" in message
+        )
+        assert "jane.doe@example.com" not in message  # the finding never repeats the PII
+        assert run.checks["podcasts/podcast_shows"].failed == 1
+        assert current_snapshot(mesh_env.ports_dir, "podcasts", "podcast_shows", 1) == before
+        record = json.loads(
+            (mesh_env.ports_dir / "podcasts/podcast_shows/v1/governance.json").read_text()
+        )
+        assert record["passed"] is False
+        assert [f["field"] for f in record["findings"]] == ["publisher"]
+    finally:
+        page.write_text(original)
+    (run,) = materialize_mesh(only=["podcasts"])
+    assert run.success, run.errors
+    assert current_snapshot(mesh_env.ports_dir, "podcasts", "podcast_shows", 1) != before

@@ -103,7 +103,7 @@ def _source(
         yield finding(
             f"the source is declared by domain {owner_domain}, not {domain} — that is another "
             "domain's operational system or internals.",
-            f"read domain {owner_domain}'s published output port instead (a source in "
+            f"read the published output port of domain {owner_domain} instead (a source in "
             f"models/{domain}/ with `meta.mesh_port: {owner_domain}.<port>`).",
         )
         return
