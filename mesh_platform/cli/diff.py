@@ -24,6 +24,7 @@ from mesh_platform.governance.port_schema import declared_port_schemas, declared
 from mesh_platform.governance.versioning import (
     NEW_PORT,
     NO_BASELINE_SCHEMA,
+    RETIRED_EARLY_STATUS,
     UNCHANGED,
     PortComparison,
     compare_declarations,
@@ -51,9 +52,12 @@ def _detailed(c: PortComparison) -> bool:
 
 def _headline(c: PortComparison) -> str:
     base = f" (baseline v{c.baseline_version})" if c.baseline_version else ""
-    verdict = (
-        "[red bold]BREAKING without a major-version bump[/]" if c.violation else "[green]ok[/]"
-    )
+    if c.status == RETIRED_EARLY_STATUS:
+        verdict = "[red bold]no longer declared before its deprecation date[/]"
+    elif c.violation:
+        verdict = "[red bold]BREAKING without a major-version bump[/]"
+    else:
+        verdict = "[green]ok[/]"
     return f"[bold]{c.address} v{c.version}[/] — {c.status.replace('_', ' ')}{base} — {verdict}"
 
 
@@ -66,6 +70,8 @@ def _print_table(comparisons: list[PortComparison], baseline_label: str) -> None
         out.print(_headline(c))
         if c.deprecation_date:
             out.print(f"  deprecation date: {c.deprecation_date}")
+        elif c.status == RETIRED_EARLY_STATUS:
+            out.print("  deprecation date: none recorded")
         if c.changes:
             table = Table(show_edge=False, pad_edge=False)
             for col in ("change", "column", "old", "new", "breaking"):
@@ -98,7 +104,7 @@ def _print_table(comparisons: list[PortComparison], baseline_label: str) -> None
     out.print()
     out.print(
         f"{len(comparisons)} port versions: {unchanged} unchanged, {len(shown)} with "
-        f"differences, {len(violations)} breaking without a major-version bump"
+        f"differences, {len(violations)} violating the versioning policy"
     )
     if violations:
         out.print(

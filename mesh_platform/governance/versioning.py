@@ -228,13 +228,14 @@ def _finding(comparison: PortComparison, domains: list[Domain]) -> Finding:
                 "once its consumers moved to the new major"
             ),
         )
-    columns = sorted({ch.column or "grain" for ch in c.breaking})
+    # The same field as the run-time check of this policy: the columns, None for the grain.
+    columns = sorted({ch.column for ch in c.breaking if ch.column})
     return Finding(
         domain=c.domain,
         product=product,
         port=c.port,
         policy=BREAKING_NEEDS_MAJOR,
-        field=", ".join(columns),
+        field=", ".join(columns) or None,
         severity=Severity.ERROR,
         message=(
             f"{c.address} v{c.version} is declared with breaking changes from what was "

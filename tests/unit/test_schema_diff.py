@@ -70,7 +70,10 @@ def test_column_renamed_is_breaking_and_reported_once():
 
 def test_a_remove_and_add_with_another_type_is_not_a_rename():
     new = with_columns(
-        *(ColumnSchema("ms", "bigint", True, "x") if c.name == "device" else c for c in BASE_COLUMNS)
+        *(
+            ColumnSchema("ms", "bigint", True, "x") if c.name == "device" else c
+            for c in BASE_COLUMNS
+        )
     )
     assert kinds(diff_port_schemas(BASE, new)) == [
         ("column_removed", "device", True),
@@ -123,14 +126,22 @@ def test_type_changed_is_breaking(column, new_type):
 
 def test_nullability_tightened_is_breaking_and_says_why():
     (change,) = diff_port_schemas(BASE, replaced("device", nullable=False))
-    assert (change.kind, change.column, change.breaking) == ("nullability_tightened", "device", True)
+    assert (change.kind, change.column, change.breaking) == (
+        "nullability_tightened",
+        "device",
+        True,
+    )
     assert (change.old, change.new) == ("nullable", "not null")
     assert "history" in change.explanation and "nulls" in change.explanation
 
 
 def test_nullability_relaxed_is_breaking():
     (change,) = diff_port_schemas(BASE, replaced("listener_id", nullable=True))
-    assert (change.kind, change.column, change.breaking) == ("nullability_relaxed", "listener_id", True)
+    assert (change.kind, change.column, change.breaking) == (
+        "nullability_relaxed",
+        "listener_id",
+        True,
+    )
     assert "guarantee" in change.explanation
 
 
