@@ -110,6 +110,12 @@ def model_node(manifest: Mapping[str, Any], name: str) -> Mapping[str, Any] | No
     return None
 
 
+def source_port_address(props: Mapping[str, Any]) -> str | None:
+    """The output port a dbt source reads (``meta.mesh_port: <domain>.<port>``), if any."""
+    meta = {**props.get("source_meta", {}), **props.get("meta", {})}
+    return meta.get("mesh_port")
+
+
 def domain_of(node: Mapping[str, Any]) -> str:
     """A node's domain is the folder under models/ it lives in (fqn[1])."""
     return node["fqn"][1]

@@ -18,13 +18,18 @@ from dagster_dbt.asset_utils import (
 
 from mesh_platform.build_step import run_domain_step
 from mesh_platform.catalog_model import DomainBindings, bind_domain
-from mesh_platform.dbt_manifest import domain_models, in_domain_ancestors, load_manifest
+from mesh_platform.dbt_manifest import (
+    domain_models,
+    in_domain_ancestors,
+    load_manifest,
+    source_port_address,
+)
 from mesh_platform.dbt_resource import MeshDbtCliResource
 from mesh_platform.descriptor import DescriptorError
 from mesh_platform.domain import load_domain
 from mesh_platform.environment import apply_tool_env
 from mesh_platform.governance.gate import GovernanceGate
-from mesh_platform.translator import MeshDbtTranslator, source_port_address
+from mesh_platform.translator import MeshDbtTranslator
 
 
 def domain_pool(domain: str) -> str:

@@ -15,7 +15,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
 from mesh_platform.catalog_model import DomainBindings
-from mesh_platform.dbt_manifest import domain_of
+from mesh_platform.dbt_manifest import domain_of, source_port_address
 
 if TYPE_CHECKING:
     from mesh_platform.governance.gate import GovernanceGate
@@ -24,11 +24,6 @@ if TYPE_CHECKING:
 def port_asset_key(address: str) -> dg.AssetKey:
     domain, port = address.split(".")
     return dg.AssetKey([domain, port])
-
-
-def source_port_address(props: Mapping[str, Any]) -> str | None:
-    meta = {**props.get("source_meta", {}), **props.get("meta", {})}
-    return meta.get("mesh_port")
 
 
 class MeshDbtTranslator(DagsterDbtTranslator):

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mesh_platform.dbt_manifest import domain_of
+from mesh_platform.dbt_manifest import domain_of, source_port_address
 from mesh_platform.descriptor import DataProduct, OutputPort
 from mesh_platform.domain import Domain
 
@@ -71,17 +71,6 @@ class _PortModel:
     @property
     def address(self) -> str:
         return self.product.address(self.port)
-
-
-def source_port_address(props: Mapping[str, Any]) -> str | None:
-    """The port a dbt source reads (``meta.mesh_port``), as the translator reads it.
-
-    Mirrors :func:`mesh_platform.translator.source_port_address` (a test holds them equal)
-    without importing the translator, which pulls in dagster-dbt: four seconds of start-up
-    that ``mesh diff`` and lint do not need.
-    """
-    meta = {**props.get("source_meta", {}), **props.get("meta", {})}
-    return meta.get("mesh_port")
 
 
 def source_major(props: Mapping[str, Any]) -> int | None:

@@ -16,29 +16,14 @@ from mesh_platform.catalog_model import DomainBindings
 from mesh_platform.contracts import ContractSpec
 from mesh_platform.descriptor import DataProduct, OutputPort
 from mesh_platform.domain import Domain
+from mesh_platform.governance import port_schema
 from mesh_platform.governance.config import GovernanceConfig
 from mesh_platform.governance.report import Finding
-
-TYPE_ALIASES = {
-    "int8": "bigint",
-    "long": "bigint",
-    "int4": "integer",
-    "int": "integer",
-    "text": "varchar",
-    "string": "varchar",
-    "float8": "double",
-    "double precision": "double",
-    "float4": "float",
-    "real": "float",
-    "bool": "boolean",
-    "datetime": "timestamp",
-}
 
 
 def normalize_type(data_type: str | None) -> str:
     """A data type in one spelling, so ``BIGINT``, ``int8`` and ``bigint`` compare equal."""
-    text = " ".join((data_type or "").lower().split())
-    return TYPE_ALIASES.get(text, text)
+    return port_schema.normalize_type(data_type or "")
 
 
 def column_meta(column: Mapping[str, Any]) -> dict[str, Any]:

@@ -170,16 +170,6 @@ def test_each_edit_is_classified(edited_mesh):
     assert all(c.version == 1 and c.status in {"changed", "unchanged"} for c in comparisons)
 
 
-def test_consumers_read_ports_as_the_translator_does(manifest):
-    from mesh_platform.governance import consumers
-    from mesh_platform.translator import source_port_address
-
-    sources = list(manifest["sources"].values())
-    assert any(source_port_address(s) for s in sources)
-    for source in sources:
-        assert consumers.source_port_address(source) == source_port_address(source)
-
-
 def test_consumers_of_play_events_cross_domains(manifest):
     domains = load_all_domains(REPO / "domains")
     consumers = downstream_consumers(manifest, domains, "playback.play_events", 1)

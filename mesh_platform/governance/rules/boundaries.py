@@ -13,10 +13,14 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mesh_platform.catalog_model import DomainBindings
-from mesh_platform.dbt_manifest import domain_models, domain_of, in_domain_ancestors
+from mesh_platform.dbt_manifest import (
+    domain_models,
+    domain_of,
+    in_domain_ancestors,
+    source_port_address,
+)
 from mesh_platform.governance.context import MeshContext
 from mesh_platform.governance.report import Finding
-from mesh_platform.translator import source_port_address
 
 DIRECT_READ = re.compile(
     r"\b(read_parquet|read_csv(_auto)?|read_json(_auto|_objects)?|read_ndjson|parquet_scan|"
