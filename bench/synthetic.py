@@ -24,7 +24,15 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 DOMAIN = "synth"
-COPIED = ("mesh_platform", "domains", "operational", "dbt_project", "infra", "workspace.yaml")
+COPIED = (
+    "mesh_platform",
+    "domains",
+    "governance",
+    "operational",
+    "dbt_project",
+    "infra",
+    "workspace.yaml",
+)
 IGNORED = shutil.ignore_patterns("target", "logs", "dbt_packages", "__pycache__", "*.pyc")
 
 

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from mesh_platform import yaml_io
 from mesh_platform.descriptor import DescriptorError
 
 CONTRACT_CHECK_PREFIX = "contract"
@@ -75,7 +74,7 @@ def load_contract(path: Path, expected_dataset: str) -> ContractSpec:
     """Parse a Soda contract file and name each of its checks; fail clearly on a bad file."""
     if not path.exists():
         raise DescriptorError(f"contract file {path} does not exist; create it or fix `contract`")
-    raw = yaml.safe_load(path.read_text()) or {}
+    raw = yaml_io.safe_load(path.read_text()) or {}
     if raw.get("dataset") != expected_dataset:
         raise DescriptorError(
             f"contract {path}: field `dataset` is {raw.get('dataset')!r}, expected "

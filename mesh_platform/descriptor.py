@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mesh_platform import yaml_io
+
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 ADDRESS_PATTERN = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
 CRON_FIELDS = 5
@@ -173,7 +175,7 @@ def _format_validation_error(path: Path, err: ValidationError) -> str:
 def load_descriptor(path: Path, expected_domain: str | None = None) -> DataProduct:
     """Read and validate one descriptor; raise :class:`DescriptorError` naming file and field."""
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml_io.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise DescriptorError(f"descriptor {path} is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):

@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
+from mesh_platform import yaml_io
 from mesh_platform.descriptor import (
     NAME_PATTERN,
     DataProduct,
@@ -50,7 +50,7 @@ def load_domain(domain_dir: Path) -> Domain:
             "and owner there"
         )
     try:
-        spec = DomainSpec.model_validate(yaml.safe_load(meta_file.read_text()))
+        spec = DomainSpec.model_validate(yaml_io.safe_load(meta_file.read_text()))
     except ValidationError as exc:
         fields = "; ".join(f"`{'.'.join(map(str, e['loc']))}`: {e['msg']}" for e in exc.errors())
         raise DescriptorError(f"invalid domain file {meta_file}: {fields}") from None

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from mesh_platform import yaml_io
 from mesh_platform.descriptor import DescriptorError
 from mesh_platform.governance.report import Severity
 
@@ -133,7 +134,7 @@ def _read(path: Path) -> Any:
             f"governance file {path} is missing; the governance group keeps it in governance/"
         )
     try:
-        return yaml.safe_load(path.read_text()) or {}
+        return yaml_io.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise DescriptorError(f"governance file {path} is not valid YAML: {exc}") from None
 

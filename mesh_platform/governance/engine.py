@@ -53,13 +53,17 @@ class GovernanceReport:
         }
 
 
-def declared_ports_leniently(domains_dir: Path) -> dict[str, set[int]]:
+def declared_ports_leniently(
+    domains_dir: Path, loaded: Iterable[Domain] = ()
+) -> dict[str, set[int]]:
     """Every port address declared anywhere and its majors; broken domains are skipped here
-    (they are reported when they themselves are evaluated)."""
+    (they are reported when they themselves are evaluated). ``loaded`` domains are not read
+    again."""
     declared: dict[str, set[int]] = {}
+    known = {d.name: d for d in loaded}
     for domain_dir in discover_domain_dirs(domains_dir):
         try:
-            domain = load_domain(domain_dir)
+            domain = known.get(domain_dir.name) or load_domain(domain_dir)
         except DescriptorError:
             continue
         for product in domain.products:

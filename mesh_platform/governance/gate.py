@@ -35,7 +35,7 @@ class GovernanceGate:
     @classmethod
     def for_domain(cls, env: MeshEnvironment, bindings: DomainBindings) -> GovernanceGate:
         config = load_governance(env.governance_dir)
-        declared = declared_ports_leniently(env.domains_dir)
+        declared = declared_ports_leniently(env.domains_dir, loaded=[bindings.domain])
         report = evaluate([bindings], bindings.manifest, config, declared)
         ctx = MeshContext(
             config=config,

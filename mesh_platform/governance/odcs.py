@@ -54,6 +54,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from mesh_platform import yaml_io
 from mesh_platform.catalog_model import PortBinding, bind_domain
 from mesh_platform.contracts import ContractCheck
 from mesh_platform.dbt_manifest import load_manifest
@@ -453,7 +454,7 @@ def _exactly_zero(rule: Mapping[str, Any]) -> bool:
 
 def _soda_checks(binding: PortBinding) -> list[tuple[ContractCheck, dict[str, Any]]]:
     """Every check of the port's contract with its effective Soda configuration."""
-    raw = yaml.safe_load(binding.contract.path.read_text()) or {}
+    raw = yaml_io.safe_load(binding.contract.path.read_text()) or {}
     configs: dict[tuple[str, str | None, str | None], dict[str, Any]] = {}
     for column in raw.get("columns") or []:
         # Soda lets a column configure its missing and validity checks once, for all of them.

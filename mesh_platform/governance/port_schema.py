@@ -35,6 +35,7 @@ from typing import Any
 
 import yaml
 
+from mesh_platform import yaml_io
 from mesh_platform.descriptor import DataProduct, DescriptorError, OutputPort
 from mesh_platform.domain import load_all_domains
 from mesh_platform.ports import port_dir
@@ -165,7 +166,7 @@ class PortSchema:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml_io.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise PortSchemaError(f"{path} is not valid YAML: {exc}") from exc
 

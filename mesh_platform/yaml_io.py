@@ -1,0 +1,18 @@
+"""YAML parsing with libyaml's C loader when it is installed.
+
+Descriptors, contracts and governance files are read at every code-location load; the
+pure-Python parser spends ~10 ms per file, which is 5 s for a domain of 500 products.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def safe_load(stream: Any) -> Any:
+    """``yaml.safe_load``, faster; raises ``yaml.YAMLError`` on bad input like it."""
+    return yaml.load(stream, Loader=_LOADER)  # noqa: S506 - a safe loader
