@@ -64,8 +64,9 @@ def describe_failure(
     failed = []
     if not verification.passed:
         failed.append(f"its contract ({binding.contract.path.name})")
+    policies = len({f.policy for f in blocking})
     if blocking:
-        failed.append(f"{len(blocking)} governance polic{'y' if len(blocking) == 1 else 'ies'}")
+        failed.append(f"{policies} governance polic{'y' if policies == 1 else 'ies'}")
     lines = [
         f"domain {product.domain}, product {product.name}: output port {binding.address} "
         f"v{binding.port.version} failed {' and '.join(failed)} and was NOT "
@@ -151,14 +152,18 @@ def _audit_and_publish(
             if uid in blocked:
                 failures.append(
                     f"domain {domain}, product {binding.product.name}: port {binding.address} "
-                    "was not published because a port it is built from failed its contract."
+                    "was not published because a port it is built from failed its contract or "
+                    "governance checks."
                 )
                 continue
             verification = verify_contract(con, binding.contract, data_source=domain)
             findings = gate.evaluate_at_run(binding, con, env.ports_dir)
             blocking = errors(findings)
-            _record_governance(env.ports_dir, binding, findings, context.run.run_id)
+            published = None
             if verification.passed and not blocking:
+                # the schema record is computed before the pointer moves, so a failure here
+                # publishes nothing
+                schema = declared_port_schema(gate.repo_root, binding.product, binding.port)
                 published = publish_snapshot(
                     con,
                     binding.relation,
@@ -168,10 +173,7 @@ def _audit_and_publish(
                     binding.port.version,
                     run_id=context.run.run_id,
                 )
-                write_published_schema(
-                    env.ports_dir,
-                    declared_port_schema(gate.repo_root, binding.product, binding.port),
-                )
+                write_published_schema(env.ports_dir, schema)
                 context.log.info(
                     f"published {binding.address} v{binding.port.version}: {published.rows} rows"
                 )
@@ -190,6 +192,7 @@ def _audit_and_publish(
                 context.log.error(failure)
                 failures.append(failure)
                 blocked |= _downstream_ports(bindings, uid)
+            _record_governance(env.ports_dir, binding, findings, context.run.run_id, published)
             # after the materialization they evaluate (or alone, when nothing was published)
             yield from _check_result(binding, key, verification)
             yield governance.check_result(key, findings)
@@ -197,8 +200,11 @@ def _audit_and_publish(
         con.close()
 
 
-def _record_governance(ports_dir, binding: PortBinding, findings: list[Finding], run_id: str):
-    """The port's latest governance result beside its snapshots, for the catalog."""
+def _record_governance(
+    ports_dir, binding: PortBinding, findings: list[Finding], run_id: str, published
+) -> None:
+    """The port's latest governance result beside its snapshots, for the catalog; it says
+    whether this run published, and which snapshot."""
     record_json(
         ports_dir,
         binding.product.domain,
@@ -210,6 +216,8 @@ def _record_governance(ports_dir, binding: PortBinding, findings: list[Finding],
             "version": binding.port.version,
             "run_id": run_id,
             "passed": not errors(findings),
+            "published": published is not None,
+            "snapshot_id": published.snapshot_id if published else None,
             "findings": [f.to_json() for f in findings],
         },
     )

@@ -20,7 +20,8 @@ def compliance_summary(report: GovernanceReport) -> dict[str, Any]:
     domain_wide: dict[str, set[str]] = defaultdict(set)
     for f in report.findings:
         if f.product is None:
-            domain_wide[f.domain].add(f.policy)
+            if f.is_error:
+                domain_wide[f.domain].add(f.policy)
             continue
         (failing if f.is_error else warned)[(f.domain, f.product)].add(f.policy)
     products = []

@@ -34,10 +34,24 @@ def _literal(text: str) -> str:
 def data_findings(
     ctx: MeshContext, subject: PortSubject, connection: Any, relation: str
 ) -> list[Finding]:
-    return [
-        *_treatments(ctx, subject, connection, relation),
-        *_sampled(ctx, subject, connection, relation),
-    ]
+    import duckdb
+
+    try:
+        return [
+            *_treatments(ctx, subject, connection, relation),
+            *_sampled(ctx, subject, connection, relation),
+        ]
+    except duckdb.Error as exc:
+        return [
+            ctx.port_finding(
+                "structure.valid",
+                subject,
+                None,
+                f"the data-level governance checks could not read {relation}: {exc}",
+                f"make model {subject.port.model} match its YAML in {subject.model_file} "
+                "(an enforced contract guarantees it).",
+            )
+        ]
 
 
 def _treatments(
@@ -75,7 +89,8 @@ def _sample_clause(connection: Any, relation: str, limit: int) -> str:
     rows = connection.execute(f"select count(*) from {relation}").fetchone()[0]
     if rows <= limit:
         return ""
-    percent = max(100.0 * limit / rows, 0.01)
+    # system sampling picks whole 2,048-row vectors: ask for at least ~16 of them
+    percent = min(100.0, max(100.0 * limit / rows, 100.0 * 16 * 2048 / rows))
     return f" using sample {percent:.4f}% (system)"
 
 

@@ -214,7 +214,7 @@ def _finding(comparison: PortComparison, domains: list[Domain]) -> Finding:
         return Finding(
             domain=c.domain,
             product=product,
-            port=c.port,
+            port=f"{c.address} v{c.version}",
             policy=RETIRED_EARLY,
             field="deprecation_date",
             severity=Severity.ERROR,
@@ -233,7 +233,7 @@ def _finding(comparison: PortComparison, domains: list[Domain]) -> Finding:
     return Finding(
         domain=c.domain,
         product=product,
-        port=c.port,
+        port=f"{c.address} v{c.version}",
         policy=BREAKING_NEEDS_MAJOR,
         field=", ".join(columns) or None,
         severity=Severity.ERROR,

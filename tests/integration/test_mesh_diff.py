@@ -315,7 +315,7 @@ def test_breaking_change_inside_a_major_is_one_finding(mesh_copy, tmp_path, mani
     assert (finding.domain, finding.product, finding.port, finding.field) == (
         "playback",
         "play_events",
-        "play_events",
+        "playback.play_events v1",
         "device",
     )
     assert finding.is_error

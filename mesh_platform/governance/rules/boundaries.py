@@ -24,7 +24,8 @@ from mesh_platform.governance.report import Finding
 
 DIRECT_READ = re.compile(
     r"\b(read_parquet|read_csv(_auto)?|read_json(_auto|_objects)?|read_ndjson|parquet_scan|"
-    r"sqlite_scan|attach)\s*\(|\battach\s+'|\.duckdb\b",
+    r"sqlite_scan|delta_scan|iceberg_scan|glob|attach)\s*\(|\battach\s+'|\.duckdb\b|"
+    r"'[^']*\.(parquet|csv|tsv|json|jsonl|ndjson)(\.gz)?'",
     re.IGNORECASE,
 )
 PORT_LOCATION = re.compile(r"/(?P<domain>[a-z0-9_]+)/(?P<port>\{name\}|[a-z0-9_]+)/v(?P<v>\d+)/")
@@ -119,6 +120,12 @@ def _source(
                 "add `meta: {mesh_port: <domain>.<port>}` to the source table.",
             )
         return
+    if not re.fullmatch(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*", str(address)):
+        yield finding(
+            f"`meta.mesh_port: {address}` is not a port address `<domain>.<port>`.",
+            "write the address of the port it reads, e.g. `playback.play_events`.",
+        )
+        return
     port_domain, port_name = address.split(".")
     if port_domain == domain:
         yield finding(
@@ -138,13 +145,39 @@ def _source(
                 or "none"
             ),
         )
-    elif not match or match["domain"] != port_domain or version not in declared:
+    elif (
+        not match
+        or match["domain"] != port_domain
+        or match["port"] not in (port_name, "{name}")
+        or (match["port"] == "{name}" and source["name"] != port_name)
+        or version not in declared
+    ):
         yield finding(
             f"its location {location!r} is not the published snapshot of {address} "
             f"(expected …/{port_domain}/{port_name}/v<major>/current.parquet with a declared "
             f"major: {sorted(declared)}).",
             "read `{{ env_var('MESH_PORTS_DIR') }}/<domain>/<port>/v<major>/current.parquet`.",
         )
+
+
+def _own_models(
+    manifest: Mapping[str, Any], bindings: DomainBindings, uid: str
+) -> tuple[set[str], set[str]]:
+    """Same-domain models a port is built from, stopping at other ports' models (their own
+    inputs are theirs to declare), and the upstream port models it stopped at."""
+    models: set[str] = set()
+    ports: set[str] = set()
+    allowed = in_domain_ancestors(manifest, uid)
+    stack = [uid]
+    while stack:
+        node = manifest["nodes"].get(stack.pop(), {})
+        for parent in node.get("depends_on", {}).get("nodes", []):
+            if parent in bindings.ports and parent != uid:
+                ports.add(parent)
+            elif parent in allowed and parent not in models:
+                models.add(parent)
+                stack.append(parent)
+    return models, ports
 
 
 def _declared_inputs(ctx: MeshContext, bindings: DomainBindings) -> Iterator[Finding]:
@@ -155,16 +188,18 @@ def _declared_inputs(ctx: MeshContext, bindings: DomainBindings) -> Iterator[Fin
     for uid, binding in sorted(bindings.ports.items()):
         product = binding.product
         read: set[str] = set()
-        ancestors = in_domain_ancestors(manifest, uid)
+        ancestors, upstream_ports = _own_models(manifest, bindings, uid)
         # an input port of the same domain is read by `ref` to the model behind it
-        read |= {b.address for m, b in bindings.ports.items() if m in ancestors}
+        read |= {bindings.ports[m].address for m in upstream_ports}
         for model in {uid, *ancestors}:
             for parent in manifest["nodes"][model].get("depends_on", {}).get("nodes", []):
                 address = source_port_address(manifest["sources"].get(parent) or {})
-                if address and not address.startswith(f"{domain}."):
+                valid = address and re.fullmatch(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*", address)
+                if valid and not address.startswith(f"{domain}."):
                     read.add(address)
         read_by_product.setdefault(product.name, set()).update(read)
-        for address in sorted(read - set(product.upstream_ports) - {binding.address}):
+        own = {product.address(p) for p in product.output_ports}
+        for address in sorted(read - set(product.upstream_ports) - own):
             yield ctx.finding(
                 "boundaries.cross-domain-source",
                 domain,

@@ -25,6 +25,16 @@ def evaluate(ctx: MeshContext) -> Iterator[Finding]:
                 f"{subject.model_file} (or `+contract` for the marts folder in dbt_project.yml) "
                 "and give every column a `data_type`.",
             )
+        for name, column in subject.columns.items():
+            if not column.get("data_type"):
+                yield ctx.port_finding(
+                    "contract.dbt-enforced",
+                    subject,
+                    name,
+                    f"column `{name}` has no `data_type`, so its type is not part of the "
+                    "contract and cannot be compared across versions or domains.",
+                    f"add `data_type:` to column `{name}` in {subject.model_file}.",
+                )
         model_columns = set(subject.columns)
         contract_columns = set(subject.contract.columns)
         for name in sorted(model_columns - contract_columns):

@@ -46,7 +46,9 @@ def evaluate(ctx: MeshContext) -> Iterator[Finding]:
                 f"add `example:` with a SQL query over `{subject.address}` to the port in "
                 f"{subject.descriptor_file}.",
             )
-        elif not re.search(rf"\b{re.escape(subject.address)}\b", example, re.IGNORECASE):
+        elif not re.search(
+            rf"\b{re.escape(subject.address)}(_v{subject.port.version})?\b", example, re.IGNORECASE
+        ):
             yield ctx.port_finding(
                 "documentation.usage-example",
                 subject,

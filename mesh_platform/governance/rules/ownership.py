@@ -43,6 +43,17 @@ def evaluate(ctx: MeshContext) -> Iterator[Finding]:
                     f"use a team listed in governance/teams.yaml ({', '.join(sorted(teams.teams))})"
                     " or ask the governance group to register it.",
                 )
+            elif registered.domain not in (None, domain.name):
+                yield ctx.finding(
+                    "ownership.registered-team",
+                    domain.name,
+                    product.name,
+                    port,
+                    f"{field}.team",
+                    f"owner team {owner.team!r} is registered for domain {registered.domain}, "
+                    f"not {domain.name}.",
+                    f"name a team of domain {domain.name} in {file} (governance/teams.yaml).",
+                )
             mail_domain = owner.contact.rsplit("@", 1)[-1]
             if mail_domain not in teams.contact_domains:
                 yield ctx.finding(

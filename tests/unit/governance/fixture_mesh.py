@@ -8,6 +8,7 @@ the fields the policies read), so a test needs no dbt run.
 from __future__ import annotations
 
 import copy
+import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -27,7 +28,7 @@ PRODUCT: dict[str, Any] = {
     "name": "daily_widgets",
     "domain": "shop",
     "description": "Widgets sold per day and listener, for the finance team's daily report.",
-    "owner": {"team": "playback-team", "contact": "playback@daff.example"},
+    "owner": {"team": "shop-team", "contact": "shop@daff.example"},
     "tier": "aggregate",
     "classification": "internal",
     "input_ports": [{"kind": "output_port", "port": "orders.orders"}],
@@ -80,6 +81,13 @@ class FixtureMesh:
     source: dict[str, Any]
 
     def write(self) -> None:
+        # the real governance files, with the fixture's team registered for its domain
+        governance = self.root / "governance"
+        if not governance.exists():
+            shutil.copytree(REPO / "governance", governance)
+            teams = yaml.safe_load((governance / "teams.yaml").read_text())
+            teams["teams"]["shop-team"] = {"contact": "shop@daff.example", "domain": "shop"}
+            (governance / "teams.yaml").write_text(yaml.safe_dump(teams))
         shop = self.root / "domains" / "shop"
         (shop / "products").mkdir(parents=True, exist_ok=True)
         (shop / "contracts").mkdir(parents=True, exist_ok=True)
@@ -88,7 +96,7 @@ class FixtureMesh:
                 {
                     "name": "shop",
                     "description": "The shop.",
-                    "owner": {"team": "playback-team", "contact": "playback@daff.example"},
+                    "owner": {"team": "shop-team", "contact": "shop@daff.example"},
                 }
             )
         )
@@ -165,7 +173,7 @@ class FixtureMesh:
         bindings = bind_domain(load_domain(self.root / "domains" / "shop"), manifest)
         declared = declared or {"orders.orders": {1}, "shop.daily_widgets": {1}}
         return evaluate(
-            [bindings], manifest, load_governance(REPO / "governance"), declared, today=TODAY
+            [bindings], manifest, load_governance(self.root / "governance"), declared, today=TODAY
         )
 
     def lines(self, **kwargs: Any) -> list[str]:

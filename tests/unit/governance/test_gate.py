@@ -18,11 +18,11 @@ def _gate(tmp_path, mutate=None) -> tuple[GovernanceGate, object]:
     from mesh_platform.catalog_model import bind_domain
     from mesh_platform.domain import load_domain
     from mesh_platform.governance.config import load_governance
-    from tests.unit.governance.fixture_mesh import REPO, TODAY
+    from tests.unit.governance.fixture_mesh import TODAY
 
     manifest = mesh.manifest()
     bindings = bind_domain(load_domain(tmp_path / "domains" / "shop"), manifest)
-    ctx = MeshContext(load_governance(REPO / "governance"), manifest, TODAY, [bindings], {})
+    ctx = MeshContext(load_governance(tmp_path / "governance"), manifest, TODAY, [bindings], {})
     (binding,) = bindings.ports.values()
     return GovernanceGate(ctx=ctx, report=report, repo_root=tmp_path), binding
 

@@ -10,7 +10,7 @@ from mesh_platform.domain import load_domain
 from mesh_platform.governance.config import load_governance
 from mesh_platform.governance.context import MeshContext, PortSubject
 from mesh_platform.governance.runtime import data_findings
-from tests.unit.governance.fixture_mesh import REPO, TODAY, fixture_mesh
+from tests.unit.governance.fixture_mesh import TODAY, fixture_mesh
 
 
 def _subject(tmp_path, mutate=None):
@@ -32,7 +32,7 @@ def _subject(tmp_path, mutate=None):
     manifest = mesh.manifest()
     bindings = bind_domain(load_domain(tmp_path / "domains" / "shop"), manifest)
     ctx = MeshContext(
-        config=load_governance(REPO / "governance"),
+        config=load_governance(tmp_path / "governance"),
         manifest=manifest,
         today=TODAY,
         bindings=[bindings],

@@ -141,6 +141,30 @@ def _input_port_not_declared(m):
     m.product["automation"] = {"kind": "schedule", "cron": "0 3 * * *"}
 
 
+def _malformed_port_address(m):
+    m.source["meta"] = {"mesh_port": "orders"}
+
+
+def _source_reads_another_port_file(m):
+    m.source["source_meta"] = {
+        "external_location": "read_parquet('{{ env_var('MESH_PORTS_DIR') }}/orders/refunds/v1/"
+        "current.parquet')"
+    }
+
+
+def _team_of_another_domain(m):
+    m.product["owner"] = {"team": "listeners-team", "contact": "listeners@daff.example"}
+
+
+def _column_without_type(m):
+    _col(m, "widgets").pop("data_type")
+    next(c for c in m.contract["columns"] if c["name"] == "widgets").pop("data_type")
+
+
+def _file_literal_in_sql(m):
+    m.model["raw_code"] = "select * from '/data/ports/orders/orders/v1/current.parquet'"
+
+
 MUTATIONS = {
     name.lstrip("_"): fn
     for name, fn in list(globals().items())
@@ -160,7 +184,8 @@ EXPECTED = {
         "field `owner.team`: owner team 'ghost-team' is not registered with the "
         "governance group. Fix: use a team listed in governance/teams.yaml "
         "(artists-team, listeners-team, playback-team, podcasts-team, "
-        "recommendations-team) or ask the governance group to register it."
+        "recommendations-team, shop-team) or ask the governance group to register "
+        "it."
     ],
     "outside_contact": [
         "[error] ownership.registered-team — domain shop, product daily_widgets, "
@@ -364,6 +389,55 @@ EXPECTED = {
         "product daily_widgets does not declare as an input port. Fix: "
         "add `- {kind: output_port, port: orders.orders}` to "
         "`input_ports` of domains/shop/products/daily_widgets.yaml."
+    ],
+    "malformed_port_address": [
+        "[error] boundaries.cross-domain-source — domain shop, product "
+        "daily_widgets, field `input_ports`: the product declares input "
+        "port orders.orders but none of its models reads it, so its "
+        "lineage is wrong. Fix: read it through a source with "
+        "`meta.mesh_port: orders.orders` or remove it from "
+        "domains/shop/products/daily_widgets.yaml.",
+        "[error] boundaries.cross-domain-source — domain shop, product "
+        "daily_widgets, field `source shop_orders_ports.orders`: model "
+        "stg_orders_ports__orders reads source shop_orders_ports.orders: "
+        "`meta.mesh_port: orders` is not a port address `<domain>.<port>`. "
+        "Fix: write the address of the port it reads, e.g. "
+        "`playback.play_events`.",
+    ],
+    "source_reads_another_port_file": [
+        "[error] boundaries.cross-domain-source — domain shop, "
+        "product daily_widgets, field `source "
+        "shop_orders_ports.orders`: model stg_orders_ports__orders "
+        "reads source shop_orders_ports.orders: its location "
+        "\"read_parquet('{{ env_var('MESH_PORTS_DIR') "
+        "}}/orders/refunds/v1/current.parquet')\" is not the "
+        "published snapshot of orders.orders (expected "
+        "…/orders/orders/v<major>/current.parquet with a declared "
+        "major: [1]). Fix: read `{{ env_var('MESH_PORTS_DIR') "
+        "}}/<domain>/<port>/v<major>/current.parquet`."
+    ],
+    "team_of_another_domain": [
+        "[error] ownership.registered-team — domain shop, product "
+        "daily_widgets, field `owner.team`: owner team 'listeners-team' is "
+        "registered for domain listeners, not shop. Fix: name a team of "
+        "domain shop in domains/shop/products/daily_widgets.yaml "
+        "(governance/teams.yaml)."
+    ],
+    "column_without_type": [
+        "[error] contract.dbt-enforced — domain shop, product daily_widgets, "
+        "port shop.daily_widgets v1, field `widgets`: column `widgets` has no "
+        "`data_type`, so its type is not part of the contract and cannot be "
+        "compared across versions or domains. Fix: add `data_type:` to column "
+        "`widgets` in dbt_project/models/shop/marts/daily_widgets.yml."
+    ],
+    "file_literal_in_sql": [
+        "[error] boundaries.no-direct-file-read — domain shop, product "
+        "daily_widgets, field `daily_widgets`: model daily_widgets reads a "
+        "file or database directly "
+        "(dbt_project/models/shop/marts/daily_widgets.sql). Fix: declare the "
+        "input as a dbt source (an operational system of the domain, or "
+        "another domain's port with `meta.mesh_port`) and select from "
+        "`source(...)`."
     ],
 }
 
