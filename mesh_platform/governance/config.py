@@ -7,6 +7,7 @@ A malformed file fails loudly, naming the file and the field, like a product des
 from __future__ import annotations
 
 import re
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,13 +29,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+@cache
+def _regex_checker() -> Any:
+    """A private in-memory DuckDB connection (never the process-wide default one)."""
+    import duckdb
+
+    return duckdb.connect()
+
+
 def _valid_regex(value: str) -> str:
     """Valid for Python (static rules) and for DuckDB's RE2 (data-level checks)."""
     import duckdb
 
     try:
         re.compile(value)
-        duckdb.execute("select regexp_matches('', ?)", [value]).fetchone()
+        _regex_checker().execute("select regexp_matches('', ?)", [value]).fetchall()
     except (re.error, duckdb.Error) as exc:
         raise ValueError(f"not a valid regular expression ({exc}): {value!r}") from None
     return value

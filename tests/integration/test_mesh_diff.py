@@ -342,7 +342,7 @@ def test_dropping_the_old_major_before_its_deprecation_date_is_a_finding(
     assert (finding.domain, finding.product, finding.port, finding.field) == (
         "playback",
         "play_events",
-        "play_events",
+        "playback.play_events v1",
         "deprecation_date",
     )
     assert "without a deprecation date" in finding.message
