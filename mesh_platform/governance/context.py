@@ -16,14 +16,8 @@ from mesh_platform.catalog_model import DomainBindings
 from mesh_platform.contracts import ContractSpec
 from mesh_platform.descriptor import DataProduct, OutputPort
 from mesh_platform.domain import Domain
-from mesh_platform.governance import port_schema
 from mesh_platform.governance.config import GovernanceConfig
 from mesh_platform.governance.report import Finding
-
-
-def normalize_type(data_type: str | None) -> str:
-    """A data type in one spelling, so ``BIGINT``, ``int8`` and ``bigint`` compare equal."""
-    return port_schema.normalize_type(data_type or "")
 
 
 def column_meta(column: Mapping[str, Any]) -> dict[str, Any]:

@@ -88,13 +88,18 @@ def evaluate(
         bindings=list(bindings),
         declared_ports=declared_ports,
     )
+    return evaluate_context(ctx, extra)
+
+
+def evaluate_context(ctx: MeshContext, extra: Iterable[Finding] = ()) -> GovernanceReport:
+    """Run every static rule over a built context."""
     findings = [*extra]
     for rule in STATIC_RULES:
         findings.extend(rule.evaluate(ctx))
     return GovernanceReport(
         findings=tuple(sorted_findings(set(findings))),
         products=tuple(sorted((d.name, p.name) for d, p in ctx.products)),
-        policies=tuple(sorted(config.policies)),
+        policies=tuple(sorted(ctx.config.policies)),
     )
 
 

@@ -19,7 +19,11 @@ from mesh_platform.catalog_model import DomainBindings, PortBinding
 from mesh_platform.environment import MeshEnvironment
 from mesh_platform.governance.config import load_governance
 from mesh_platform.governance.context import MeshContext, PortSubject
-from mesh_platform.governance.engine import GovernanceReport, declared_ports_leniently, evaluate
+from mesh_platform.governance.engine import (
+    GovernanceReport,
+    declared_ports_leniently,
+    evaluate_context,
+)
 from mesh_platform.governance.report import Finding, errors
 from mesh_platform.governance.runtime import data_findings, versioning_at_publish
 
@@ -34,17 +38,14 @@ class GovernanceGate:
 
     @classmethod
     def for_domain(cls, env: MeshEnvironment, bindings: DomainBindings) -> GovernanceGate:
-        config = load_governance(env.governance_dir)
-        declared = declared_ports_leniently(env.domains_dir, loaded=[bindings.domain])
-        report = evaluate([bindings], bindings.manifest, config, declared)
         ctx = MeshContext(
-            config=config,
+            config=load_governance(env.governance_dir),
             manifest=bindings.manifest,
             today=date.today(),
             bindings=[bindings],
-            declared_ports=declared,
+            declared_ports=declared_ports_leniently(env.domains_dir, loaded=[bindings.domain]),
         )
-        return cls(ctx=ctx, report=report, repo_root=env.repo_root)
+        return cls(ctx=ctx, report=evaluate_context(ctx), repo_root=env.repo_root)
 
     def subject(self, binding: PortBinding) -> PortSubject:
         return PortSubject(

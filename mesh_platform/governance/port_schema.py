@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import subprocess
 import tarfile
@@ -38,7 +37,7 @@ import yaml
 from mesh_platform import yaml_io
 from mesh_platform.descriptor import DataProduct, DescriptorError, OutputPort
 from mesh_platform.domain import load_all_domains
-from mesh_platform.ports import port_dir
+from mesh_platform.ports import port_dir, record_json
 
 SCHEMA_FILE = "schema.json"
 
@@ -345,15 +344,9 @@ def write_published_schema(ports_dir: Path, schema: PortSchema) -> Path:
     Written to a temporary file then renamed over ``schema.json``, so a reader (``mesh diff``,
     governance) sees the previous record or the new one, never half of one.
     """
-    path = published_schema_path(ports_dir, schema.domain, schema.port, schema.version)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{SCHEMA_FILE}.{os.getpid()}.tmp")
-    with tmp.open("w") as handle:
-        json.dump(schema.to_json(), handle, indent=2, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    return path
+    return record_json(
+        ports_dir, schema.domain, schema.port, schema.version, SCHEMA_FILE, schema.to_json()
+    )
 
 
 def read_published_schema(

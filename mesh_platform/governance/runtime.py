@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mesh_platform.governance.context import MeshContext, PortSubject, normalize_type
+from mesh_platform.governance.context import MeshContext, PortSubject
+from mesh_platform.governance.port_schema import normalize_type
 from mesh_platform.governance.report import Finding
 from mesh_platform.governance.rules.classification import pii_of
 
@@ -101,7 +102,7 @@ def _sampled(
     keys = ctx.config.shared_keys
     probes: list[tuple[str, str, str, str]] = []  # (policy, column, what, sql)
     for name, column in subject.columns.items():
-        data_type = normalize_type(column.get("data_type"))
+        data_type = normalize_type(column.get("data_type") or "")
         if data_type in TEXT_TYPES and pii_of(column) in (None, False):
             for what, regex in personal.value_patterns.items():
                 probes.append(

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from mesh_platform.governance.context import MeshContext, normalize_type
+from mesh_platform.governance.context import MeshContext
+from mesh_platform.governance.port_schema import normalize_type
 from mesh_platform.governance.report import Finding
 
 
@@ -27,7 +28,7 @@ def evaluate(ctx: MeshContext) -> Iterator[Finding]:
                 f"rename the port in {subject.descriptor_file} (see governance/naming.yaml).",
             )
         for column_name, column in subject.columns.items():
-            data_type = normalize_type(column.get("data_type"))
+            data_type = normalize_type(column.get("data_type") or "")
             if not re.fullmatch(naming.column_name, column_name):
                 yield ctx.port_finding(
                     "interoperability.column-name",
