@@ -17,7 +17,7 @@ export SODA_CORE_TELEMETRY_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test test-bench test-fast lint governance format dev bench clean
+.PHONY: install browser demo test test-bench test-fast lint governance format dev bench clean
 
 install: $(VENV)/.installed
 
@@ -29,10 +29,20 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen
 	touch $@
 
+# The portal's and the Dagster UI's browser tests drive a real headless Chromium (Debian's
+# package; Playwright uses /usr/bin/chromium and never downloads a browser).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing Debian chromium for the browser tests (apt-get)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null \
+	  || { echo "could not install chromium: run 'apt-get install chromium chromium-driver' as root"; exit 1; }; \
+	fi
+
 demo: install  ## generate data and materialize every product of every domain
 	$(VENV)/bin/mesh demo --scale $(SCALE)
 
-test: install lint governance  ## the whole suite: code lint, mesh lint, unit, integration, snapshot
+test: install browser lint governance  ## the whole suite: code lint, mesh lint, unit, integration, snapshot
 	$(VENV)/bin/pytest -m "not bench"
 
 test-bench: install  ## the benchmark harness at a tiny scale (a smoke test, ~5 min; CI runs it)
