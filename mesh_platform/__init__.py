@@ -2,3 +2,17 @@
 
 Nothing in this package knows about a particular company: domains compose it.
 """
+
+
+def connect(user: str | None = None):
+    """A read-only DuckDB view of the mesh for ``user`` (default: ``$MESH_USER``).
+
+    Only the ports the user may read are visible, as ``<domain>.<port>``; personal-data columns
+    read as NULL without a grant covering them; every query is audited. ``con.df(sql)`` gives a
+    pandas DataFrame, ``con.sql(sql)`` a DuckDB relation. See :mod:`mesh_platform.access.query`.
+    """
+    import os
+
+    from mesh_platform.access.service import AccessService
+
+    return AccessService().connect(user or os.environ.get("MESH_USER"), channel="python")

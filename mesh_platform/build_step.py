@@ -24,6 +24,7 @@ from mesh_platform.governance import gate as governance
 from mesh_platform.governance.port_schema import declared_port_schema, write_published_schema
 from mesh_platform.governance.report import Finding, errors
 from mesh_platform.ports import publish_snapshot, record_json
+from mesh_platform.views_file import refresh_views_file
 
 
 def _partition_env(context: dg.AssetExecutionContext) -> dict[str, str]:
@@ -144,6 +145,7 @@ def _audit_and_publish(
     env = get_environment()
     domain = bindings.domain.name
     blocked: set[str] = set()
+    published_any = False
     con = duckdb.connect(str(env.domain_database(domain)))
     try:
         for uid in _in_build_order(bindings, held):
@@ -174,6 +176,7 @@ def _audit_and_publish(
                     run_id=context.run.run_id,
                 )
                 write_published_schema(env.ports_dir, schema)
+                published_any = True
                 context.log.info(
                     f"published {binding.address} v{binding.port.version}: {published.rows} rows"
                 )
@@ -198,6 +201,16 @@ def _audit_and_publish(
             yield governance.check_result(key, findings)
     finally:
         con.close()
+    if published_any:
+        _refresh_views_file(context, env.ports_dir)
+
+
+def _refresh_views_file(context: dg.AssetExecutionContext, ports_dir) -> None:
+    """Derived and rebuilt at every publish: a failure here never fails a published port."""
+    try:
+        refresh_views_file(ports_dir)
+    except (OSError, duckdb.Error) as exc:
+        context.log.warning(f"could not refresh the ports' views file: {exc}")
 
 
 def _record_governance(

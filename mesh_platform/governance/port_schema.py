@@ -170,7 +170,7 @@ def _read_yaml(path: Path) -> Any:
         raise PortSchemaError(f"{path} is not valid YAML: {exc}") from exc
 
 
-def _model_entries(models_dir: Path) -> dict[str, tuple[Path, Mapping[str, Any]]]:
+def model_entries(models_dir: Path) -> dict[str, tuple[Path, Mapping[str, Any]]]:
     """Every ``models:`` entry of the YAML files under one domain's dbt folder, by name."""
     found: dict[str, tuple[Path, Mapping[str, Any]]] = {}
     for path in sorted([*models_dir.rglob("*.yml"), *models_dir.rglob("*.yaml")]):
@@ -263,7 +263,7 @@ def _schema_from_files(
 
 def declared_port_schema(repo_root: Path, product: DataProduct, port: OutputPort) -> PortSchema:
     """The schema ``port`` of ``product`` declares in the files under ``repo_root``."""
-    models = _model_entries(repo_root / "dbt_project" / "models" / product.domain)
+    models = model_entries(repo_root / "dbt_project" / "models" / product.domain)
     contract = repo_root / "domains" / product.domain / port.contract
     return _schema_from_files(product, port, models, contract)
 
@@ -272,7 +272,7 @@ def declared_port_schemas(repo_root: Path) -> dict[tuple[str, int], PortSchema]:
     """Every declared output port of every domain, keyed by (address, major version)."""
     schemas: dict[tuple[str, int], PortSchema] = {}
     for domain in load_all_domains(repo_root / "domains"):
-        models = _model_entries(repo_root / "dbt_project" / "models" / domain.name)
+        models = model_entries(repo_root / "dbt_project" / "models" / domain.name)
         for product in domain.products:
             for port in product.output_ports:
                 schema = _schema_from_files(

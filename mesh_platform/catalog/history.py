@@ -1,0 +1,118 @@
+"""A port's quality and freshness history, read from the Dagster instance.
+
+Dagster already records everything: a port's materialization is emitted only when it was
+published (write-audit-publish), and every contract check and the governance check leave an
+execution record, passed or failed, in every run. So a run of a port is the set of its checks'
+executions with one run id, published if the run also materialized the port.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from mesh_platform.catalog.entries import PortEntry, ProductEntry
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    at: float  # unix time of the run's last event for this port
+    published: bool = False
+    rows: int | None = None
+    checks_passed: int = 0
+    checks_failed: int = 0
+    failed_checks: list[str] = field(default_factory=list)
+
+    @property
+    def at_iso(self) -> str:
+        return datetime.fromtimestamp(self.at, UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class PortHistory:
+    label: str
+    runs: list[RunRecord]  # newest first
+    latest_checks: dict[str, str]  # check name -> passed | failed, of the newest execution
+    last_published_at: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        raw = asdict(self)
+        for run, record in zip(raw["runs"], self.runs, strict=True):
+            run["at"] = record.at_iso
+        return raw
+
+
+@dataclass(frozen=True)
+class Freshness:
+    status: str  # fresh | stale | never published | no SLO
+    age_hours: float | None
+    slo_hours: float | None
+
+
+def port_history(instance: Any, port: PortEntry, limit: int = 30) -> PortHistory:
+    import dagster as dg
+
+    key = dg.AssetKey([port.domain, port.model])
+    runs: dict[str, RunRecord] = {}
+    for record in instance.fetch_materializations(key, limit=limit).records:
+        entry = record.event_log_entry
+        metadata = entry.asset_materialization.metadata
+        rows = metadata.get("dagster/row_count")
+        run = runs.setdefault(entry.run_id, RunRecord(entry.run_id, entry.timestamp))
+        run.published = True
+        run.rows = int(rows.value) if rows is not None else None
+        run.at = max(run.at, entry.timestamp)
+    latest: dict[str, str] = {}
+    storage = instance.event_log_storage
+    for name in port.check_names:
+        check_key = dg.AssetCheckKey(key, name)
+        for index, execution in enumerate(
+            storage.get_asset_check_execution_history(check_key, limit=limit)
+        ):
+            status = execution.status.value
+            if status not in ("SUCCEEDED", "FAILED"):
+                continue
+            passed = status == "SUCCEEDED"
+            if index == 0 or name not in latest:
+                latest[name] = "passed" if passed else "failed"
+            run = runs.setdefault(
+                execution.run_id, RunRecord(execution.run_id, execution.create_timestamp)
+            )
+            run.at = max(run.at, execution.create_timestamp)
+            if passed:
+                run.checks_passed += 1
+            else:
+                run.checks_failed += 1
+                run.failed_checks.append(name)
+    ordered = sorted(runs.values(), key=lambda r: r.at, reverse=True)[:limit]
+    published = [r.at for r in ordered if r.published]
+    return PortHistory(port.label, ordered, latest, max(published) if published else None)
+
+
+def freshness(
+    product: ProductEntry, histories: list[PortHistory], now: float | None = None
+) -> Freshness:
+    """Age of the product's newest publish against its SLO (the oldest of its ports counts)."""
+    times = [h.last_published_at for h in histories]
+    if not times or any(t is None for t in times):
+        return Freshness("never published", None, product.slo_freshness_hours)
+    age = ((now or time.time()) - min(t for t in times if t is not None)) / 3600
+    if product.slo_freshness_hours is None:
+        return Freshness("no SLO", round(age, 2), None)
+    status = "fresh" if age <= product.slo_freshness_hours else "stale"
+    return Freshness(status, round(age, 2), product.slo_freshness_hours)
+
+
+def open_instance() -> Any:
+    """The environment's Dagster instance, or None when nothing has run yet."""
+    from mesh_platform.environment import get_environment
+
+    env = get_environment()
+    if not (env.dagster_home / "dagster.yaml").exists():
+        return None
+    from mesh_platform.instance import get_instance
+
+    return get_instance()

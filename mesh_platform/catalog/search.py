@@ -1,0 +1,121 @@
+"""Ranked search over the catalog: an inverted index built once, queried in microseconds.
+
+Each product is indexed field by field with a weight saying how strongly a hit there means
+"this is the product you want": its name and port names most, then tags, domain and owner,
+column names, and last the prose (descriptions and column docs). Words are lowercased, split on
+anything not a letter or digit (so ``artist_royalties`` is ``artist`` + ``royalties``) and
+reduced by a small English stemmer (``royalties`` ~ ``royalty``, ``plays`` ~ ``play``). A query
+word that is a prefix of an indexed word matches at half weight, so ``roya`` still finds the
+royalty product while typing. Rarer words count more (inverse document frequency), and a
+product matching more of the query's words always ranks above one matching fewer.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from mesh_platform.catalog.catalog import Catalog
+from mesh_platform.catalog.entries import ProductEntry
+
+_WORD = re.compile(r"[a-z0-9]+")
+FIELD_WEIGHTS = {
+    "name": 10.0,
+    "tag": 5.0,
+    "domain": 4.0,
+    "owner": 3.0,
+    "column": 3.0,
+    "description": 2.0,
+    "column_doc": 1.0,
+}
+PREFIX_FACTOR = 0.5
+MIN_PREFIX = 3
+
+
+def stem(word: str) -> str:
+    """A deliberately small stemmer: plural and common verb endings, nothing clever."""
+    for suffix, replacement in (
+        ("ies", "y"),
+        ("sses", "ss"),
+        ("ing", ""),
+        ("ed", ""),
+        ("es", "e"),
+        ("s", ""),
+    ):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)] + replacement
+    return word
+
+
+def words(text: str) -> list[str]:
+    return [stem(w) for w in _WORD.findall(text.lower())]
+
+
+def _fields(product: ProductEntry) -> list[tuple[str, str]]:
+    fields = [("name", product.name), ("domain", product.domain)]
+    fields += [("name", port.name) for port in product.ports]
+    fields += [("tag", tag) for tag in product.tags]
+    fields += [("owner", product.owner_team or ""), ("description", product.description)]
+    for port in product.ports:
+        fields.append(("description", port.description))
+        for column in port.columns:
+            fields += [("column", column.name), ("column_doc", column.description)]
+    return fields
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    key: str
+    score: float
+    matched: tuple[str, ...]  # the query words this product matched
+
+
+class SearchIndex:
+    def __init__(self, catalog: Catalog) -> None:
+        postings: dict[str, dict[str, float]] = defaultdict(dict)
+        for product in catalog.products.values():
+            best: dict[str, float] = {}
+            for field_name, text in _fields(product):
+                weight = FIELD_WEIGHTS[field_name]
+                for word in words(text):
+                    best[word] = max(best.get(word, 0.0), weight)
+            for word, weight in best.items():
+                postings[word][product.key] = weight
+        total = max(len(catalog.products), 1)
+        self._postings = dict(postings)
+        self._idf = {w: math.log(1 + total / len(docs)) for w, docs in postings.items()}
+        self._vocabulary = sorted(postings)
+
+    def _expand(self, word: str) -> list[tuple[str, float]]:
+        """The indexed words a query word matches: itself, and words it is a prefix of."""
+        found = [(word, 1.0)] if word in self._postings else []
+        if len(word) >= MIN_PREFIX:
+            start = bisect.bisect_left(self._vocabulary, word)
+            for candidate in self._vocabulary[start:]:
+                if not candidate.startswith(word):
+                    break
+                if candidate != word:
+                    found.append((candidate, PREFIX_FACTOR))
+        return found
+
+    def search(self, text: str, limit: int = 10) -> list[SearchHit]:
+        query = list(dict.fromkeys(words(text)))
+        scores: dict[str, float] = defaultdict(float)
+        matched: dict[str, set[str]] = defaultdict(set)
+        for word in query:
+            best: dict[str, float] = {}
+            for candidate, factor in self._expand(word):
+                idf = self._idf[candidate]
+                for key, weight in self._postings[candidate].items():
+                    best[key] = max(best.get(key, 0.0), weight * factor * idf)
+            for key, score in best.items():
+                scores[key] += score
+                matched[key].add(word)
+        ranked = sorted(scores, key=lambda k: (-len(matched[k]), -scores[k], k))
+        return [
+            SearchHit(k, round(scores[k], 3), tuple(w for w in query if w in matched[k]))
+            for k in ranked[:limit]
+        ]
