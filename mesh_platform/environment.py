@@ -42,6 +42,14 @@ class MeshEnvironment:
         return self.repo_root / "governance"
 
     @property
+    def access_dir(self) -> Path:
+        """Users and grants of the consumer plane (``governance/access/`` unless
+        ``MESH_ACCESS_DIR`` moves them, e.g. to a writable volume in production or a test's
+        temporary copy)."""
+        override = os.environ.get("MESH_ACCESS_DIR")
+        return Path(override).resolve() if override else self.governance_dir / "access"
+
+    @property
     def operational_dir(self) -> Path:
         return self.data_dir / "operational"
 

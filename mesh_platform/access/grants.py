@@ -20,7 +20,7 @@ from mesh_platform import yaml_io
 from mesh_platform.access.errors import AccessError
 from mesh_platform.access.store import locked, write_atomic
 
-GRANTS_FILE = Path("access") / "grants.yaml"
+GRANTS_FILE = "grants.yaml"
 PRINCIPAL = r"^(user|team|role):[a-z][a-z0-9_.-]*$"
 TARGET = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
 
@@ -52,12 +52,12 @@ class Grant(BaseModel):
         return self.expires is None or self.expires >= (today or datetime.now(UTC).date())
 
 
-def grants_path(governance_dir: Path) -> Path:
-    return governance_dir / GRANTS_FILE
+def grants_path(access_dir: Path) -> Path:
+    return access_dir / GRANTS_FILE
 
 
-def load_grants(governance_dir: Path) -> list[Grant]:
-    path = grants_path(governance_dir)
+def load_grants(access_dir: Path) -> list[Grant]:
+    path = grants_path(access_dir)
     if not path.exists():
         return []
     raw = yaml_io.safe_load(path.read_text()) or {}
@@ -70,10 +70,10 @@ def load_grants(governance_dir: Path) -> list[Grant]:
     return grants
 
 
-def add_grant(governance_dir: Path, grant: Grant) -> None:
-    path = grants_path(governance_dir)
+def add_grant(access_dir: Path, grant: Grant) -> None:
+    path = grants_path(access_dir)
     with locked(path):
-        grants = load_grants(governance_dir)
+        grants = load_grants(access_dir)
         grants.append(grant)
         body = yaml.safe_dump(
             {"grants": [g.model_dump(mode="json", exclude_none=True) for g in grants]},

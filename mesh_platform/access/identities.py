@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mesh_platform import yaml_io
 from mesh_platform.access.errors import AccessError
 
-USERS_FILE = Path("access") / "users.yaml"
+USERS_FILE = "users.yaml"
 USER_ID = r"^[a-z][a-z0-9_.-]*$"
 
 
@@ -35,8 +35,8 @@ class User(BaseModel):
         return "steward" in self.roles
 
 
-def load_users(governance_dir: Path) -> dict[str, User]:
-    path = governance_dir / USERS_FILE
+def load_users(access_dir: Path) -> dict[str, User]:
+    path = access_dir / USERS_FILE
     if not path.exists():
         raise AccessError(f"{path} is missing: list the consumer plane's users there")
     raw = yaml_io.safe_load(path.read_text()) or {}

@@ -27,11 +27,11 @@ class AccessService:
     def __init__(self, env: MeshEnvironment | None = None, catalog: Catalog | None = None) -> None:
         self.env = env or get_environment()
         self.catalog = catalog or build_catalog(self.env)
-        self.users = load_users(self.env.governance_dir)
+        self.users = load_users(self.env.access_dir)
 
     @property
     def policy(self) -> AccessPolicy:
-        return AccessPolicy(self.catalog, load_grants(self.env.governance_dir))
+        return AccessPolicy(self.catalog, load_grants(self.env.access_dir))
 
     def user(self, user_id: str | None) -> User:
         return resolve_user(user_id, self.users)
@@ -152,7 +152,7 @@ class AccessService:
             )
             if approve:
                 add_grant(
-                    self.env.governance_dir,
+                    self.env.access_dir,
                     Grant(
                         principal=f"user:{request.user}",
                         target=request.target,
