@@ -12,11 +12,14 @@ from mesh_platform.cli import (
     dev,
     diff,
     generate,
+    infra,
     lint,
     materialize,
+    new,
     prepare,
     products,
     query,
+    serve,
 )
 from mesh_platform.cli.output import console
 from mesh_platform.dbt_manifest import DbtProjectError
@@ -29,7 +32,21 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (generate, prepare, materialize, demo, products, query, dev, lint, diff, contract):
+for module in (
+    generate,
+    prepare,
+    materialize,
+    demo,
+    products,
+    query,
+    dev,
+    serve,
+    lint,
+    diff,
+    contract,
+    infra,
+    new,
+):
     module.register(app)
 
 
