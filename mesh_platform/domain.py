@@ -60,9 +60,8 @@ def load_domain(domain_dir: Path) -> Domain:
         )
     if not re.fullmatch(NAME_PATTERN, spec.name):
         raise DescriptorError(f"{meta_file}: domain name {spec.name!r} must match {NAME_PATTERN}")
+    # A domain just created by `mesh new domain` has no product yet: it loads, empty.
     products = tuple(load_domain_descriptors(domain_dir))
-    if not products:
-        raise DescriptorError(f"domain {spec.name} has no product descriptors in products/")
     return Domain(spec=spec, path=domain_dir, products=products)
 
 

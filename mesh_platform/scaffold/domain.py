@@ -1,0 +1,66 @@
+"""``mesh new domain``: a code location, a dbt folder, its registrations and its test."""
+
+from __future__ import annotations
+
+from mesh_platform.environment import MeshEnvironment
+from mesh_platform.governance.config import load_governance
+from mesh_platform.scaffold import names, registry
+from mesh_platform.scaffold.plan import Plan, ScaffoldError
+from mesh_platform.scaffold.render import render
+
+
+def plan_new_domain(
+    env: MeshEnvironment, name: str, team: str, contact: str, description: str = ""
+) -> Plan:
+    """Every file ``mesh new domain`` writes; raises :class:`ScaffoldError` before any."""
+    names.check_new_domain(env, name)
+    names.check_team(team)
+    config = load_governance(env.governance_dir)
+    names.check_email(contact, config.teams.contact_domains)
+    registered = config.teams.teams.get(team)
+    if registered and registered.domain not in (None, name):
+        raise ScaffoldError(
+            f"owner team {team!r} is registered for domain {registered.domain} in "
+            f"governance/teams.yaml; a domain needs its own team (e.g. '{name.replace('_', '-')}"
+            "-team')"
+        )
+    description = " ".join(description.split()) or (
+        f"The {name.replace('_', ' ')} domain of the mesh: its team owns and publishes the "
+        "data products listed under products/."
+    )
+    plan = Plan(env.repo_root)
+    values = {"name": name, "team": team, "contact": contact, "description": description}
+    base = f"domains/{name}"
+    plan.write(f"{base}/domain.yaml", render("domain.yaml.j2", **values))
+    plan.write(
+        f"{base}/definitions.py",
+        render("definitions.py.j2", title=name.replace("_", " ").capitalize()),
+    )
+    plan.write(f"{base}/__init__.py", render("__init__.py.j2"))
+    plan.write(f"{base}/products/.gitkeep", "")
+    plan.write(f"{base}/contracts/.gitkeep", "")
+    plan.write(f"dbt_project/models/{name}/_{name}__groups.yml", render("groups.yml.j2", **values))
+    project = plan.current("dbt_project/dbt_project.yml")
+    if project is None:
+        raise ScaffoldError(f"no dbt_project/dbt_project.yml under {env.repo_root}")
+    plan.write(
+        "dbt_project/dbt_project.yml",
+        registry.dbt_project_add(project, name, names.known_domains(env)),
+    )
+    plan.write("workspace.yaml", registry.workspace_with(plan.current("workspace.yaml"), add=name))
+    if registered is None:
+        teams = plan.current("governance/teams.yaml") or ""
+        plan.write("governance/teams.yaml", registry.teams_add(teams, team, contact, name))
+        plan.notes.append(
+            f"registered team {team} for domain {name} in governance/teams.yaml (the ownership "
+            "policy requires registered teams): the governance group reviews it with this change"
+        )
+    if plan.current("tests/domains/__init__.py") is None:
+        plan.write("tests/domains/__init__.py", "")
+    plan.write(f"tests/domains/{name}/__init__.py", "")
+    plan.write(f"tests/domains/{name}/test_definitions.py", render("test_domain.py.j2", **values))
+    plan.notes.append(
+        f"next: `mesh new product {name} NAME` (from an operational source or another "
+        "domain's port)"
+    )
+    return plan
