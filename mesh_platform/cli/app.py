@@ -11,6 +11,7 @@ from mesh_platform.cli import (
     demo,
     dev,
     diff,
+    doctor,
     generate,
     infra,
     lint,
@@ -19,6 +20,7 @@ from mesh_platform.cli import (
     prepare,
     products,
     query,
+    remove,
     serve,
 )
 from mesh_platform.cli.output import console
@@ -46,6 +48,8 @@ for module in (
     contract,
     infra,
     new,
+    doctor,
+    remove,
 ):
     module.register(app)
 

@@ -1,0 +1,208 @@
+"""``mesh doctor``: is this machine set up to run the mesh? Each problem says how to fix it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from mesh_platform import yaml_io
+from mesh_platform.environment import TELEMETRY_OFF, MeshEnvironment
+
+# The tools whose version decides how the mesh behaves; they must be the locked ones.
+LOCKED_TOOLS = (
+    "dagster",
+    "dagster-dbt",
+    "dagster-webserver",
+    "dbt-core",
+    "dbt-duckdb",
+    "duckdb",
+    "soda-core",
+    "soda-duckdb",
+)
+CHROMIUM = ("/usr/bin/chromium", "chromium", "chromium-browser")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def run_checks(env: MeshEnvironment) -> list[Check]:
+    checks: list[Callable[[MeshEnvironment], Check]] = [
+        python_version,
+        tool_versions,
+        dbt_manifest,
+        workspace_entries,
+        data_writable,
+        telemetry_env,
+        telemetry_dagster_yaml,
+        chromium,
+    ]
+    return [check(env) for check in checks]
+
+
+def python_version(env: MeshEnvironment) -> Check:
+    from packaging.specifiers import SpecifierSet
+
+    pyproject = env.repo_root / "pyproject.toml"
+    if not pyproject.exists():
+        pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    wanted = tomllib.loads(pyproject.read_text())["project"]["requires-python"]
+    have = ".".join(map(str, sys.version_info[:3]))
+    ok = have in SpecifierSet(wanted)
+    return Check(
+        "python",
+        ok,
+        f"Python {have} (project wants {wanted})",
+        "" if ok else "install a matching Python and rerun `make install`",
+    )
+
+
+def _lock_path(env: MeshEnvironment) -> Path:
+    lock = env.repo_root / "uv.lock"
+    return lock if lock.exists() else Path(__file__).resolve().parents[2] / "uv.lock"
+
+
+def tool_versions(env: MeshEnvironment) -> Check:
+    locked = {
+        p["name"]: p["version"]
+        for p in tomllib.loads(_lock_path(env).read_text()).get("package", [])
+        if "version" in p
+    }
+    wrong = []
+    for tool in LOCKED_TOOLS:
+        try:
+            have = metadata.version(tool)
+        except metadata.PackageNotFoundError:
+            have = "missing"
+        if tool in locked and have != locked[tool]:
+            wrong.append(f"{tool} {have} (lock: {locked[tool]})")
+    return Check(
+        "tool versions",
+        not wrong,
+        "; ".join(wrong) or f"{len(LOCKED_TOOLS)} tools match uv.lock",
+        "" if not wrong else "run `make install` (uv sync --frozen) to install the locked versions",
+    )
+
+
+def dbt_manifest(env: MeshEnvironment) -> Check:
+    from mesh_platform.dbt_manifest import manifest_path, project_fingerprint
+
+    path = manifest_path(env.dbt_project_dir)
+    stamp = path.with_name("mesh_fingerprint.txt")
+    if not path.exists():
+        return Check("dbt manifest", False, f"no {path}", "run `mesh prepare`")
+    fresh = stamp.exists() and stamp.read_text() == project_fingerprint(env.dbt_project_dir)
+    return Check(
+        "dbt manifest",
+        fresh,
+        "up to date with dbt_project/" if fresh else "older than dbt_project/ (files changed)",
+        "" if fresh else "run `mesh prepare` (code locations would re-parse at load otherwise)",
+    )
+
+
+def workspace_entries(env: MeshEnvironment) -> Check:
+    from mesh_platform.domain import discover_domain_dirs
+
+    domains = {d.name for d in discover_domain_dirs(env.domains_dir)}
+    file = env.repo_root / "workspace.yaml"
+    raw = yaml_io.safe_load(file.read_text()) if file.exists() else {}
+    listed = {}
+    for entry in (raw or {}).get("load_from") or []:
+        fields = next(iter(entry.values())) if isinstance(entry, dict) and entry else {}
+        listed[fields.get("location_name")] = fields.get("module_name")
+    missing = sorted(domains - set(listed))
+    extra = sorted(set(listed) - domains)
+    wrong = sorted(d for d in domains & set(listed) if listed[d] != f"domains.{d}.definitions")
+    problems = (
+        [f"missing {', '.join(missing)}"] * bool(missing)
+        + [f"no such domain {', '.join(extra)}"] * bool(extra)
+        + [f"wrong module for {', '.join(wrong)}"] * bool(wrong)
+    )
+    return Check(
+        "workspace.yaml",
+        not problems,
+        "; ".join(problems) or f"one code location per domain ({len(domains)})",
+        ""
+        if not problems
+        else "list each domain as `python_module: {module_name: domains.<d>.definitions, "
+        "location_name: <d>, working_directory: .}` (`mesh new domain` does this)",
+    )
+
+
+def data_writable(env: MeshEnvironment) -> Check:
+    folders = [
+        env.data_dir,
+        env.operational_dir,
+        env.warehouse_dir,
+        env.ports_dir,
+        env.dagster_home,
+        env.dbt_artifacts_dir,
+    ]
+    bad = []
+    for folder in folders:
+        existing = folder
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not os.access(existing, os.W_OK | os.X_OK):
+            bad.append(str(folder))
+    return Check(
+        "data folders",
+        not bad,
+        f"not writable: {', '.join(bad)}" if bad else f"writable under {env.data_dir}",
+        "" if not bad else "fix the permissions, or set MESH_DATA_DIR to a writable folder",
+    )
+
+
+def telemetry_env(env: MeshEnvironment) -> Check:
+    on = [
+        f"{k}={os.environ[k]}"
+        for k, off in TELEMETRY_OFF.items()
+        if k in os.environ and os.environ[k].lower() != off
+    ]
+    return Check(
+        "telemetry (environment)",
+        not on,
+        f"your environment turns telemetry on: {', '.join(on)}"
+        if on
+        else "off (the mesh sets it for every tool it runs)",
+        ""
+        if not on
+        else "unset these variables (or `export "
+        + " ".join(f"{k}={v}" for k, v in TELEMETRY_OFF.items())
+        + "`): tools run outside `mesh` would phone home",
+    )
+
+
+def telemetry_dagster_yaml(env: MeshEnvironment) -> Check:
+    files = sorted((env.repo_root / "infra").rglob("dagster*.yaml"))
+    on = []
+    for file in files:
+        raw = yaml_io.safe_load(file.read_text()) or {}
+        if (raw.get("telemetry") or {}).get("enabled") is not False:
+            on.append(str(file.relative_to(env.repo_root)))
+    return Check(
+        "telemetry (dagster.yaml)",
+        not on,
+        f"not disabled in {', '.join(on)}" if on else f"disabled in {len(files)} instance files",
+        "" if not on else "add `telemetry: {enabled: false}` to each file named",
+    )
+
+
+def chromium(env: MeshEnvironment) -> Check:
+    found = next((p for p in (shutil.which(c) for c in CHROMIUM) if p), None)
+    return Check(
+        "chromium (browser tests)",
+        found is not None,
+        found or "not installed",
+        "" if found else "run `make browser` (installs Debian's chromium with apt-get)",
+    )
