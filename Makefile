@@ -17,7 +17,7 @@ export SODA_CORE_TELEMETRY_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install browser demo test test-bench test-fast lint governance format dev bench clean
+.PHONY: bench-catalog install browser demo test test-bench test-fast lint governance format dev bench clean
 
 install: $(VENV)/.installed
 
@@ -70,3 +70,6 @@ bench: install  ## benchmark vs plain dbt and raw DuckDB: make bench SCALE=1 (re
 
 clean:  ## wipe everything the mesh wrote (data, dbt artifacts)
 	rm -rf data dbt_project/target dbt_project/logs
+
+bench-catalog: install  ## catalog search latency with 1,000 generated products (bench/results/catalog_search.md)
+	$(VENV)/bin/python -m bench.catalog_search --products 1000

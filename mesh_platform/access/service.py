@@ -165,7 +165,15 @@ class AccessService:
                 )
             return [decided if r.id == request_id else r for r in requests], decided
 
-        decided = request_store.update_requests(self.env.data_dir, decide)
+        try:
+            decided = request_store.update_requests(self.env.data_dir, decide)
+        except AccessDenied as exc:
+            self.audit(
+                audit_log.AuditEntry(
+                    user=approver.id, action="denied", channel=channel, detail=str(exc)
+                )
+            )
+            raise
         self.audit(
             audit_log.AuditEntry(
                 user=approver.id,

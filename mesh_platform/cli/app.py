@@ -6,7 +6,11 @@ import sys
 
 import typer
 
+from mesh_platform.access.errors import AccessDenied
+from mesh_platform.catalog.catalog import CatalogError
 from mesh_platform.cli import (
+    access,
+    catalog,
     contract,
     demo,
     dev,
@@ -35,6 +39,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 for module in (
+    catalog,
+    access,
     generate,
     prepare,
     materialize,
@@ -54,13 +60,24 @@ for module in (
     module.register(app)
 
 
-USER_ERRORS = (DescriptorError, DbtProjectError, FileNotFoundError, ValueError, RuntimeError)
+USER_ERRORS = (
+    DescriptorError,
+    DbtProjectError,
+    FileNotFoundError,
+    ValueError,
+    RuntimeError,
+    CatalogError,
+)
 
 
 def main() -> None:
-    """Run the CLI; a problem the user can fix prints one clear message and exits with 2."""
+    """Run the CLI; a problem the user can fix prints one clear message and exits with 2
+    (3 when access is denied)."""
     try:
         app()
+    except AccessDenied as exc:
+        console().print(f"[red bold]denied:[/] {exc}")
+        sys.exit(3)
     except USER_ERRORS as exc:
         console().print(f"[red bold]error:[/] {exc}")
         sys.exit(2)

@@ -1,0 +1,165 @@
+"""Catalog search latency with N generated products (goal: p95 ≤ 50 ms at 1,000).
+
+    python -m bench.catalog_search --products 1000 [--queries 500] [--out bench/results]
+
+A temporary copy of the repository gets a synthetic domain of N products (``bench.synthetic``)
+whose descriptions, tags and column docs are drawn from the real Daff catalog's own words, so
+queries hit many products the way real ones do. Measured in this process, after one untimed
+warm-up: building the catalog from the files, building the search index, and each query of a
+fixed, seeded mix of one-, two- and three-word queries (words of the vocabulary, prefixes of
+them, and the real queries analysts type). Writes ``<out>/catalog_search.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from bench import synthetic
+
+REAL_QUERIES = ["royalties", "plays per country", "listener email", "podcast episodes",
+                "weekly top tracks", "subscription", "artist payments", "sessions"]  # fmt: skip
+
+
+def _vocabulary(repo: Path) -> list[str]:
+    from mesh_platform.catalog.build import build_catalog
+    from mesh_platform.catalog.search import _WORD
+    from mesh_platform.environment import get_environment
+
+    os.environ["MESH_REPO_ROOT"] = str(repo)
+    catalog = build_catalog(get_environment())
+    words: set[str] = set()
+    for product in catalog.products.values():
+        words.update(_WORD.findall(product.description.lower()))
+        for port in product.ports:
+            for column in port.columns:
+                words.update(_WORD.findall(column.description.lower()))
+    return sorted(w for w in words if len(w) > 3 and w[0].isalpha())
+
+
+def _vary(root: Path, products: int, vocabulary: list[str], rng: random.Random) -> None:
+    """Give every synthetic product its own description, tags and column docs."""
+    for i in range(1, products + 1):
+        name = synthetic.product_name(i)
+        descriptor = root / "domains" / synthetic.DOMAIN / "products" / f"{name}.yaml"
+        raw = yaml.safe_load(descriptor.read_text())
+        raw["description"] = " ".join(rng.choices(vocabulary, k=30))
+        raw["tags"] = sorted(set(rng.choices(vocabulary, k=3)))
+        descriptor.write_text(yaml.safe_dump(raw, sort_keys=False))
+        model = root / "dbt_project" / "models" / synthetic.DOMAIN / "marts" / f"synth_{name}.yml"
+        raw = yaml.safe_load(model.read_text())
+        for column in raw["models"][0]["columns"]:
+            column["description"] = " ".join(rng.choices(vocabulary, k=12))
+        model.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+def _queries(vocabulary: list[str], count: int, rng: random.Random) -> list[str]:
+    queries = []
+    for n in range(count):
+        kind = n % 4
+        if kind == 3:
+            queries.append(REAL_QUERIES[n % len(REAL_QUERIES)])
+        elif kind == 2:
+            queries.append(rng.choice(vocabulary)[:4])  # typing: a prefix
+        else:
+            queries.append(" ".join(rng.choices(vocabulary, k=kind + 2)))
+    return queries
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def run(products: int, queries: int, seed: int, work: Path) -> dict:
+    from mesh_platform.catalog.build import build_catalog
+    from mesh_platform.catalog.search import SearchIndex
+    from mesh_platform.environment import get_environment
+
+    rng = random.Random(seed)
+    repo = synthetic.make_repo(work / "repo", products)
+    vocabulary = _vocabulary(repo)
+    _vary(repo, products, vocabulary, rng)
+    os.environ["MESH_REPO_ROOT"] = str(repo)
+    os.environ["MESH_DATA_DIR"] = str(work / "data")
+    env = get_environment()
+    build_catalog(env)  # warm-up (imports, page cache)
+    started = time.perf_counter()
+    catalog = build_catalog(env)
+    build_s = time.perf_counter() - started
+    if catalog.problems or len(catalog.products) < products:
+        raise SystemExit(f"the synthetic catalog did not load: {catalog.problems}")
+    started = time.perf_counter()
+    index = SearchIndex(catalog)
+    index_s = time.perf_counter() - started
+    mix = _queries(vocabulary, queries, rng)
+    index.search(mix[0])
+    latencies, hits = [], []
+    for text in mix:
+        started = time.perf_counter()
+        found = index.search(text, limit=10)
+        latencies.append((time.perf_counter() - started) * 1000)
+        hits.append(len(found))
+    return {
+        "products": len(catalog.products),
+        "queries": len(mix),
+        "catalog_build_s": round(build_s, 3),
+        "index_build_s": round(index_s, 3),
+        "search_ms": {
+            "p50": round(_percentile(latencies, 0.5), 3),
+            "p95": round(_percentile(latencies, 0.95), 3),
+            "max": round(max(latencies), 3),
+            "mean": round(statistics.fmean(latencies), 3),
+        },
+        "mean_hits": round(statistics.fmean(hits), 2),
+        "goal_p95_ms": 50,
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+    }
+
+
+def _markdown(result: dict) -> str:
+    s = result["search_ms"]
+    verdict = "meets" if s["p95"] <= result["goal_p95_ms"] else "MISSES"
+    return (
+        f"# Catalog search at {result['products']:,} products\n\n"
+        f"| measure | value |\n|---|---|\n"
+        f"| catalog build (files → catalog) | {result['catalog_build_s']} s |\n"
+        f"| search index build | {result['index_build_s']} s |\n"
+        f"| search p50 | {s['p50']} ms |\n| search p95 | {s['p95']} ms |\n"
+        f"| search max | {s['max']} ms |\n| queries | {result['queries']} (mean {result['mean_hits']} hits) |\n\n"
+        f"p95 {verdict} the goal of ≤ {result['goal_p95_ms']} ms. Machine: {result['machine']}.\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(
+        prog="python -m bench.catalog_search", description=__doc__.splitlines()[0]
+    )
+    p.add_argument("--products", type=int, default=1000)
+    p.add_argument("--queries", type=int, default=500)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="mesh-catalog-bench-") as tmp:
+        result = run(args.products, args.queries, args.seed, Path(tmp))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "catalog_search.json").write_text(json.dumps(result, indent=2))
+    (args.out / "catalog_search.md").write_text(_markdown(result))
+    print(_markdown(result))
+
+
+if __name__ == "__main__":
+    main()

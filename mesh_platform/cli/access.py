@@ -1,0 +1,184 @@
+"""``mesh access``: request access to a product, decide requests, grants, tokens, audit."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import typer
+from rich.table import Table
+
+from mesh_platform.access.audit import read_entries
+from mesh_platform.access.grants import load_grants
+from mesh_platform.cli.output import console
+
+access_app = typer.Typer(help="Request, approve and audit access to data products.")
+
+AS_USER = typer.Option(None, "--as", help="Who you are (default: $MESH_USER).")
+
+
+def _service():
+    from mesh_platform.access.service import AccessService
+
+    return AccessService()
+
+
+def _who(user: str | None) -> str | None:
+    return user or os.environ.get("MESH_USER")
+
+
+@access_app.command("request")
+def request(
+    target: str = typer.Argument(..., help="DOMAIN.PRODUCT or a port address"),
+    reason: str = typer.Option(..., "--reason", help="Why you need it (the owner decides on it)."),
+    pii: bool = typer.Option(
+        False, "--pii", help="Also ask for the columns holding personal data."
+    ),
+    user: str = AS_USER,
+) -> None:
+    """Ask the owner for read access; they approve or deny with `mesh access approve|deny`."""
+    req = _service().request(_who(user), target, reason, pii=pii, channel="cli")
+    console().print(
+        f"request {req.id} sent: {req.user} → {req.target}"
+        + (" (with personal data)" if pii else "")
+    )
+    console().print("the owner team decides with `mesh access approve|deny " + req.id + "`")
+
+
+@access_app.command("requests")
+def requests(
+    status: str = typer.Option(None, help="pending | approved | denied"),
+    mine: bool = typer.Option(
+        False, "--to-decide", help="Only those you may decide (owner/steward)."
+    ),
+    user: str = AS_USER,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List access requests."""
+    found = _service().requests(status=status, decidable_by=_who(user) if mine else None)
+    if as_json:
+        typer.echo(json.dumps([r.__dict__ for r in found], indent=2))
+        return
+    table = Table(title="Access requests")
+    for column in ("id", "user", "target", "pii", "status", "reason", "decided by", "note"):
+        table.add_column(column)
+    for r in found:
+        table.add_row(
+            r.id,
+            r.user,
+            r.target,
+            "yes" if r.pii else "",
+            r.status,
+            r.reason,
+            r.decided_by or "",
+            r.note,
+        )
+    console().print(table)
+
+
+@access_app.command("approve")
+def approve(
+    request_id: str = typer.Argument(...),
+    note: str = typer.Option("", "--note", help="A note for the requester."),
+    user: str = AS_USER,
+) -> None:
+    """Approve a request (owner team of the product, or a steward); the grant applies at once."""
+    decided = _service().decide(request_id, _who(user), approve=True, note=note)
+    console().print(f"approved {decided.id}: {decided.user} may now read {decided.target}")
+
+
+@access_app.command("deny")
+def deny(
+    request_id: str = typer.Argument(...),
+    note: str = typer.Option(..., "--note", help="Why (the requester sees it)."),
+    user: str = AS_USER,
+) -> None:
+    """Deny a request, saying why."""
+    decided = _service().decide(request_id, _who(user), approve=False, note=note)
+    console().print(f"denied {decided.id} ({decided.user} → {decided.target}): {decided.note}")
+
+
+@access_app.command("grants")
+def grants(
+    user: str = typer.Option(None, "--user", help="Only grants covering this user."),
+) -> None:
+    """The grants in force."""
+    service = _service()
+    principals = service.user(user).principals() if user else None
+    table = Table(title=f"Grants ({service.env.access_dir / 'grants.yaml'})")
+    for column in ("principal", "target", "pii", "granted by", "at", "reason"):
+        table.add_column(column)
+    for g in load_grants(service.env.access_dir):
+        if principals is None or g.principal in principals:
+            table.add_row(
+                g.principal,
+                g.target,
+                "yes" if g.pii else "",
+                g.granted_by,
+                g.granted_at[:19],
+                g.reason,
+            )
+    console().print(table)
+
+
+@access_app.command("whoami")
+def whoami(user: str = AS_USER) -> None:
+    """Who you are and which ports you may read."""
+    service = _service()
+    me = service.user(_who(user))
+    console().print(
+        f"{me.id} ({me.name}, team {me.team or '-'}, roles {', '.join(me.roles) or '-'})"
+    )
+    for label, (_, decision) in sorted(service.policy.readable_ports(me).items()):
+        pii = "" if decision.personal_data else " (personal data hidden)"
+        console().print(f"  can read {label}{pii} — {decision.why}")
+
+
+@access_app.command("token")
+def token(user_id: str = typer.Argument(..., help="The user the token identifies.")) -> None:
+    """Issue a bearer token for the HTTP API (printed once; only its hash is stored)."""
+    typer.echo(_service().issue_token(user_id))
+
+
+@access_app.command("audit")
+def audit(
+    user: str = typer.Option(None, "--user", help="Only this user's entries."),
+    product: str = typer.Option(
+        None, "--product", help="Only entries touching DOMAIN.PRODUCT / a port."
+    ),
+    limit: int = typer.Option(50, min=1),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Every read, denial, refusal and decision: who, what, when, rows."""
+    from mesh_platform.environment import get_environment
+
+    entries = [
+        e
+        for e in read_entries(get_environment().data_dir)
+        if (not user or e.user == user)
+        and (
+            not product
+            or any(p.startswith(product + " ") or p.split(" ")[0] == product for p in e.ports)
+        )
+    ][-limit:]
+    if as_json:
+        typer.echo(json.dumps([e.__dict__ for e in entries], indent=2, default=list))
+        return
+    table = Table(title="Audit log")
+    for column in ("at", "user", "action", "channel", "ports", "rows", "detail"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(
+            e.at[:23],
+            e.user,
+            e.action,
+            e.channel,
+            ", ".join(e.ports),
+            "" if e.rows is None else str(e.rows),
+            e.detail[:80],
+        )
+    console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(access_app, name="access")
