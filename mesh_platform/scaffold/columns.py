@@ -269,10 +269,12 @@ def derive_port_files(
                 old_cols = {c["name"]: c for c in m.get("columns") or []}
     contract = yaml_io.safe_load(old_contract) if old_contract else {}
     old_checks = {c["name"]: c.get("checks") or [] for c in (contract or {}).get("columns") or []}
+    old_types = {c["name"]: c.get("data_type") for c in (contract or {}).get("columns") or []}
     columns = []
     for name, data_type, text in parse_port_sql(sql, model):
         old = old_cols.get(name) or {}
-        same = normalize_type(old.get("data_type") or "") == data_type
+        was = old.get("data_type") or old_types.get(name) or ""
+        same = normalize_type(was) == data_type
         meta = (old.get("config") or {}).get("meta") or old.get("meta") or {}
         constraints = {c.get("type") for c in old.get("constraints") or []}
         column = Column(name, data_type, text, name, pii=meta.get("pii"))

@@ -1,0 +1,257 @@
+"""Scaffolding units: validation, file plans, line-level edits, columns from the port SQL.
+
+Domain plans run on a copy of the sources (no dbt run); product plans only for bad arguments,
+which are refused before any dbt parse is needed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mesh_platform.environment import get_environment
+from mesh_platform.governance.config import load_governance
+from mesh_platform.scaffold import columns as cols
+from mesh_platform.scaffold import names, registry
+from mesh_platform.scaffold.domain import plan_new_domain
+from mesh_platform.scaffold.plan import Plan, ScaffoldError
+from mesh_platform.scaffold.product import plan_new_product
+from mesh_platform.scaffold.sources import OperationalSource
+
+from ..conftest import REPO
+
+CONFIG = load_governance(REPO / "governance")
+
+
+@pytest.fixture
+def copy(tmp_path, monkeypatch):
+    root = tmp_path / "repo"
+    for part in ("domains", "governance"):
+        shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO / "dbt_project", root / "dbt_project", ignore=shutil.ignore_patterns("logs")
+    )
+    shutil.copy2(REPO / "workspace.yaml", root / "workspace.yaml")
+    monkeypatch.setenv("MESH_REPO_ROOT", str(root))
+    return root
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("bad", ["Merch", "2shop", "a-b", "shop__x", "shop_", "staging", ""])
+def test_invalid_names_are_refused(bad):
+    with pytest.raises(ScaffoldError, match="invalid domain name"):
+        names.check_name("domain", bad)
+
+
+def test_contact_must_be_a_company_address():
+    assert names.check_email("a@daff.example", ["daff.example"])
+    with pytest.raises(ScaffoldError, match="invalid contact e-mail"):
+        names.check_email("nope", ["daff.example"])
+    with pytest.raises(ScaffoldError, match="not a company address"):
+        names.check_email("a@gmail.com", ["daff.example"])
+
+
+def test_new_domain_plan_lists_every_file_and_registration(copy):
+    plan = plan_new_domain(get_environment(), "merch", "merch-team", "merch@daff.example")
+    assert {plan.relative(c.path) for c in plan.changes} >= {
+        "domains/merch/domain.yaml",
+        "domains/merch/definitions.py",
+        "dbt_project/models/merch/_merch__groups.yml",
+        "dbt_project/dbt_project.yml",
+        "workspace.yaml",
+        "governance/teams.yaml",
+        "tests/domains/merch/test_definitions.py",
+    }
+    assert "+    merch:" in plan.diff()
+    assert not (copy / "domains" / "merch").exists()  # planning writes nothing
+    plan.apply()
+    project = yaml.safe_load((copy / "dbt_project" / "dbt_project.yml").read_text())
+    assert project["models"]["daff_mesh"]["merch"]["+group"] == "merch"
+    assert "# One dbt project" in (copy / "dbt_project" / "dbt_project.yml").read_text()
+    teams = yaml.safe_load((copy / "governance" / "teams.yaml").read_text())["teams"]
+    assert teams["merch-team"] == {"contact": "merch@daff.example", "domain": "merch"}
+    workspace = yaml.safe_load((copy / "workspace.yaml").read_text())["load_from"]
+    assert [e["python_module"]["location_name"] for e in workspace][2] == "merch"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("podcasts", "x-team", "x@daff.example"), "domain 'podcasts' already exists"),
+        (("Shop", "x-team", "x@daff.example"), "invalid domain name"),
+        (("shop", "Shop Team", "x@daff.example"), "invalid owner team"),
+        (("shop", "shop-team", "shop@elsewhere.com"), "not a company address"),
+        (("shop", "podcasts-team", "x@daff.example"), "registered for domain podcasts"),
+    ],
+)
+def test_bad_domain_arguments_write_nothing(copy, args, message):
+    before = snapshot(copy)
+    with pytest.raises(ScaffoldError, match=message):
+        plan_new_domain(get_environment(), *args).apply()
+    assert snapshot(copy) == before
+
+
+BAD_PRODUCT = [
+    ("nowhere", "x", {"from_port": "podcasts.podcast_shows"}, "unknown domain 'nowhere'"),
+    ("artists", "X", {"from_port": "podcasts.podcast_shows"}, "invalid product name"),
+    ("artists", "x", {}, "give exactly one input"),
+    ("artists", "x", {"from_port": "podcasts.nope"}, "unknown upstream port 'podcasts.nope'"),
+    ("artists", "x", {"from_port": "nowhere.port"}, "domain nowhere does not exist"),
+    ("artists", "x", {"from_port": "bad address"}, "invalid port address"),
+    ("artists", "x", {"from_port": "artists.track_catalog"}, "domain artists itself"),
+    ("artists", "track_catalog", {"from_port": "podcasts.podcast_shows"}, "already exists"),
+    ("artists", "play_events", {"from_port": "podcasts.podcast_shows"}, "dbt model named"),
+    (
+        "artists",
+        "x",
+        {"source": OperationalSource("file_drop", "artists_drop", "t", "none/*.csv")},
+        "no file matches",
+    ),
+    (
+        "artists",
+        "x",
+        {"source": OperationalSource("database", "crm", "t", connection="crm_db")},
+        "unknown database connection 'crm_db'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("domain", "name", "kwargs", "message"), BAD_PRODUCT)
+def test_bad_product_arguments_write_nothing(copy, domain, name, kwargs, message):
+    before = snapshot(copy)
+    with pytest.raises(ScaffoldError, match=message):
+        plan_new_product(get_environment(), domain, name, **kwargs).apply()
+    assert snapshot(copy) == before
+
+
+def test_plan_applies_all_files_or_none(tmp_path):
+    plan = Plan(tmp_path)
+    plan.write("a/one.txt", "1\n")
+    plan.write("b/two.txt", "2\n")
+    assert plan.summary() == ["+ create a/one.txt", "+ create b/two.txt"]
+    assert "+++ b/a/one.txt" in plan.diff()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "two.txt").mkdir()  # a directory where a file must go: the move fails
+    with pytest.raises(OSError):
+        plan.apply()
+    assert not (tmp_path / "a" / "one.txt").exists()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b", "two.txt"]
+
+
+def test_dbt_project_edits_keep_comments_and_round_trip():
+    text = (REPO / "dbt_project" / "dbt_project.yml").read_text()
+    added = registry.dbt_project_add(text, "merch", ["playback", "listeners"])
+    assert added.startswith(text.split("models:")[0])
+    renamed = registry.dbt_project_rename(added, "merch", "shop")
+    assert "+group: shop" in renamed and "merch" not in renamed
+    assert registry.dbt_project_remove(renamed, "shop") == text
+
+
+def test_workspace_and_teams_edits():
+    text = (REPO / "workspace.yaml").read_text()
+    added = registry.workspace_with(text, add="merch")
+    assert "location_name: merch" in added and added.startswith("# One code location")
+    assert registry.workspace_with(added, drop="merch") == text
+    teams = (REPO / "governance" / "teams.yaml").read_text()
+    assert (
+        registry.teams_remove(registry.teams_add(teams, "m-team", "m@daff.example", "m"), "m-team")
+        == teams
+    )
+
+
+def test_sources_edit_adds_a_table_to_an_existing_source_and_removes_it():
+    text = (
+        REPO / "dbt_project/models/recommendations/staging/_recommendations__sources.yml"
+    ).read_text()
+    block = "      - name: listening_sessions\n        config:\n          meta:\n            mesh_port: playback.listening_sessions"
+    added = registry.sources_add(
+        text, "recommendations_playback_ports", "", "listening_sessions", block
+    )
+    parsed = yaml.safe_load(added)["sources"][0]
+    assert [t["name"] for t in parsed["tables"]][0] == "listening_sessions"
+    assert (
+        registry.sources_remove(added, "recommendations_playback_ports", "listening_sessions")
+        == text
+    )
+
+
+def test_staging_columns_follow_the_conventions():
+    staged = cols.staging_columns(
+        [
+            ("Country Code", "VARCHAR"),
+            ("createdTime", "TIMESTAMP"),
+            ("listener_id", "VARCHAR"),
+            ("tags", "VARCHAR[]"),
+        ],
+        CONFIG,
+    )
+    assert [(c.name, c.data_type) for c in staged] == [
+        ("country_code", "varchar"),
+        ("created_at", "timestamp"),
+        ("listener_id", "bigint"),  # the shared key's glossary type
+        ("tags", "varchar"),  # nested values kept as JSON text
+    ]
+    assert staged[3].expression == 'to_json("tags")'
+
+
+def test_personal_data_is_hashed_by_default():
+    (email,) = cols.classify([cols.Column("email", "varchar", "E-mail.", "email")], CONFIG)
+    assert email.pii == {"category": "email", "treatment": "hashed"}
+    assert email.expression == "{{ mesh_hash('email') }}"
+
+
+def test_port_sql_round_trips_to_model_yaml_and_contract():
+    columns = [
+        cols.Column("order_id", "varchar", "Identifier of the order.", "order_id"),
+        cols.Column("amount_eur", "decimal(12,2)", "Amount in euros.", "amount"),
+        cols.Column("placed_at", "timestamp", "When it was placed (UTC).", "placed_at"),
+    ]
+    sql = (
+        "with final as (\n    select\n"
+        + cols.render_select(columns)
+        + "\n    from {{ ref('stg') }}\n)\n\nselect * from final\n"
+    )
+    assert cols.parse_port_sql(sql, "orders") == [
+        ("order_id", "varchar", "Identifier of the order."),
+        ("amount_eur", "decimal(12,2)", "Amount in euros."),
+        ("placed_at", "timestamp", "When it was placed (UTC)."),
+    ]
+    old_contract = cols.soda_contract(
+        "m/marts/orders",
+        "m.orders",
+        1,
+        [
+            cols.Column(
+                "order_id", "varchar", "", "", checks=[{"missing": None}, {"duplicate": None}]
+            )
+        ],
+    )
+    text, dataset, derived = cols.derive_port_files(
+        sql, "orders", "Orders placed.", None, old_contract, CONFIG
+    )
+    assert dataset == "m/marts/orders"
+    model = yaml.safe_load(text)["models"][0]
+    assert model["config"] == {"contract": {"enforced": True}}
+    assert [c["data_type"] for c in model["columns"]] == ["varchar", "decimal(12,2)", "timestamp"]
+    assert derived[0].checks == [{"missing": None}, {"duplicate": None}]  # kept
+    contract = yaml.safe_load(cols.soda_contract("m/marts/orders", "m.orders", 1, derived))
+    assert [c["name"] for c in contract["columns"]] == ["order_id", "amount_eur", "placed_at"]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("amount as amount_eur,  -- Amount.", "no declared type"),
+        ("cast(amount as double) as amount_eur,", "no description"),
+    ],
+)
+def test_port_sql_without_type_or_description_is_refused(line, message):
+    sql = f"with final as (\n    select\n        cast(id as varchar) as order_id,  -- Id.\n        {line.rstrip(',')}\n    from x\n)\nselect * from final"
+    with pytest.raises(ScaffoldError, match=message):
+        cols.parse_port_sql(sql, "orders")
