@@ -157,7 +157,7 @@ class MeshConnection:
         ports = self._ports_of(refs)
         try:
             relation = self._con.sql(sql)
-            table = relation.fetch_arrow_table() if relation is not None else pa.table({})
+            table = relation.to_arrow_table() if relation is not None else pa.table({})
         except duckdb.PermissionException as exc:
             self._audit("refused", tuple(ports), detail=sql)
             raise QueryRefused(

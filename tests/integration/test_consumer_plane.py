@@ -1,0 +1,203 @@
+"""The consumer plane on the really built Daff mesh: query with grants, PII masking, audit,
+refusals, the views file and the catalog's product page (Dagster history included)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+import mesh_platform
+from mesh_platform.access.audit import read_entries
+from mesh_platform.access.errors import AccessDenied, QueryRefused
+from mesh_platform.access.service import AccessService
+from mesh_platform.catalog.detail import access_summary, product_detail
+from mesh_platform.catalog.history import open_instance
+from mesh_platform.ports import list_published
+from mesh_platform.views_file import views_file_path
+
+from ..conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def consumer_env(mesh_env, tmp_path, monkeypatch):
+    """The built mesh, with its own copy of the access policy and a fresh audit log."""
+    access = tmp_path / "access"
+    shutil.copytree(REPO / "governance" / "access", access)
+    monkeypatch.setenv("MESH_ACCESS_DIR", str(access))
+    shutil.rmtree(mesh_env.data_dir / "access", ignore_errors=True)
+    monkeypatch.delenv("MESH_USER", raising=False)
+    return mesh_env
+
+
+def mesh(*args: str, env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mesh_platform.cli", *args],
+        cwd=REPO,
+        env={**os.environ, "MESH_DATA_DIR": str(env.data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_request_approve_query_flow_through_the_cli(consumer_env):
+    denied = mesh(
+        "query", "select count(*) from artists.artist_royalties", "--as", "alice", env=consumer_env
+    )
+    assert denied.returncode == 3
+    assert "alice has no grant to read artists.artist_royalties" in denied.stdout
+    assert "mesh access request artists.artist_royalties" in denied.stdout
+
+    asked = mesh(
+        "access",
+        "request",
+        "artists.artist_royalties",
+        "--reason",
+        "Royalty report for finance",
+        "--as",
+        "alice",
+        env=consumer_env,
+    )
+    assert asked.returncode == 0, asked.stdout
+    request_id = asked.stdout.split()[1]
+    wrong = mesh("access", "approve", request_id, "--as", "lena", env=consumer_env)
+    assert wrong.returncode == 3 and "artists-team" in wrong.stdout
+    approved = mesh("access", "approve", request_id, "--as", "carla", env=consumer_env)
+    assert approved.returncode == 0, approved.stdout
+
+    rows = mesh(
+        "query",
+        "select artist_id, royalty_eur from artists.artist_royalties",
+        "--as",
+        "alice",
+        "--format",
+        "json",
+        env=consumer_env,
+    )
+    assert rows.returncode == 0, rows.stdout
+    published = (
+        duckdb.connect()
+        .execute(
+            f"select count(*) from read_parquet('{consumer_env.ports_dir}/artists/artist_royalties/v1/current.parquet')"
+        )
+        .fetchall()[0][0]
+    )
+    assert len(json.loads(rows.stdout)) == published > 0
+
+    audit = [(e.user, e.action, e.ports, e.rows) for e in read_entries(consumer_env.data_dir)]
+    assert ("alice", "denied", ("artists.artist_royalties v1",), None) in audit
+    assert ("alice", "read", ("artists.artist_royalties v1",), published) in audit
+    assert ("lena", "denied", (), None) in audit
+
+
+def test_personal_data_is_null_without_a_grant_covering_it(consumer_env):
+    service = AccessService()
+    request = service.request("bruno", "listeners.listener_profiles", "Churn model features")
+    service.decide(request.id, "lena", approve=True)
+    sql = "select count(email_sha256) as emails, count(birth_year) as births, count(*) as n from listeners.listener_profiles"
+    with mesh_platform.connect(user="bruno") as con:
+        masked = con.df(sql).iloc[0]
+        assert con.hidden_columns["listeners.listener_profiles v1"] == (
+            "email_sha256",
+            "birth_year",
+        )
+        # the hidden columns are not even loaded: the objects behind the views lack them
+        loaded = con._con.execute(
+            "select column_name from duckdb_columns() where table_name like '__mesh_port_%'"
+        ).fetchall()
+        assert loaded and not {"email_sha256", "birth_year"} & {c for (c,) in loaded}
+    assert masked["n"] > 0 and masked["emails"] == 0 and masked["births"] == 0
+    with mesh_platform.connect(user="lena") as con:
+        owner = con.df(sql).iloc[0]
+    assert owner["emails"] == owner["n"] and owner["births"] > 0
+    pii = service.request("bruno", "listeners.listener_profiles", "Join on hashed email", pii=True)
+    service.decide(pii.id, "lena", approve=True)
+    with mesh_platform.connect(user="bruno") as con:
+        assert con.df(sql).iloc[0]["emails"] == owner["n"]
+
+
+def test_only_granted_ports_exist_and_dangerous_statements_are_refused(consumer_env):
+    with AccessService().connect("alice", channel="python") as con:
+        assert con.tables() == ["artists.track_catalog v1", "playback.daily_track_plays v1"]
+        assert con.fetchall("select count(*) > 0 from playback.daily_track_plays") == [(True,)]
+        with pytest.raises(AccessDenied, match="no grant to read listeners.listener_profiles"):
+            con.df("select * from listeners.listener_profiles")
+        pointer = (
+            consumer_env.ports_dir / "listeners" / "listener_profiles" / "v1" / "current.parquet"
+        )
+        for sql in (
+            f"select * from '{pointer}'",
+            f"select * from read_parquet('{pointer}')",
+            f"attach '{consumer_env.domain_database('listeners')}' as w",
+            "install httpfs",
+            "create table t as select 1",
+            "set enable_external_access = true",
+        ):
+            with pytest.raises(QueryRefused):
+                con.df(sql)
+    actions = [e.action for e in read_entries(consumer_env.data_dir)]
+    assert actions.count("refused") == 6 and actions.count("denied") == 1
+
+
+def test_views_file_is_refreshed_at_publish_and_readable_by_any_duckdb_client(consumer_env):
+    path = views_file_path(consumer_env.ports_dir)
+    assert path.exists()
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        for published in list_published(consumer_env.ports_dir):
+            count = con.execute(f"select count(*) from {published.address}").fetchall()[0][0]
+            assert count == published.rows, published.address
+        with pytest.raises(duckdb.Error):
+            con.execute("create table x as select 1")
+    finally:
+        con.close()
+
+
+def test_product_page_data_has_status_history_lineage_and_usage(consumer_env):
+    service = AccessService()
+    with service.connect("alice") as con:
+        con.df("select * from artists.track_catalog limit 5")
+    detail = product_detail(
+        service.catalog,
+        "artists.track_catalog",
+        instance=open_instance(),
+        usage=service.usage(),
+        access=access_summary(service, "alice", "artists.track_catalog"),
+    )
+    port = detail["ports"][0]
+    assert port["published"]["rows"] > 0
+    assert port["compliance"]["status"] == "compliant"
+    latest = port["history"]["runs"][0]
+    assert latest["published"] and latest["checks_failed"] == 0 and latest["checks_passed"] >= 5
+    assert detail["freshness"]["status"] == "fresh"
+    assert detail["downstream"] == [
+        "recommendations.listener_taste_profiles",
+        "recommendations.weekly_top_tracks",
+    ]
+    assert detail["usage"]["readers"] == {"alice": 1} and detail["usage"]["rows"] == 5
+    assert port["access"]["can_read"] is True
+
+
+def test_catalog_show_cli_prints_the_product_page(consumer_env):
+    shown = mesh("catalog", "show", "artists.artist_royalties", "--as", "alice", env=consumer_env)
+    assert shown.returncode == 0, shown.stdout
+    for expected in (
+        "artists-team",
+        "output port artists.artist_royalties v1",
+        "royalty_eur",
+        "compliance: compliant",
+        "freshness: fresh",
+        "upstream: playback.play_events",
+        "your access (alice): no access",
+    ):
+        assert expected in shown.stdout, expected
+    unknown = mesh("catalog", "show", "artists.royalties", env=consumer_env)
+    assert unknown.returncode == 2 and "did you mean" in unknown.stdout

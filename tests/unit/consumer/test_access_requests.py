@@ -1,0 +1,158 @@
+"""Request → approve/deny → grant, on the real catalog with a throwaway copy of the policy files."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+
+from mesh_platform.access.audit import read_entries
+from mesh_platform.access.errors import AccessDenied, AccessError
+from mesh_platform.access.grants import load_grants
+from mesh_platform.access.service import AccessService
+from mesh_platform.environment import get_environment
+
+from ...conftest import REPO
+
+
+@pytest.fixture
+def service(tmp_path, monkeypatch):
+    access = tmp_path / "access"
+    shutil.copytree(REPO / "governance" / "access", access)
+    monkeypatch.setenv("MESH_ACCESS_DIR", str(access))
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / "data"))
+    return AccessService(get_environment())
+
+
+def _port(service, address):
+    return service.catalog.port(address)
+
+
+def test_request_approved_by_the_owner_becomes_a_grant_at_once(service):
+    alice = service.user("alice")
+    royalties = _port(service, "artists.artist_royalties")
+    assert not service.policy.read(alice, royalties).allowed
+    request = service.request("alice", "artists.artist_royalties", "Quarterly royalty report")
+    assert request.status == "pending"
+    assert [r.id for r in service.requests(status="pending", decidable_by="carla")] == [request.id]
+    assert service.requests(status="pending", decidable_by="lena") == []
+    decided = service.decide(request.id, "carla", approve=True, note="ok for Q3")
+    assert (decided.status, decided.decided_by) == ("approved", "carla")
+    decision = service.policy.read(alice, royalties)
+    assert decision.allowed and not decision.personal_data
+    grant = load_grants(service.env.access_dir)[-1]
+    assert (grant.principal, grant.target, grant.granted_by, grant.request_id) == (
+        "user:alice",
+        "artists.artist_royalties",
+        "carla",
+        request.id,
+    )
+    actions = [(e.user, e.action) for e in read_entries(service.env.data_dir)]
+    assert actions == [("alice", "request"), ("carla", "approve")]
+
+
+def test_only_the_owner_team_or_a_steward_decides_and_a_refusal_is_audited(service):
+    request = service.request("alice", "artists.artist_payments", "Reconcile payments with finance")
+    with pytest.raises(AccessDenied, match=r"only its owner team \(artists-team\) or a steward"):
+        service.decide(request.id, "lena", approve=True)
+    assert [e.action for e in read_entries(service.env.data_dir)][-1] == "denied"
+    assert service.requests(status="pending")[0].id == request.id  # untouched
+    service.decide(request.id, "greta", approve=False, note="use artist_royalties instead")
+    denied = service.requests(status="denied")[0]
+    assert (denied.decided_by, denied.note) == ("greta", "use artist_royalties instead")
+    assert not service.policy.read(
+        service.user("alice"), _port(service, "artists.artist_payments")
+    ).allowed
+
+
+def test_personal_data_needs_a_grant_that_covers_it(service):
+    bruno = service.user("bruno")
+    profiles = _port(service, "listeners.listener_profiles")
+    first = service.request("bruno", "listeners.listener_profiles", "Churn model features")
+    service.decide(first.id, "lena", approve=True)
+    assert service.policy.read(bruno, profiles).allowed
+    assert not service.policy.read(bruno, profiles).personal_data
+    second = service.request(
+        "bruno", "listeners.listener_profiles", "Join on hashed email", pii=True
+    )
+    service.decide(second.id, "lena", approve=True)
+    assert service.policy.read(bruno, profiles).personal_data
+    owner = service.policy.read(service.user("lena"), profiles)
+    assert owner.allowed and owner.personal_data
+
+
+@pytest.mark.parametrize(
+    ("user", "target", "reason", "pii", "message"),
+    [
+        (None, "artists.artist_royalties", "a good reason here", False, "who is asking"),
+        (
+            "mallory",
+            "artists.artist_royalties",
+            "a good reason here",
+            False,
+            "unknown user 'mallory'",
+        ),
+        ("alice", "artists.royalties", "a good reason here", False, "unknown data product or port"),
+        ("alice", "artists.artist_royalties", "pls", False, "say why you need"),
+        (
+            "alice",
+            "artists.artist_royalties",
+            "a good reason here",
+            True,
+            "no personal-data columns",
+        ),
+        ("alice", "playback.daily_track_plays", "a good reason here", False, "can already read"),
+        ("carla", "artists.artist_royalties", "a good reason here", False, "can already read"),
+    ],
+)
+def test_bad_requests_are_refused_clearly_and_nothing_is_written(
+    service, user, target, reason, pii, message
+):
+    with pytest.raises(AccessError, match=message):
+        service.request(user, target, reason, pii=pii)
+    assert service.requests() == []
+
+
+def test_a_second_pending_request_and_a_second_decision_are_refused(service):
+    request = service.request("alice", "podcasts.podcast_shows", "Podcast dashboard for marketing")
+    with pytest.raises(AccessError, match="already has a pending request"):
+        service.request("alice", "podcasts.podcast_shows", "Podcast dashboard for marketing")
+    with pytest.raises(AccessError, match="say why the request is denied"):
+        service.decide(request.id, "petra", approve=False)
+    service.decide(request.id, "petra", approve=True)
+    with pytest.raises(AccessError, match="already approved by petra"):
+        service.decide(request.id, "petra", approve=False, note="changed my mind")
+    with pytest.raises(AccessError, match="no access request 'req-nope'"):
+        service.decide("req-nope", "petra", approve=True)
+
+
+def test_concurrent_approvals_lose_no_grant(service):
+    users = ["alice", "bruno", "pablo", "lena", "remi"]
+    requests = [
+        service.request(u, "podcasts.podcast_episodes", f"Episode analysis by {u}") for u in users
+    ]
+    threads = [
+        threading.Thread(target=service.decide, args=(r.id, "petra", True)) for r in requests
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    granted = {
+        g.principal
+        for g in load_grants(service.env.access_dir)
+        if g.target == "podcasts.podcast_episodes"
+    }
+    assert granted == {f"user:{u}" for u in users}
+    assert {r.status for r in service.requests()} == {"approved"}
+
+
+def test_tokens_identify_their_user_and_are_stored_only_hashed(service):
+    token = service.issue_token("alice")
+    assert service.authenticate(token).id == "alice"
+    stored = (service.env.data_dir / "access" / "tokens.json").read_text()
+    assert token not in stored
+    for bad in (None, "", "mesh_wrong", token + "x"):
+        with pytest.raises(AccessDenied, match="bearer token"):
+            service.authenticate(bad)
