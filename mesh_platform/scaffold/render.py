@@ -18,6 +18,14 @@ def flow(value: Any) -> str:
     return text.strip().removesuffix("...").strip()
 
 
+def wrap(text: str, indent: int) -> str:
+    """Folded YAML text: lines of at most 96 characters, continuation lines indented."""
+    import textwrap
+
+    lines = textwrap.wrap(" ".join(text.split()), 96 - indent)
+    return ("\n" + " " * indent).join(lines)
+
+
 @lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -27,6 +35,7 @@ def _env() -> jinja2.Environment:
         autoescape=False,  # noqa: S701 - renders YAML, SQL and Python, never HTML
     )
     env.filters["flow"] = flow
+    env.filters["wrap"] = wrap
     return env
 
 
