@@ -24,8 +24,8 @@ from mesh_platform.descriptor import DataProduct, DescriptorError, OutputPort, P
 from mesh_platform.domain import Domain, discover_domain_dirs, load_domain
 from mesh_platform.environment import MeshEnvironment, get_environment
 from mesh_platform.governance.context import column_meta
-from mesh_platform.governance.gate import CHECK_NAME as GOVERNANCE_CHECK
 from mesh_platform.governance.port_schema import model_entries, normalize_type
+from mesh_platform.governance.report import GOVERNANCE_CHECK_NAME as GOVERNANCE_CHECK
 from mesh_platform.ports import current_snapshot, port_dir
 
 GOVERNANCE_RECORD = "governance.json"

@@ -24,10 +24,10 @@ from mesh_platform.governance.engine import (
     declared_ports_leniently,
     evaluate_context,
 )
-from mesh_platform.governance.report import Finding, errors
+from mesh_platform.governance.report import GOVERNANCE_CHECK_NAME, Finding, errors
 from mesh_platform.governance.runtime import data_findings, versioning_at_publish
 
-CHECK_NAME = "governance"
+CHECK_NAME = GOVERNANCE_CHECK_NAME
 
 
 @dataclass(frozen=True)

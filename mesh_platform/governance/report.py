@@ -11,6 +11,9 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
+# The name of every output port's blocking governance asset check (the gate's and the catalog's).
+GOVERNANCE_CHECK_NAME = "governance"
+
 
 class Severity(StrEnum):
     """``error`` blocks: lint exits non-zero and the port is not published. ``warning`` informs."""
