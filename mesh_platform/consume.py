@@ -1,4 +1,8 @@
-"""How analysts read the mesh: published output ports only, never a pipeline's database file.
+"""The platform's own trusted reader of the published ports (tests, platform code).
+
+Consumers do not use this: it enforces no grants, masks no personal data and writes no audit
+entry. People and tools go through :func:`mesh_platform.connect` (``user=``), ``mesh query
+--as`` or the portal's API (:mod:`mesh_platform.access`).
 
 :func:`connect` returns an in-memory DuckDB connection with one view per published port —
 ``<domain>.<port>`` for the latest major version and ``<domain>.<port>_v<N>`` for each — over
