@@ -21,6 +21,7 @@ from mesh_platform.cli import (
     lint,
     materialize,
     new,
+    portal,
     prepare,
     products,
     query,
@@ -56,6 +57,7 @@ for module in (
     new,
     doctor,
     remove,
+    portal,
 ):
     module.register(app)
 

@@ -1,0 +1,322 @@
+"""The HTTP API under ``/api/v1``: catalog metadata as JSON, port data in open formats, SQL and
+access requests. Metadata is public to every caller; data needs a bearer token and a grant."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from mesh_platform.access.errors import AccessDenied, AccessError, QueryRefused
+from mesh_platform.access.identities import User
+from mesh_platform.access.query import QueryError
+from mesh_platform.catalog.catalog import CatalogError
+from mesh_platform.catalog.entries import PortEntry, ProductEntry
+from mesh_platform.portal import data as port_data
+from mesh_platform.portal.auth import api_user, require_api_user
+
+NAME = r"^[a-z][a-z0-9_]*$"
+REQUEST_ID = r"^req-[0-9a-f]{1,32}$"
+DomainName = Annotated[str, Path(pattern=NAME, max_length=64, description="a domain name")]
+ProductName = Annotated[str, Path(pattern=NAME, max_length=64, description="a product name")]
+PortName = Annotated[str, Path(pattern=NAME, max_length=64, description="an output port name")]
+RequestId = Annotated[str, Path(pattern=REQUEST_ID, description="an access request id")]
+
+router = APIRouter(prefix="/api/v1")
+
+
+def _snapshot(request: Request):
+    return request.app.state.portal.current()
+
+
+def product_url(key: str) -> str:
+    domain, name = key.split(".")
+    return f"/api/v1/products/{domain}/{name}"
+
+
+def port_url(address: str) -> str:
+    domain, name = address.split(".")
+    return f"/api/v1/ports/{domain}/{name}"
+
+
+def public_published(published: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A published snapshot without the server's file path (meaningless to an HTTP client)."""
+    return {k: v for k, v in published.items() if k != "path"} if published else None
+
+
+def _product_summary(product: ProductEntry) -> dict[str, Any]:
+    return {
+        "key": product.key,
+        "domain": product.domain,
+        "name": product.name,
+        "description": product.description,
+        "owner": {"team": product.owner_team, "contact": product.owner_contact},
+        "tier": product.tier,
+        "classification": product.classification,
+        "tags": list(product.tags),
+        "ports": [
+            {
+                "address": p.address,
+                "version": p.version,
+                "published_rows": p.published.rows if p.published else None,
+                "url": port_url(p.address) + f"?version={p.version}",
+            }
+            for p in product.ports
+        ],
+        "url": product_url(product.key),
+    }
+
+
+def _not_found(exc: CatalogError) -> HTTPException:
+    return HTTPException(404, str(exc))
+
+
+def _port(catalog, domain: str, port: str, version: int | None) -> PortEntry:
+    try:
+        return catalog.port(f"{domain}.{port}", version)
+    except CatalogError as exc:
+        raise _not_found(exc) from None
+
+
+@router.get("/domains", summary="Every domain with its owner and products")
+def domains(request: Request) -> list[dict[str, Any]]:
+    catalog = _snapshot(request).catalog
+    return [
+        {**asdict(d), "products": [product_url(k) for k in d.products], "keys": list(d.products)}
+        for d in catalog.domains.values()
+    ]
+
+
+@router.get("/products", summary="Every data product (optionally of one domain)")
+def products(
+    request: Request,
+    domain: Annotated[str | None, Query(pattern=NAME, max_length=64)] = None,
+) -> list[dict[str, Any]]:
+    catalog = _snapshot(request).catalog
+    if domain is not None and domain not in catalog.domains:
+        try:
+            catalog.domain(domain)
+        except CatalogError as exc:
+            raise _not_found(exc) from None
+    return [
+        _product_summary(p)
+        for p in sorted(catalog.products.values(), key=lambda p: p.key)
+        if domain is None or p.domain == domain
+    ]
+
+
+@router.get("/search", summary="Ranked search by name, description, columns, tags, owner, domain")
+def search(
+    request: Request,
+    q: Annotated[str, Query(min_length=1, max_length=200, description="words to look for")],
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> dict[str, Any]:
+    snapshot = _snapshot(request)
+    hits = []
+    for hit in snapshot.index.search(q, limit):
+        product = snapshot.catalog.product(hit.key)
+        hits.append(
+            {
+                **asdict(hit),
+                "description": product.description,
+                "owner": product.owner_team,
+                "url": product_url(hit.key),
+            }
+        )
+    return {"query": q, "hits": hits}
+
+
+@router.get("/products/{domain}/{product}", summary="Everything about one product")
+def product(
+    request: Request,
+    domain: DomainName,
+    product: ProductName,
+    user: Annotated[User | None, Depends(api_user)],
+) -> dict[str, Any]:
+    """The catalog's product detail; with a bearer token, `ports[].access` says what the caller
+    may read (and which personal-data columns stay hidden)."""
+    try:
+        detail = request.app.state.portal.detail(f"{domain}.{product}", user.id if user else None)
+    except CatalogError as exc:
+        raise _not_found(exc) from None
+    for port in detail["ports"]:
+        port["published"] = public_published(port["published"])
+        port["url"] = port_url(port["address"]) + f"?version={port['version']}"
+        port["data_url"] = port_url(port["address"]) + f"/data?version={port['version']}"
+    return detail
+
+
+@router.get("/ports/{domain}/{port}", summary="One output port (newest major unless version)")
+def port(
+    request: Request,
+    domain: DomainName,
+    port: PortName,
+    version: Annotated[int | None, Query(ge=1, le=1000)] = None,
+) -> dict[str, Any]:
+    catalog = _snapshot(request).catalog
+    entry = _port(catalog, domain, port, version)
+    product = catalog.product_of_port(entry.address)
+    raw = asdict(entry)
+    raw.pop("governance", None)
+    raw["published"] = public_published(raw["published"])
+    raw["columns"] = [{**asdict(c), "personal": c.personal} for c in entry.columns]
+    raw["label"] = entry.label
+    raw["product"] = product.key
+    raw["versions"] = sorted(p.version for p in product.ports if p.address == entry.address)
+    raw["url"] = port_url(entry.address) + f"?version={entry.version}"
+    raw["data_url"] = port_url(entry.address) + f"/data?version={entry.version}"
+    raw["product_url"] = product_url(product.key)
+    return raw
+
+
+@router.get(
+    "/ports/{domain}/{port}/data",
+    summary="A port's data as CSV, JSON or Parquet (needs a token and a grant)",
+    responses={
+        200: {"content": {t: {} for t in port_data.FORMATS.values()}},
+        401: {"description": "no or invalid bearer token"},
+        403: {"description": "no grant to read this port"},
+    },
+)
+def data(
+    request: Request,
+    domain: DomainName,
+    port: PortName,
+    user: Annotated[User, Depends(require_api_user)],
+    format: Annotated[str, Query(description="csv | json | parquet")] = "csv",
+    limit: Annotated[int, Query(ge=1, le=port_data.MAX_LIMIT)] = port_data.DEFAULT_LIMIT,
+    columns: Annotated[str | None, Query(max_length=2000, description="e.g. a,b")] = None,
+    version: Annotated[int | None, Query(ge=1, le=1000)] = None,
+) -> Response:
+    """Rows of the port's current snapshot, read as the caller: personal-data columns are
+    null unless their grant covers them (named in `X-Mesh-Hidden-Columns`); audited."""
+    snapshot = _snapshot(request)
+    entry = _port(snapshot.catalog, domain, port, version)
+    try:
+        fmt = port_data.check_format(format)
+        selected = port_data.select_columns(entry, columns)
+    except port_data.DataRequestError as exc:
+        raise HTTPException(400, str(exc)) from None
+    if entry.published is None:
+        raise HTTPException(404, f"port {entry.label} has not been published yet; no data")
+    with snapshot.service.connect(user.id, channel="api") as con:
+        try:
+            result = port_data.read_port(con, entry, selected, limit)
+        except AccessDenied as exc:
+            raise HTTPException(
+                403,
+                f"{exc}; over the API: POST /api/v1/access/requests with "
+                f'{{"target": "{entry.address}", "reason": "..."}}',
+            ) from None
+    name = f"{entry.address}_v{entry.version}.{fmt}"
+    return Response(
+        port_data.encode(result, fmt),
+        media_type=port_data.FORMATS[fmt],
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Mesh-Rows": str(result.table.num_rows),
+            "X-Mesh-Hidden-Columns": ",".join(result.hidden_columns),
+        },
+    )
+
+
+class QueryBody(BaseModel):
+    sql: str = Field(min_length=1, max_length=20_000, description="one read-only SELECT")
+    limit: int = Field(default=port_data.DEFAULT_LIMIT, ge=1, le=port_data.MAX_LIMIT)
+
+
+@router.post("/query", summary="Read-only SQL over the ports the caller may read")
+def query(
+    request: Request,
+    body: QueryBody,
+    user: Annotated[User, Depends(require_api_user)],
+) -> dict[str, Any]:
+    """Tables are `<domain>.<port>` (newest major) and `<domain>.<port>_v<N>`; statements that
+    write, attach, load extensions or read files are refused (400)."""
+    with _snapshot(request).service.connect(user.id, channel="api") as con:
+        try:
+            table = con.arrow(body.sql)
+        except (QueryRefused, QueryError) as exc:
+            raise HTTPException(400, str(exc)) from None
+        except AccessDenied as exc:
+            raise HTTPException(403, str(exc)) from None
+        hidden = sorted({c for cols in con.hidden_columns.values() for c in cols})
+    rows = table.slice(0, body.limit)
+    return {
+        "columns": rows.column_names,
+        "rows": port_data.json_rows(rows),
+        "row_count": table.num_rows,
+        "truncated": table.num_rows > body.limit,
+        "hidden_columns": [c for c in hidden if c in rows.column_names],
+    }
+
+
+class RequestBody(BaseModel):
+    target: str = Field(description="a product <domain>.<product> or a port <domain>.<port>")
+    reason: str = Field(description="why you need it (the owner decides on it)")
+    pii: bool = Field(default=False, description="also ask for personal-data columns")
+
+
+class DecisionBody(BaseModel):
+    note: str = Field(default="", max_length=2000, description="required when denying")
+
+
+def _access_call(call):
+    try:
+        return call()
+    except AccessDenied as exc:
+        raise HTTPException(403, str(exc)) from None
+    except (AccessError, CatalogError) as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+@router.post("/access/requests", status_code=201, summary="Ask an owner for access")
+def request_access(
+    request: Request,
+    body: RequestBody,
+    user: Annotated[User, Depends(require_api_user)],
+) -> dict[str, Any]:
+    service = _snapshot(request).service
+    created = _access_call(
+        lambda: service.request(user.id, body.target, body.reason, body.pii, channel="api")
+    )
+    return asdict(created)
+
+
+@router.get("/access/requests", summary="Your requests, and the pending ones you may decide")
+def list_requests(
+    request: Request, user: Annotated[User, Depends(require_api_user)]
+) -> dict[str, Any]:
+    service = _snapshot(request).service
+    mine = [asdict(r) for r in service.requests() if r.user == user.id]
+    to_decide = [asdict(r) for r in service.requests("pending", decidable_by=user.id)]
+    return {"user": user.id, "mine": mine, "to_decide": to_decide}
+
+
+def _decide(request: Request, request_id: str, user: User, approve: bool, note: str):
+    service = _snapshot(request).service
+    return asdict(
+        _access_call(lambda: service.decide(request_id, user.id, approve, note, channel="api"))
+    )
+
+
+@router.post("/access/requests/{request_id}/approve", summary="Approve (owner or steward)")
+def approve(
+    request: Request,
+    request_id: RequestId,
+    user: Annotated[User, Depends(require_api_user)],
+    body: Annotated[DecisionBody | None, Body()] = None,
+) -> dict[str, Any]:
+    return _decide(request, request_id, user, True, body.note if body else "")
+
+
+@router.post("/access/requests/{request_id}/deny", summary="Deny with a note (owner or steward)")
+def deny(
+    request: Request,
+    request_id: RequestId,
+    user: Annotated[User, Depends(require_api_user)],
+    body: Annotated[DecisionBody | None, Body()] = None,
+) -> dict[str, Any]:
+    return _decide(request, request_id, user, False, body.note if body else "")

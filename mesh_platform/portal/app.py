@@ -1,0 +1,106 @@
+"""``create_app``: the portal's pages, its HTTP API under ``/api/v1`` and the API reference.
+
+FastAPI's own ``/docs`` loads Swagger UI from a CDN; the portal serves no external asset, so
+``/docs`` here is a server-rendered reference of the generated OpenAPI (``/openapi.json``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mesh_platform.catalog.catalog import CatalogError
+from mesh_platform.environment import MeshEnvironment, get_environment
+from mesh_platform.portal import api, pages
+from mesh_platform.portal.auth import page_user
+from mesh_platform.portal.state import PortalState
+
+TEMPLATES = Path(__file__).parent / "templates"
+SECURITY_HEADERS = {
+    # No script at all, nothing loaded from elsewhere, forms post only to the portal itself.
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"
+
+
+def _validation_text(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "request"
+        value = error.get("input")
+        shown = f" (got {str(value)[:60]!r})" if isinstance(value, str | int) else ""
+        parts.append(f"{where}: {error.get('msg', 'invalid')}{shown}")
+    return "invalid request: " + "; ".join(parts)
+
+
+def _error(request: Request, status: int, detail: str, headers=None) -> Response:
+    if _is_api(request):
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    return request.app.state.templates.TemplateResponse(
+        request,
+        "error.html",
+        {"user": page_user(request), "status": status, "detail": detail, "title": "Error"},
+        status_code=status,
+    )
+
+
+def create_app(env: MeshEnvironment | None = None) -> FastAPI:
+    """The portal over ``env`` (default: the current environment, resolved now)."""
+    env = env or get_environment()
+    app = FastAPI(
+        title="Data mesh portal API",
+        version="1",
+        description=(
+            "Catalog metadata of every data product (public), port data as CSV/JSON/Parquet and "
+            "read-only SQL (bearer token from `mesh access token USER`, grants enforced, "
+            "personal data masked, every read audited), and the access-request flow."
+        ),
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.portal = PortalState(env)
+    app.state.templates = Jinja2Templates(directory=str(TEMPLATES))
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.cookies or request.headers.get("authorization"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        return _error(request, 400, _validation_text(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no such page or API route: {request.url.path}"
+        elif exc.status_code == 405:
+            detail = f"{request.method} is not allowed on {request.url.path}"
+        return _error(request, exc.status_code, detail, getattr(exc, "headers", None))
+
+    @app.exception_handler(CatalogError)
+    async def unknown(request: Request, exc: CatalogError) -> Response:
+        return _error(request, 404, str(exc))
+
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    return app

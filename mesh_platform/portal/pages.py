@@ -1,0 +1,276 @@
+"""The portal's server-rendered pages: domains, search, product, data preview, access requests,
+sign-in. Signed out, a visitor sees catalog metadata only; data needs a signed-in user with a
+grant, read through their guarded connection (channel ``portal``, audited)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup, escape
+
+from mesh_platform.access.errors import AccessDenied, AccessError
+from mesh_platform.access.identities import User
+from mesh_platform.catalog.search import stem
+from mesh_platform.portal import auth, svg
+from mesh_platform.portal import data as port_data
+from mesh_platform.portal.api import NAME, REQUEST_ID
+
+PREVIEW_ROWS = 50
+_TOKEN = re.compile(r"[A-Za-z0-9]+")
+
+router = APIRouter(include_in_schema=False)
+DomainName = Annotated[str, Path(pattern=NAME, max_length=64)]
+ProductName = Annotated[str, Path(pattern=NAME, max_length=64)]
+
+
+def _render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
+    context.setdefault("user", auth.page_user(request))
+    return request.app.state.templates.TemplateResponse(
+        request, template, context, status_code=status
+    )
+
+
+def _state(request: Request):
+    return request.app.state.portal
+
+
+def _signed_in(request: Request) -> User:
+    user = auth.page_user(request)
+    if user is None:
+        raise HTTPException(401, "sign in first (a token from `mesh access token USER`)")
+    return user
+
+
+def highlight(text: str, matched: tuple[str, ...]) -> Markup:
+    """``text`` with the words that matched the query (same stemming as search) marked."""
+
+    def mark(match: re.Match[str]) -> str:
+        word = stem(match[0].lower())
+        hit = any(word.startswith(m) for m in matched)
+        return f"<mark>{escape(match[0])}</mark>" if hit else str(escape(match[0]))
+
+    out, last = [], 0
+    for match in _TOKEN.finditer(text):
+        out.append(str(escape(text[last : match.start()])))
+        out.append(mark(match))
+        last = match.end()
+    out.append(str(escape(text[last:])))
+    return Markup("".join(out))
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site (never ``//host`` or a scheme) may follow a sign-in."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    catalog = _state(request).current().catalog
+    domains = [
+        (domain, [catalog.products[key] for key in domain.products])
+        for domain in catalog.domains.values()
+    ]
+    return _render(request, "index.html", domains=domains, problems=catalog.problems, title="")
+
+
+@router.get("/search")
+def search(request: Request, q: Annotated[str, Query(max_length=200)] = "") -> Response:
+    snapshot = _state(request).current()
+    hits = []
+    for hit in snapshot.index.search(q, 25) if q.strip() else []:
+        product = snapshot.catalog.product(hit.key)
+        hits.append(
+            {
+                "hit": hit,
+                "product": product,
+                "snippet": highlight(product.description, hit.matched),
+            }
+        )
+    return _render(request, "search.html", q=q, hits=hits, title=f"Search: {q}")
+
+
+def _my_requests(service, user: User | None, key: str, ports) -> list:
+    if user is None:
+        return []
+    targets = {key, *(p.address for p in ports)}
+    return [r for r in service.requests() if r.user == user.id and r.target in targets]
+
+
+def _product_page(
+    request: Request, domain: str, product: str, status: int = 200, **extra: Any
+) -> Response:
+    user = auth.page_user(request)
+    state = _state(request)
+    key = f"{domain}.{product}"
+    detail = state.detail(key, user.id if user else None)
+    snapshot = state.current()
+    entry = snapshot.catalog.product(key)
+    requested = request.query_params.get("requested", "")
+    return _render(
+        request,
+        "product.html",
+        status=status,
+        user=user,
+        d=detail,
+        lineage=svg.lineage(detail),
+        plots={p["label"]: svg.history(p["history"]) for p in detail["ports"]},
+        has_personal=any(p.personal_columns for p in entry.ports),
+        my_requests=_my_requests(snapshot.service, user, key, entry.ports),
+        requested=requested if re.fullmatch(REQUEST_ID, requested) else "",
+        title=key,
+        **extra,
+    )
+
+
+@router.get("/products/{domain}/{product}")
+def product(request: Request, domain: DomainName, product: ProductName) -> Response:
+    return _product_page(request, domain, product)
+
+
+@router.post("/products/{domain}/{product}/request", dependencies=[Depends(auth.same_origin)])
+def request_access(
+    request: Request,
+    domain: DomainName,
+    product: ProductName,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    pii: Annotated[bool, Form()] = False,
+) -> Response:
+    user = _signed_in(request)
+    key = f"{domain}.{product}"
+    service = _state(request).current().service
+    try:
+        created = service.request(user.id, key, reason, pii, channel="portal")
+    except (AccessError, AccessDenied) as exc:
+        return _product_page(
+            request, domain, product, status=400, form_error=str(exc), reason=reason
+        )
+    return RedirectResponse(
+        f"/products/{domain}/{product}?requested={quote(created.id)}#access", status_code=303
+    )
+
+
+@router.get("/products/{domain}/{product}/preview")
+def preview(
+    request: Request,
+    domain: DomainName,
+    product: ProductName,
+    port: Annotated[str | None, Query(pattern=NAME, max_length=64)] = None,
+    version: Annotated[int | None, Query(ge=1, le=1000)] = None,
+) -> Response:
+    """The first rows of a port, read as the signed-in user (masked, audited)."""
+    user = _signed_in(request)
+    snapshot = _state(request).current()
+    entry = snapshot.catalog.product(f"{domain}.{product}")
+    name = port or entry.latest_ports()[0].name
+    port_entry = snapshot.catalog.port(f"{domain}.{name}", version)
+    if snapshot.catalog.product_of_port(port_entry.address).key != entry.key:
+        raise HTTPException(404, f"{port_entry.address} is not a port of {entry.key}")
+    if port_entry.published is None:
+        raise HTTPException(404, f"port {port_entry.label} has not been published yet")
+    columns = [c.name for c in port_entry.columns]
+    with snapshot.service.connect(user.id, channel="portal") as con:
+        try:
+            result = port_data.read_port(con, port_entry, columns, PREVIEW_ROWS)
+        except AccessDenied as exc:
+            raise HTTPException(403, str(exc)) from None
+    return _render(
+        request,
+        "preview.html",
+        user=user,
+        product=entry,
+        port=port_entry,
+        columns=result.table.column_names,
+        rows=result.table.to_pylist(),
+        hidden=result.hidden_columns,
+        title=f"Preview {port_entry.label}",
+    )
+
+
+@router.get("/access/requests")
+def requests_page(request: Request) -> Response:
+    user = auth.page_user(request)
+    service = _state(request).current().service
+    mine = [r for r in service.requests() if user and r.user == user.id]
+    to_decide = service.requests("pending", decidable_by=user.id) if user else []
+    decided = request.query_params.get("decided", "")
+    return _render(
+        request,
+        "requests.html",
+        user=user,
+        mine=list(reversed(mine)),
+        to_decide=to_decide,
+        decided=decided if re.fullmatch(REQUEST_ID, decided) else "",
+        title="Access requests",
+    )
+
+
+@router.post("/access/requests/{request_id}/decide", dependencies=[Depends(auth.same_origin)])
+def decide(
+    request: Request,
+    request_id: Annotated[str, Path(pattern=REQUEST_ID)],
+    decision: Annotated[str, Form(pattern="^(approve|deny)$")],
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    user = _signed_in(request)
+    service = _state(request).current().service
+    try:
+        service.decide(request_id, user.id, decision == "approve", note, channel="portal")
+    except AccessDenied as exc:
+        raise HTTPException(403, str(exc)) from None
+    except AccessError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return RedirectResponse(f"/access/requests?decided={quote(request_id)}", status_code=303)
+
+
+@router.get("/signin")
+def signin_form(request: Request, next: str | None = None) -> Response:
+    return _render(request, "signin.html", next=_safe_next(next), title="Sign in")
+
+
+@router.post("/signin", dependencies=[Depends(auth.same_origin)])
+def signin(
+    request: Request,
+    token: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    try:
+        auth.sign_in(request, response, token)
+    except AccessDenied as exc:
+        return _render(
+            request, "signin.html", status=401, user=None, next=_safe_next(next), error=str(exc)
+        )
+    return response
+
+
+@router.api_route("/signout", methods=["GET", "POST"])
+def signout() -> Response:
+    response = RedirectResponse("/", status_code=303)
+    auth.sign_out(response)
+    return response
+
+
+@router.get("/docs")
+def docs(request: Request) -> Response:
+    """A self-contained reference of the HTTP API, rendered from the generated OpenAPI."""
+    spec = request.app.openapi()
+    operations = []
+    for path, methods in spec.get("paths", {}).items():
+        for method, op in methods.items():
+            operations.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": op.get("summary", ""),
+                    "description": op.get("description", ""),
+                    "parameters": op.get("parameters", []),
+                    "body": bool(op.get("requestBody")),
+                }
+            )
+    return _render(request, "docs.html", spec=spec, operations=operations, title="HTTP API")

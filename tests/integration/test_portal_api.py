@@ -1,0 +1,361 @@
+"""The portal's HTTP API on the real built Daff mesh: catalog JSON, search ranking, product
+detail, port data in three formats, grants, personal-data masking, path validation, the
+request → approve → read flow and the audit log.
+
+Each test gets its own data directory whose ``ports`` and ``dagster_home`` link to the session's
+built mesh, and its own copy of ``governance/access/``: requests, tokens, grants and the audit
+log stay private to the test and never touch the repository's files.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+
+from mesh_platform.access.audit import read_entries
+from mesh_platform.access.service import AccessService
+from mesh_platform.environment import MeshEnvironment, get_environment
+from mesh_platform.portal import create_app
+
+from ..conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+PLAYS = "playback/daily_track_plays"  # alice reads it through the standing role:analyst grant
+PROFILES = "listeners/listener_profiles"  # personal data: email_sha256, birth_year
+
+
+@pytest.fixture
+def portal_env(mesh_env, tmp_path, monkeypatch) -> MeshEnvironment:
+    """A private data directory over the built mesh's ports and history, and private grants."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for shared in ("ports", "dagster_home"):
+        (data / shared).symlink_to(mesh_env.data_dir / shared, target_is_directory=True)
+    access = tmp_path / "access"
+    shutil.copytree(REPO / "governance" / "access", access)
+    monkeypatch.setenv("MESH_DATA_DIR", str(data))
+    monkeypatch.setenv("MESH_ACCESS_DIR", str(access))
+    return get_environment()
+
+
+@pytest.fixture
+def client(portal_env) -> TestClient:
+    return TestClient(create_app(portal_env))
+
+
+@pytest.fixture
+def tokens(portal_env) -> dict[str, dict[str, str]]:
+    service = AccessService(portal_env)
+    return {
+        user: {"Authorization": f"Bearer {service.issue_token(user)}"}
+        for user in ("alice", "carla", "lena", "bruno")
+    }
+
+
+def _published_path(client: TestClient, port: str) -> str:
+    return client.app.state.portal.current().catalog.port(port.replace("/", ".")).published.path
+
+
+def test_catalog_json_lists_domains_products_and_ports(client):
+    domains = client.get("/api/v1/domains").json()
+    names = {d["name"] for d in domains}
+    assert {"playback", "listeners", "artists", "podcasts", "recommendations"} <= names
+    artists = next(d for d in domains if d["name"] == "artists")
+    assert "artists.artist_royalties" in artists["keys"]
+    assert "/api/v1/products/artists/artist_royalties" in artists["products"]
+
+    products = client.get("/api/v1/products").json()
+    assert len(products) == 15
+    only = client.get("/api/v1/products", params={"domain": "podcasts"}).json()
+    assert {p["key"] for p in only} == {"podcasts.podcast_episodes", "podcasts.podcast_shows"}
+    assert client.get("/api/v1/products", params={"domain": "podcast"}).status_code == 404
+
+    port = client.get("/api/v1/ports/artists/artist_royalties").json()
+    assert port["address"] == "artists.artist_royalties" and port["version"] == 1
+    assert port["product"] == "artists.artist_royalties"
+    assert port["published"]["rows"] > 0 and "path" not in port["published"]
+    assert port["data_url"] == "/api/v1/ports/artists/artist_royalties/data?version=1"
+    assert {c["name"] for c in port["columns"]} >= {"artist_id", "royalty_eur"}
+
+    spec = client.get("/openapi.json").json()
+    assert "/api/v1/ports/{domain}/{port}/data" in spec["paths"]
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/api/v1/search" in docs.text
+    assert "cdn" not in docs.text.lower() and "<script" not in docs.text.lower()
+
+
+def test_search_ranks_the_royalty_product_first(client):
+    found = client.get("/api/v1/search", params={"q": "royalties"}).json()
+    hits = found["hits"]
+    assert hits[0]["key"] == "artists.artist_royalties"
+    assert hits[0]["owner"] == "artists-team" and hits[0]["matched"] == ["royalty"]
+    assert hits[0]["url"] == "/api/v1/products/artists/artist_royalties"
+    assert (
+        client.get("/api/v1/search", params={"q": "listener region", "limit": 2})
+        .json()["hits"][0]["key"]
+        .startswith("listeners.")
+    )
+    assert client.get("/api/v1/search", params={"q": ""}).status_code == 400
+
+
+def test_product_detail_has_everything_a_consumer_needs(client, tokens):
+    detail = client.get(f"/api/v1/products/{PROFILES}").json()
+    assert detail["owner"] == {"team": "listeners-team", "contact": "listeners@daff.example"}
+    assert detail["classification"] and detail["tier"] and detail["tags"]
+    port = detail["ports"][0]
+    assert port["address"] == "listeners.listener_profiles" and port["version"] == 1
+    columns = {c["name"]: c for c in port["columns"]}
+    assert columns["email_sha256"]["personal"] and columns["email_sha256"]["pii_category"]
+    assert not columns["listener_id"]["personal"] and columns["listener_id"]["description"]
+    assert port["published"]["rows"] > 0 and "path" not in port["published"]
+    assert port["history"]["runs"] and port["history"]["latest_checks"]
+    assert set(port["history"]["latest_checks"].values()) == {"passed"}
+    assert port["compliance"]["status"] == "compliant"
+    assert detail["freshness"]["status"] == "fresh"
+    assert port["access"] is None  # anonymous: metadata only
+
+    downstream = client.get("/api/v1/products/playback/play_events").json()["downstream"]
+    assert "playback.daily_track_plays" in downstream
+
+    mine = client.get(f"/api/v1/products/{PROFILES}", headers=tokens["alice"]).json()
+    access = mine["ports"][0]["access"]
+    assert access["user"] == "alice" and access["can_read"] is False
+    owner = client.get(f"/api/v1/products/{PROFILES}", headers=tokens["lena"]).json()
+    assert owner["ports"][0]["access"]["can_read"] and owner["ports"][0]["access"]["personal_data"]
+
+    missing = client.get("/api/v1/products/artists/artist_royalty")
+    assert missing.status_code == 404 and "artist_royalties" in missing.json()["detail"]
+
+
+def test_port_data_round_trips_as_csv_json_and_parquet(client, tokens, portal_env):
+    original = duckdb.sql(
+        f"select * from read_parquet('{_published_path(client, PLAYS)}')"
+    ).to_arrow_table()
+    params = {"limit": 100_000}
+    got = {}
+    for fmt in ("csv", "json", "parquet"):
+        response = client.get(
+            f"/api/v1/ports/{PLAYS}/data", params={**params, "format": fmt}, headers=tokens["alice"]
+        )
+        assert response.status_code == 200, response.text
+        assert response.headers["x-mesh-rows"] == str(original.num_rows)
+        got[fmt] = response
+    assert got["csv"].headers["content-type"].startswith("text/csv")
+    assert got["parquet"].headers["content-type"] == "application/vnd.apache.parquet"
+
+    con = duckdb.connect()
+    con.register("original", original)
+    con.register("from_parquet", pq.read_table(io.BytesIO(got["parquet"].content)))
+    csv_file = portal_env.data_dir / "plays.csv"
+    csv_file.write_bytes(got["csv"].content)
+    json_file = portal_env.data_dir / "plays.json"
+    json_file.write_text(json.dumps(got["json"].json()["rows"]))
+    sources = {
+        "parquet": "from_parquet",
+        "csv": f"read_csv('{csv_file}')",
+        "json": f"read_json('{json_file}')",
+    }
+    for fmt, source in sources.items():
+        for left, right in ((source, "original"), ("original", source)):
+            diff = con.execute(
+                f"select count(*) from (select * from {left} except all select * from {right})"
+            ).fetchone()[0]
+            assert diff == 0, f"{fmt}: {left} has {diff} rows not in {right}"
+        assert con.execute(f"select count(*) from {source}").fetchone()[0] == original.num_rows
+
+
+def test_limit_and_column_selection(client, tokens):
+    response = client.get(
+        f"/api/v1/ports/{PLAYS}/data",
+        params={"format": "json", "limit": 5, "columns": "track_id,plays"},
+        headers=tokens["alice"],
+    )
+    body = response.json()
+    assert body["columns"] == ["track_id", "plays"]
+    assert len(body["rows"]) == 5 and set(body["rows"][0]) == {"track_id", "plays"}
+    default = client.get(f"/api/v1/ports/{PLAYS}/data", headers=tokens["alice"])
+    assert default.headers["x-mesh-rows"] == "1000"  # the default limit
+    assert len(default.text.strip().splitlines()) == 1001  # header + rows
+
+
+def test_errors_401_403_400_404_are_clear_json(client, tokens):
+    url = f"/api/v1/ports/{PROFILES}/data"
+    anonymous = client.get(url)
+    assert anonymous.status_code == 401 and "mesh access token" in anonymous.json()["detail"]
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    bad = client.get(url, headers={"Authorization": "Bearer mesh_not-a-token"})
+    assert bad.status_code == 401
+
+    denied = client.get(url, headers=tokens["alice"])
+    assert denied.status_code == 403
+    detail = denied.json()["detail"]
+    assert "alice has no grant to read listeners.listener_profiles" in detail
+    assert "POST /api/v1/access/requests" in detail and "mesh access request" in detail
+
+    for params, needle in (
+        ({"columns": "track_id,secret"}, "no column 'secret'"),
+        ({"format": "xlsx"}, "unknown format 'xlsx'"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 100_001}, "limit"),
+        ({"version": 7}, None),
+    ):
+        response = client.get(f"/api/v1/ports/{PLAYS}/data", params=params, headers=tokens["alice"])
+        assert response.status_code in (400, 404), (params, response.text)
+        assert needle is None or needle in response.json()["detail"], response.text
+    assert "no major version 7" in client.get(f"/api/v1/ports/{PLAYS}?version=7").json()["detail"]
+
+    refused = client.post(
+        "/api/v1/query",
+        json={"sql": "attach '/tmp/x.duckdb' as x"},
+        headers=tokens["alice"],
+    )
+    assert refused.status_code == 400 and "refused" in refused.json()["detail"]
+    assert client.post("/api/v1/query", json={"sql": "select 1"}).status_code == 401
+    result = client.post(
+        "/api/v1/query",
+        json={"sql": "select track_id from playback.daily_track_plays", "limit": 3},
+        headers=tokens["alice"],
+    ).json()
+    assert result["columns"] == ["track_id"] and len(result["rows"]) == 3 and result["truncated"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/ports/playback/..%2F..%2Fetc%2Fpasswd/data",
+        "/api/v1/ports/playback/..%2F..%2F..%2Fetc/data",
+        "/api/v1/ports/..%2Fplayback/daily_track_plays/data",
+        "/api/v1/ports/playback/daily_track_plays%2F..%2Fplay_events",
+        "/api/v1/ports/playback/%2e%2e/data",
+        "/api/v1/ports/playback/Daily_Track_Plays",
+        "/api/v1/ports/playback/daily-track-plays",
+        "/api/v1/ports/playback/daily_track_plays%00/data",
+        "/api/v1/products/..%2Fgovernance/access",
+        "/api/v1/products/listeners/%2e%2e",
+        "/api/v1/products/listeners/listener_profiles%2F..%2F..",
+        "/products/..%2F..%2Fetc/passwd",
+    ],
+)
+def test_path_traversal_and_bad_names_are_refused(client, tokens, path):
+    response = client.get(path, headers=tokens["alice"])
+    assert response.status_code in (400, 404), response.text
+    assert "root:" not in response.text
+
+
+def test_personal_data_is_masked_without_a_pii_grant(client, tokens):
+    created = client.post(
+        "/api/v1/access/requests",
+        json={"target": "listeners.listener_profiles", "reason": "regional subscriber counts"},
+        headers=tokens["alice"],
+    )
+    assert created.status_code == 201, created.text
+    request_id = created.json()["id"]
+    assert (
+        client.post(
+            f"/api/v1/access/requests/{request_id}/approve", headers=tokens["carla"]
+        ).status_code
+        == 403
+    )  # carla does not own the listeners' products
+    approved = client.post(
+        f"/api/v1/access/requests/{request_id}/approve",
+        json={"note": "aggregates only"},
+        headers=tokens["lena"],
+    )
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+
+    params = {"format": "json", "limit": 50, "columns": "listener_id,email_sha256,birth_year"}
+    masked = client.get(f"/api/v1/ports/{PROFILES}/data", params=params, headers=tokens["alice"])
+    assert masked.status_code == 200, masked.text
+    assert masked.headers["x-mesh-hidden-columns"] == "email_sha256,birth_year"
+    rows = masked.json()["rows"]
+    assert rows and all(r["email_sha256"] is None and r["birth_year"] is None for r in rows)
+
+    owner = client.get(f"/api/v1/ports/{PROFILES}/data", params=params, headers=tokens["lena"])
+    assert owner.headers["x-mesh-hidden-columns"] == ""
+    rows = owner.json()["rows"]
+    assert all(len(r["email_sha256"]) == 64 for r in rows)
+    assert any(r["birth_year"] is not None for r in rows)
+
+
+def test_request_approve_read_flow_and_audit(client, tokens, portal_env):
+    url = "/api/v1/ports/artists/artist_royalties/data"
+    assert client.get(url, headers=tokens["alice"]).status_code == 403
+
+    short = client.post(
+        "/api/v1/access/requests",
+        json={"target": "artists.artist_royalties", "reason": "why"},
+        headers=tokens["alice"],
+    )
+    assert short.status_code == 400 and "say why" in short.json()["detail"]
+    unknown = client.post(
+        "/api/v1/access/requests",
+        json={"target": "artists.royalties", "reason": "monthly royalty report"},
+        headers=tokens["alice"],
+    )
+    assert unknown.status_code == 400 and "artist_royalties" in unknown.json()["detail"]
+
+    created = client.post(
+        "/api/v1/access/requests",
+        json={"target": "artists.artist_royalties", "reason": "monthly royalty report"},
+        headers=tokens["alice"],
+    ).json()
+    assert created["status"] == "pending"
+    listing = client.get("/api/v1/access/requests", headers=tokens["carla"]).json()
+    assert created["id"] in {r["id"] for r in listing["to_decide"]}
+    assert (
+        client.get("/api/v1/access/requests", headers=tokens["alice"]).json()["mine"][0]["id"]
+        == created["id"]
+    )
+    assert client.get("/api/v1/access/requests", headers=tokens["alice"]).json()["to_decide"] == []
+    assert (
+        client.post(f"/api/v1/access/requests/{created['id']}/deny", headers=tokens["carla"])
+        .json()["detail"]
+        .startswith("say why")
+    )
+    assert (
+        client.post(
+            "/api/v1/access/requests/req-00000000/approve", headers=tokens["carla"]
+        ).status_code
+        == 400
+    )
+    assert client.post(
+        "/api/v1/access/requests/..%2Fx/approve", headers=tokens["carla"]
+    ).status_code in (400, 404)
+
+    approved = client.post(
+        f"/api/v1/access/requests/{created['id']}/approve", headers=tokens["carla"]
+    ).json()
+    assert approved["status"] == "approved" and approved["decided_by"] == "carla"
+    grants = (portal_env.access_dir / "grants.yaml").read_text()
+    assert created["id"] in grants
+    assert created["id"] not in (REPO / "governance" / "access" / "grants.yaml").read_text()
+
+    read = client.get(url, params={"limit": 7}, headers=tokens["alice"])
+    assert read.status_code == 200 and read.headers["x-mesh-rows"] == "7"
+
+    entries = [e for e in read_entries(portal_env.data_dir) if e.channel == "api"]
+    actions = [(e.user, e.action) for e in entries]
+    assert ("alice", "denied") in actions and ("alice", "request") in actions
+    assert ("carla", "approve") in actions
+    reads = [e for e in entries if e.action == "read" and e.user == "alice"]
+    assert reads[-1].ports == ("artists.artist_royalties v1",) and reads[-1].rows == 7
+    denied = next(e for e in entries if e.action == "denied")
+    assert denied.ports == ("artists.artist_royalties v1",)
+
+    usage = client.get("/api/v1/products/artists/artist_royalties").json()["usage"]
+    assert usage["readers"] == {"alice": 1} and usage["denied"] == 1
+
+
+def test_no_token_is_logged_or_written(client, tokens, portal_env):
+    token = tokens["alice"]["Authorization"].split()[1]
+    client.get(f"/api/v1/ports/{PLAYS}/data", headers=tokens["alice"])
+    for path in Path(portal_env.data_dir / "access").iterdir():
+        assert token not in path.read_text(errors="replace"), path
