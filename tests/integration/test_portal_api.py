@@ -359,3 +359,36 @@ def test_no_token_is_logged_or_written(client, tokens, portal_env):
     client.get(f"/api/v1/ports/{PLAYS}/data", headers=tokens["alice"])
     for path in Path(portal_env.data_dir / "access").iterdir():
         assert token not in path.read_text(errors="replace"), path
+
+
+def test_pages_show_metadata_signed_out_and_guard_the_session(client, tokens):
+    page = client.get(f"/products/{PROFILES}")
+    assert page.status_code == 200 and "listeners.listener_profiles" in page.text
+    assert "email_sha256" in page.text and "personal: email" in page.text  # schema, classified
+    assert "not signed in" in page.text and "request-form" not in page.text
+    assert "<script" not in page.text.lower()
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert client.get(f"/products/{PROFILES}/preview").status_code == 401
+    assert client.get("/products/listeners/nope").status_code == 404
+
+    refused = client.post("/signin", data={"token": "mesh_wrong"}, follow_redirects=False)
+    assert refused.status_code == 401 and "mesh_token" not in refused.headers.get("set-cookie", "")
+    token = tokens["alice"]["Authorization"].split()[1]
+    foreign = client.post(
+        "/signin", data={"token": token}, headers={"Origin": "https://evil.example"}
+    )
+    assert foreign.status_code == 403
+    signed = client.post(
+        "/signin", data={"token": token, "next": "//evil.example/"}, follow_redirects=False
+    )
+    assert signed.status_code == 303 and signed.headers["location"] == "/"
+    cookie = signed.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+
+    mine = client.get(f"/products/{PROFILES}")  # the client keeps the cookie
+    assert "Signed in as <strong>alice</strong>" in mine.text and "cannot read" in mine.text
+    short = client.post(f"/products/{PROFILES}/request", data={"reason": "why"})
+    assert short.status_code == 400 and "say why" in short.text
+    assert client.get(f"/products/{PROFILES}/preview").status_code == 403
+    client.get("/signout")
+    assert "not signed in" in client.get(f"/products/{PROFILES}").text
