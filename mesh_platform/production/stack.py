@@ -308,9 +308,12 @@ class Stack:
         for group in (front, [s.service for s in self.code_servers.values()]):
             if group:
                 with ThreadPoolExecutor(len(group)) as pool:
-                    list(pool.map(lambda s: s.stop(), group))
-        self.postgres.stop()
+                    list(pool.map(self._stop_service, group))
+        self._timed("stop_postgres", self.postgres.stop)
         return alive_pids(self._seen_pids)
+
+    def _stop_service(self, service: Service) -> None:
+        self._timed(f"stop_{service.name}", service.stop)
 
     def __enter__(self) -> Stack:
         return self.start()
