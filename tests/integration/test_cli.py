@@ -48,7 +48,11 @@ def test_query_reads_published_ports(mesh_env):
 
 def test_bad_sql_exits_2_with_the_reason(mesh_env):
     result = mesh(
-        "query", "select nope from artists.track_catalog", "--as", "alice", data_dir=mesh_env.data_dir
+        "query",
+        "select nope from artists.track_catalog",
+        "--as",
+        "alice",
+        data_dir=mesh_env.data_dir,
     )
     assert result.returncode == 2
     assert 'column "nope" not found' in result.stdout
