@@ -25,7 +25,7 @@ AUDIT_FILE = "audit.jsonl"
 @dataclass(frozen=True)
 class AuditEntry:
     user: str
-    action: str  # read | denied | refused | request | approve | deny | token
+    action: str  # read | denied | refused | request | approve | deny | revoke | token
     channel: str  # cli | python | api | portal
     ports: tuple[str, ...] = ()
     rows: int | None = None

@@ -70,17 +70,28 @@ def load_grants(access_dir: Path) -> list[Grant]:
     return grants
 
 
+def _write(access_dir: Path, grants: list[Grant]) -> None:
+    body = yaml.safe_dump(
+        {"grants": [g.model_dump(mode="json", exclude_none=True) for g in grants]},
+        sort_keys=False,
+        allow_unicode=True,
+    )
+    write_atomic(grants_path(access_dir), _HEADER + body)
+
+
 def add_grant(access_dir: Path, grant: Grant) -> None:
-    path = grants_path(access_dir)
-    with locked(path):
+    with locked(grants_path(access_dir)):
+        _write(access_dir, [*load_grants(access_dir), grant])
+
+
+def remove_grants(access_dir: Path, principal: str, target: str) -> list[Grant]:
+    """Drop every grant of ``principal`` on ``target``; return what was removed."""
+    with locked(grants_path(access_dir)):
         grants = load_grants(access_dir)
-        grants.append(grant)
-        body = yaml.safe_dump(
-            {"grants": [g.model_dump(mode="json", exclude_none=True) for g in grants]},
-            sort_keys=False,
-            allow_unicode=True,
-        )
-        write_atomic(path, _HEADER + body)
+        removed = [g for g in grants if g.principal == principal and g.target == target]
+        if removed:
+            _write(access_dir, [g for g in grants if g not in removed])
+    return removed
 
 
 def now_iso() -> str:

@@ -13,7 +13,7 @@ from mesh_platform.access import audit as audit_log
 from mesh_platform.access import requests as request_store
 from mesh_platform.access import tokens
 from mesh_platform.access.errors import AccessDenied, AccessError
-from mesh_platform.access.grants import Grant, add_grant, load_grants, now_iso
+from mesh_platform.access.grants import Grant, add_grant, load_grants, now_iso, remove_grants
 from mesh_platform.access.identities import User, load_users, resolve_user
 from mesh_platform.access.policy import AccessPolicy
 from mesh_platform.access.query import MeshConnection
@@ -183,6 +183,36 @@ class AccessService:
             )
         )
         return decided
+
+    def revoke(
+        self, principal: str, target: str, revoker_id: str | None, channel: str = "cli"
+    ) -> int:
+        """Remove the grants of ``principal`` (user:/team:/role:) on ``target``; owners only."""
+        revoker = self.user(revoker_id)
+        self._target(target)
+        if not self.policy.can_decide(revoker, target):
+            self.audit(
+                audit_log.AuditEntry(
+                    user=revoker.id,
+                    action="denied",
+                    channel=channel,
+                    detail=f"revoke {principal} on {target}",
+                )
+            )
+            raise AccessDenied(
+                f"{revoker.id} cannot revoke access to {target}: only its owner team or a steward can"
+            )
+        removed = remove_grants(self.env.access_dir, principal, target)
+        if not removed:
+            raise AccessError(
+                f"{principal} holds no grant on {target}; `mesh access grants` lists them"
+            )
+        self.audit(
+            audit_log.AuditEntry(
+                user=revoker.id, action="revoke", channel=channel, detail=f"{principal} on {target}"
+            )
+        )
+        return len(removed)
 
     # --- tokens -----------------------------------------------------------------------
 

@@ -98,6 +98,17 @@ def deny(
     console().print(f"denied {decided.id} ({decided.user} → {decided.target}): {decided.note}")
 
 
+@access_app.command("revoke")
+def revoke(
+    principal: str = typer.Argument(..., help="user:ID, team:TEAM or role:ROLE"),
+    target: str = typer.Argument(..., help="DOMAIN.PRODUCT or a port address"),
+    user: str = AS_USER,
+) -> None:
+    """Remove a grant (owner team of the product, or a steward); applies at the next query."""
+    removed = _service().revoke(principal, target, _who(user))
+    console().print(f"revoked {removed} grant(s) of {principal} on {target}")
+
+
 @access_app.command("grants")
 def grants(
     user: str = typer.Option(None, "--user", help="Only grants covering this user."),

@@ -156,3 +156,17 @@ def test_tokens_identify_their_user_and_are_stored_only_hashed(service):
     for bad in (None, "", "mesh_wrong", token + "x"):
         with pytest.raises(AccessDenied, match="bearer token"):
             service.authenticate(bad)
+
+
+def test_owner_revokes_a_grant_and_it_applies_at_once(service):
+    request = service.request("alice", "artists.artist_royalties", "Quarterly royalty report")
+    service.decide(request.id, "carla", approve=True)
+    alice, port = service.user("alice"), _port(service, "artists.artist_royalties")
+    assert service.policy.read(alice, port).allowed
+    with pytest.raises(AccessDenied, match="cannot revoke"):
+        service.revoke("user:alice", "artists.artist_royalties", "lena")
+    assert service.revoke("user:alice", "artists.artist_royalties", "carla") == 1
+    assert not service.policy.read(alice, port).allowed
+    with pytest.raises(AccessError, match="holds no grant"):
+        service.revoke("user:alice", "artists.artist_royalties", "carla")
+    assert [e.action for e in read_entries(service.env.data_dir)][-2:] == ["denied", "revoke"]
