@@ -29,7 +29,8 @@ joined as (
         streams.track_id,
         tracks.artist_id,
         streams.event_date,
-        strftime(streams.event_date, '%Y-%m') as period_month,
+        -- 'YYYY-MM' portably: a date's ISO text on every engine, cut after the month
+        substring(cast(streams.event_date as {{ dbt.type_string() }}), 1, 7) as period_month,
         streams.ms_played
 
     from streams

@@ -9,9 +9,9 @@ source as (
 renamed as (
 
     select
-        cast(payment_id as varchar) as payment_id,
-        cast(artist_id as varchar) as artist_id,
-        cast(period_month as varchar) as period_month,
+        cast(payment_id as {{ dbt.type_string() }}) as payment_id,
+        cast(artist_id as {{ dbt.type_string() }}) as artist_id,
+        cast(period_month as {{ dbt.type_string() }}) as period_month,
         cast(amount_eur as decimal(12, 2)) as amount_eur,
         cast(paid_at as timestamp) as paid_at
 

@@ -9,10 +9,10 @@ source as (
 renamed as (
 
     select
-        cast(track_id as varchar) as track_id,
-        cast(artist_id as varchar) as artist_id,
-        cast(title as varchar) as title,
-        cast(genre as varchar) as genre,
+        cast(track_id as {{ dbt.type_string() }}) as track_id,
+        cast(artist_id as {{ dbt.type_string() }}) as artist_id,
+        cast(title as {{ dbt.type_string() }}) as title,
+        cast(genre as {{ dbt.type_string() }}) as genre,
         cast(duration_ms as bigint) as duration_ms,
         cast(released_on as date) as released_on
 
