@@ -89,6 +89,7 @@ class Service:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_default_sigint,
         )
         self.pids.add(self.process.pid)
         return self
@@ -129,6 +130,12 @@ class Service:
         if self._log:
             self._log.close()
             self._log = None
+
+
+def _default_sigint() -> None:
+    """Let the child stop on SIGINT even when we were started with it ignored (a background job
+    of a non-interactive shell is): ignored signals stay ignored across exec."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _signal_group(pgid: int, sig: int) -> None:
