@@ -10,6 +10,7 @@ from dataclasses import asdict
 from typing import Any
 
 from mesh_platform.catalog.catalog import Catalog
+from mesh_platform.catalog.entries import ProductEntry
 from mesh_platform.catalog.history import freshness, port_history
 
 
@@ -20,6 +21,20 @@ def _compliance(governance: dict[str, Any] | None) -> dict[str, Any]:
     errors = [f for f in findings if f.get("severity") == "error"]
     status = "compliant" if governance.get("passed") and not errors else "not compliant"
     return {"status": status, "findings": findings, "run_id": governance.get("run_id")}
+
+
+def product_summary(product: ProductEntry) -> dict[str, Any]:
+    """The header fields every listing and page of a product shares."""
+    return {
+        "key": product.key,
+        "domain": product.domain,
+        "name": product.name,
+        "description": product.description,
+        "owner": {"team": product.owner_team, "contact": product.owner_contact},
+        "tier": product.tier,
+        "classification": product.classification,
+        "tags": list(product.tags),
+    }
 
 
 def product_detail(
@@ -56,14 +71,7 @@ def product_detail(
     fresh = freshness(product, histories) if histories else None
     usage_entry = (usage or {}).get(key)
     return {
-        "key": product.key,
-        "domain": product.domain,
-        "name": product.name,
-        "description": product.description,
-        "owner": {"team": product.owner_team, "contact": product.owner_contact},
-        "tier": product.tier,
-        "classification": product.classification,
-        "tags": list(product.tags),
+        **product_summary(product),
         "slo_freshness_hours": product.slo_freshness_hours,
         "freshness": asdict(fresh) if fresh else None,
         "automation": product.automation,

@@ -13,6 +13,7 @@ from mesh_platform.access.errors import AccessDenied, AccessError, QueryRefused
 from mesh_platform.access.identities import User
 from mesh_platform.access.query import QueryError
 from mesh_platform.catalog.catalog import CatalogError
+from mesh_platform.catalog.detail import product_summary
 from mesh_platform.catalog.entries import PortEntry, ProductEntry
 from mesh_platform.portal import data as port_data
 from mesh_platform.portal.auth import api_user, require_api_user
@@ -48,14 +49,7 @@ def public_published(published: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _product_summary(product: ProductEntry) -> dict[str, Any]:
     return {
-        "key": product.key,
-        "domain": product.domain,
-        "name": product.name,
-        "description": product.description,
-        "owner": {"team": product.owner_team, "contact": product.owner_contact},
-        "tier": product.tier,
-        "classification": product.classification,
-        "tags": list(product.tags),
+        **product_summary(product),
         "ports": [
             {
                 "address": p.address,
