@@ -124,7 +124,8 @@ def run_domain_step(
         )
     yield from _audit_and_publish(context, bindings, gate, held, failures)
     if failures:
-        raise dg.Failure(description="\n".join(failures))
+        # Bad data or a failed model is not transient: retrying would only fail again.
+        raise dg.Failure(description="\n".join(failures), allow_retries=False)
 
 
 def _output_key(context: dg.AssetExecutionContext, event: Any) -> dg.AssetKey | None:

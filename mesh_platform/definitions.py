@@ -32,6 +32,12 @@ from mesh_platform.governance.gate import GovernanceGate
 from mesh_platform.translator import MeshDbtTranslator
 
 
+# A step that failed on something transient (a file lock held by another process, an I/O
+# error) is retried twice with backoff; bad data and failed models raise Failure with
+# allow_retries=False and are never retried.
+TRANSIENT_RETRIES = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
+
+
 def domain_pool(domain: str) -> str:
     """One writer per DuckDB file: every step that writes a domain's file holds this pool."""
     return f"duckdb_{domain}"
@@ -131,6 +137,7 @@ def _dbt_multi_asset(bindings, translator, gate, name, select, partitions_def):
         backfill_policy=dg.BackfillPolicy.single_run() if partitions_def else None,
         op_tags={DAGSTER_DBT_SELECT_METADATA_KEY: select},
         pool=domain_pool(bindings.domain.name),
+        retry_policy=TRANSIENT_RETRIES,
         allow_arbitrary_check_specs=True,
     )
     def _domain_dbt(context, dbt: MeshDbtCliResource):
