@@ -31,6 +31,8 @@ import duckdb
 import pandas as pd
 import yaml
 
+from mesh_platform.sql import qualified, quote_ident
+
 REPO = Path(__file__).resolve().parent.parent
 TMP_SUFFIX = "__dbt_tmp"
 
@@ -84,11 +86,11 @@ def _load_plugin_sources(con, manifest, models, data_dir: Path) -> list[str]:
             raise ValueError(f"raw floor only replays sqlite plugin sources, not {url}")
         table = meta.get("table", source["identifier"])
         with sqlite3.connect(url.removeprefix("sqlite:///")) as lite:
-            frame = pd.read_sql_query(f'select * from "{table}"', lite)
-        con.execute(f'create schema if not exists "{source["schema"]}"')
+            frame = pd.read_sql_query(f"select * from {quote_ident(table)}", lite)
+        con.execute(f"create schema if not exists {quote_ident(source['schema'])}")
         con.register("plugin_df", frame)
         con.execute(
-            f'create or replace table "{source["schema"]}"."{source["identifier"]}" as '
+            f"create or replace table {qualified(source['schema'], source['identifier'])} as "
             "select * from plugin_df"
         )
         con.unregister("plugin_df")

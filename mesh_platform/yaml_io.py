@@ -10,9 +10,9 @@ from typing import Any
 
 import yaml
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 
 def safe_load(stream: Any) -> Any:
     """``yaml.safe_load``, faster; raises ``yaml.YAMLError`` on bad input like it."""
-    return yaml.load(stream, Loader=_LOADER)  # noqa: S506 - a safe loader
+    if hasattr(yaml, "CSafeLoader"):
+        return yaml.load(stream, Loader=yaml.CSafeLoader)
+    return yaml.safe_load(stream)

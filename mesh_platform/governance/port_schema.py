@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 import subprocess
 import tarfile
 import tempfile
@@ -286,7 +287,10 @@ def declared_port_schemas(repo_root: Path) -> dict[tuple[str, int], PortSchema]:
 
 
 def _git(repo_root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", "-C", str(repo_root), *args], capture_output=True, check=False)
+    git = shutil.which("git")
+    if git is None:
+        raise ValueError("git is not installed, so there is no revision to compare against")
+    return subprocess.run([git, "-C", str(repo_root), *args], capture_output=True, check=False)
 
 
 @contextmanager
@@ -298,6 +302,10 @@ def checkout_at_revision(repo_root: Path, revision: str) -> Iterator[Path]:
     :class:`ValueError` with what to do when ``repo_root`` is not in a git repository or the
     revision is unknown.
     """
+    if revision.startswith("-"):
+        raise ValueError(
+            f"bad git revision {revision!r}: give a commit, branch or tag, not an option"
+        )
     prefix = _git(repo_root, "rev-parse", "--show-prefix")
     if prefix.returncode != 0:
         raise ValueError(

@@ -20,16 +20,9 @@ from mesh_platform.governance.context import MeshContext, PortSubject
 from mesh_platform.governance.port_schema import normalize_type
 from mesh_platform.governance.report import Finding
 from mesh_platform.governance.rules.classification import pii_of
+from mesh_platform.sql import quote_ident, quote_literal
 
 TEXT_TYPES = {"varchar", "char", "text", "string"}
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def data_findings(
@@ -69,8 +62,8 @@ def _treatments(
     if not checks:
         return
     select = ", ".join(
-        f"count(*) filter (where {_quote(c)} is not null and not "
-        f"regexp_full_match(cast({_quote(c)} as varchar), {_literal(r)}))"
+        f"count(*) filter (where {quote_ident(c)} is not null and not "
+        f"regexp_full_match(cast({quote_ident(c)} as varchar), {quote_literal(r)}))"
         for c, _, r in checks
     )
     counts = connection.execute(f"select {select} from {relation}").fetchone()
@@ -110,7 +103,7 @@ def _sampled(
                         "classification.personal-data-in-values",
                         name,
                         what,
-                        f"count(*) filter (where regexp_matches({_quote(name)}, {_literal(regex)}))",
+                        f"count(*) filter (where regexp_matches({quote_ident(name)}, {quote_literal(regex)}))",
                     )
                 )
         key = keys.key_for(name)
@@ -121,14 +114,14 @@ def _sampled(
                     "interoperability.shared-key-format",
                     name,
                     key,
-                    f"count(*) filter (where {_quote(name)} is not null and not "
-                    f"regexp_full_match(cast({_quote(name)} as varchar), {_literal(key_format)}))",
+                    f"count(*) filter (where {quote_ident(name)} is not null and not "
+                    f"regexp_full_match(cast({quote_ident(name)} as varchar), {quote_literal(key_format)}))",
                 )
             )
     if not probes:
         return
     sample = _sample_clause(connection, relation, personal.value_scan_sample_rows)
-    columns = ", ".join(sorted({_quote(c) for _, c, _, _ in probes}))
+    columns = ", ".join(sorted({quote_ident(c) for _, c, _, _ in probes}))
     counts = connection.execute(
         f"select {', '.join(p[3] for p in probes)} from (select {columns} from {relation}{sample})"
     ).fetchone()

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from mesh_platform.access.query import MeshConnection
 from mesh_platform.catalog.entries import PortEntry
+from mesh_platform.sql import qualified, quote_ident
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -40,10 +41,6 @@ class PortData:
     port: PortEntry
     table: pa.Table
     hidden_columns: tuple[str, ...]
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def select_columns(port: PortEntry, columns: str | None) -> list[str]:
@@ -70,10 +67,9 @@ def check_format(fmt: str) -> str:
 def read_port(con: MeshConnection, port: PortEntry, columns: list[str], limit: int) -> PortData:
     """Read up to ``limit`` rows of ``columns`` of one port version (AccessDenied without grant)."""
     domain, name = port.address.split(".")
-    select = ", ".join(_quote(c) for c in columns) if columns else "*"
+    select = ", ".join(quote_ident(c) for c in columns) if columns else "*"
     table = con.arrow(
-        f"select {select} from {_quote(domain)}.{_quote(f'{name}_v{port.version}')} "
-        f"limit {int(limit)}"
+        f"select {select} from {qualified(domain, f'{name}_v{port.version}')} limit {int(limit)}"
     )
     hidden = tuple(c for c in con.hidden_columns.get(port.label, ()) if c in table.column_names)
     return PortData(port, table, hidden)

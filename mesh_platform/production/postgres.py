@@ -58,7 +58,8 @@ class PostgresCluster:
 
     @property
     def data_dir(self) -> Path:
-        assert self.directory is not None, "cluster not initialised"
+        if self.directory is None:
+            raise RuntimeError("PostgreSQL cluster not initialised: call start() first")
         return self.directory / "pgdata"
 
     def env(self) -> dict[str, str]:

@@ -96,7 +96,8 @@ class Service:
 
     @property
     def pid(self) -> int:
-        assert self.process is not None, f"{self.name} was never started"
+        if self.process is None:
+            raise RuntimeError(f"{self.name} was never started")
         return self.process.pid
 
     def alive(self) -> bool:

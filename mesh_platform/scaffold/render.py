@@ -32,7 +32,8 @@ def _env() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(TEMPLATES),
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
-        autoescape=False,  # noqa: S701 - renders YAML, SQL and Python, never HTML
+        # renders YAML, SQL and Python (never HTML): escaping only if a template ever is HTML
+        autoescape=jinja2.select_autoescape(("html", "htm", "xml"), default=False),
     )
     env.filters["flow"] = flow
     env.filters["wrap"] = wrap

@@ -11,6 +11,7 @@ from typing import Any
 from mesh_platform import yaml_io
 from mesh_platform.environment import MeshEnvironment
 from mesh_platform.scaffold.plan import ScaffoldError
+from mesh_platform.sql import quote_ident
 
 OPERATIONAL_KINDS = ("file_drop", "api", "event_stream", "database")
 _ENV_DIR = "{{ env_var('MESH_OPERATIONAL_DIR', '../data/operational') }}"
@@ -118,7 +119,7 @@ def describe_operational(
         present = [c for c, _ in columns if c in keys]
         nulls = {}
         if present:
-            counts = ", ".join(f'count(*) - count("{c}")' for c in present)
+            counts = ", ".join(f"count(*) - count({quote_ident(c)})" for c in present)
             values = con.execute(f"select {counts} from {relation}").fetchone()  # noqa: S608
             nulls = dict(zip(present, values, strict=True))
     except duckdb.Error as exc:

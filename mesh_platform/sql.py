@@ -1,0 +1,22 @@
+"""SQL text built from names: every identifier and literal goes through these two helpers.
+
+Table, column, domain and port names come from validated descriptors (``[a-z][a-z0-9_]*``),
+but quoting them anyway means a surprising name can only ever be a name, never SQL.
+"""
+
+from __future__ import annotations
+
+
+def quote_ident(name: str) -> str:
+    """``name`` as a double-quoted SQL identifier (embedded quotes doubled)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    """``text`` as a single-quoted SQL string literal (embedded quotes doubled)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def qualified(*parts: str) -> str:
+    """A dotted name, each part quoted: ``qualified("playback", "plays")`` → ``"playback"."plays"``."""
+    return ".".join(quote_ident(p) for p in parts)
