@@ -16,6 +16,11 @@ from mesh_platform import yaml_io
 from mesh_platform.descriptor import DescriptorError
 
 CONTRACT_CHECK_PREFIX = "contract"
+# Keys of a contract column that describe the column itself; the others (`missing_values`,
+# `valid_values`, …) are shared configuration of the column's checks.
+COLUMN_OWN_KEYS = frozenset(
+    {"name", "data_type", "checks", "description", "character_maximum_length"}
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,10 @@ class ContractCheck:
     check_type: str
     column: str | None
     qualifier: str | None
+    # The check's own configuration merged over its column's (e.g. `valid_values`,
+    # `missing_values`, `expression`): what :mod:`mesh_platform.rejects` derives row predicates
+    # from. Not part of the check's identity.
+    config: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def label(self) -> str:
@@ -84,10 +93,11 @@ def load_contract(path: Path, expected_dataset: str) -> ContractSpec:
     columns: list[str] = []
     for column in raw.get("columns") or []:
         columns.append(column["name"])
+        shared = {k: v for k, v in column.items() if k not in COLUMN_OWN_KEYS}
         for entry in column.get("checks") or []:
-            checks.extend(_parse_check(path, entry, column["name"]))
+            checks.extend(_parse_check(path, entry, column["name"], shared))
     for entry in raw.get("checks") or []:
-        checks.extend(_parse_check(path, entry, None))
+        checks.extend(_parse_check(path, entry, None, {}))
     names = [c.name for c in checks]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -101,16 +111,18 @@ def load_contract(path: Path, expected_dataset: str) -> ContractSpec:
     )
 
 
-def _parse_check(path: Path, entry: Any, column: str | None) -> list[ContractCheck]:
+def _parse_check(
+    path: Path, entry: Any, column: str | None, shared: dict[str, Any]
+) -> list[ContractCheck]:
     if not isinstance(entry, dict) or len(entry) != 1:
         raise DescriptorError(
             f"contract {path}: each check must be a one-key mapping, got {entry!r}"
         )
     ((check_type, config),) = entry.items()
-    qualifier = (config or {}).get("qualifier") if isinstance(config, dict) else None
-    return [
-        ContractCheck(_check_name(check_type, column, qualifier), check_type, column, qualifier)
-    ]
+    own = config if isinstance(config, dict) else {}
+    qualifier = own.get("qualifier")
+    name = _check_name(check_type, column, qualifier)
+    return [ContractCheck(name, check_type, column, qualifier, {**shared, **own})]
 
 
 def verify_contract(connection: Any, spec: ContractSpec, data_source: str) -> ContractVerification:

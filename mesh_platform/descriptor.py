@@ -66,6 +66,18 @@ class PortInput(_Strict):
 InputPort = Annotated[OperationalInput | PortInput, Field(discriminator="kind")]
 
 
+class BadRows(_Strict):
+    """What to do with rows that fail a row-level check of the port's contract.
+
+    ``block`` (the default): any bad row blocks the whole publish. ``reject``: bad rows are moved
+    to the port's rejects table, with the column and check that rejected each, and the good rows
+    are published, as long as the rejected share of the rows stays at most ``max_share``.
+    """
+
+    policy: Literal["block", "reject"] = "block"
+    max_share: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+
 class OutputPort(_Strict):
     """A published, versioned dataset of a product, addressed ``<domain>.<name>`` v<version>.
 
@@ -87,6 +99,12 @@ class OutputPort(_Strict):
     # when the product is `restricted`; access to it is then enforced by grants.
     carries_pii: bool = False
     deprecation_date: date | None = None
+    # Partial publishing is an opt-in: without it a single bad row blocks the publish.
+    bad_rows: BadRows | None = None
+
+    @property
+    def rejects_bad_rows(self) -> bool:
+        return self.bad_rows is not None and self.bad_rows.policy == "reject"
 
 
 class Slo(_Strict):

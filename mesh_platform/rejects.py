@@ -1,0 +1,342 @@
+"""Partial publishing: split a built port into good rows and rejected rows, each with a reason.
+
+A port whose descriptor says ``bad_rows: {policy: reject, max_share: …}`` is split before its
+contract is verified. Every row-level check of the port's Soda contract (``missing``,
+``invalid``, ``duplicate``, ``failed_rows`` with an ``expression``) becomes a SQL predicate that
+is true for a bad row; rows for which any predicate holds are moved out of the built relation
+into ``<relation>__rejects`` with a ``reject_reason`` naming the column and the check of each
+failed predicate. The good rows stay in the relation, are verified and published; the rejects
+are published beside the port (``<port>/v<N>/rejects/``), for the port's owners.
+
+If the rejected share is above ``max_share`` nothing moves: the relation keeps its bad rows, the
+contract fails and the publish is blocked as it would be without the opt-in.
+
+Reconciliation holds by construction and is recorded: ``rows_in`` (the relation as built) =
+``rows_published`` + ``rows_rejected``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mesh_platform.contracts import ContractCheck, ContractSpec
+from mesh_platform.ports import port_dir
+
+REJECTS_SUFFIX = "__rejects"
+REASON_COLUMN = "reject_reason"
+REJECTS_DIR = "rejects"
+POINTER = "current.parquet"
+_ROWID = "__mesh_rowid"
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """One row-level check of a contract as a predicate that is true for a bad row."""
+
+    check: ContractCheck
+    predicate: str
+
+    @property
+    def reason(self) -> str:
+        return f"{self.check.label} (check {self.check.name})"
+
+
+class UnsupportedCheck(ValueError):
+    """A check that cannot be decided row by row; it is verified on the whole relation."""
+
+
+def _in_list(column: str, values: list[Any]) -> str:
+    return f"{column} in ({', '.join(quote_literal(v) for v in values)})"
+
+
+def _missing(column: str, config: dict[str, Any]) -> str:
+    parts = [f"{column} is null"]
+    if config.get("missing_values"):
+        parts.append(_in_list(column, list(config["missing_values"])))
+    if config.get("missing_format"):
+        regex = config["missing_format"]["regex"]
+        parts.append(f"regexp_matches(cast({column} as varchar), {quote_literal(regex)})")
+    return " or ".join(parts)
+
+
+def _invalid(column: str, config: dict[str, Any]) -> str:
+    """Soda's semantics: a row is invalid when it is not missing and breaks a validity rule."""
+    bad: list[str] = []
+    if "valid_values" in config:
+        bad.append(f"not ({_in_list(column, list(config['valid_values']))})")
+    if "invalid_values" in config:
+        bad.append(_in_list(column, list(config["invalid_values"])))
+    if "valid_format" in config:
+        regex = config["valid_format"]["regex"]
+        bad.append(f"not regexp_matches(cast({column} as varchar), {quote_literal(regex)})")
+    if "invalid_format" in config:
+        regex = config["invalid_format"]["regex"]
+        bad.append(f"regexp_matches(cast({column} as varchar), {quote_literal(regex)})")
+    if "valid_min" in config:
+        bad.append(f"{column} < {quote_literal(config['valid_min'])}")
+    if "valid_max" in config:
+        bad.append(f"{column} > {quote_literal(config['valid_max'])}")
+    length = f"length(cast({column} as varchar))"
+    if "valid_length" in config:
+        bad.append(f"{length} <> {int(config['valid_length'])}")
+    if "valid_min_length" in config:
+        bad.append(f"{length} < {int(config['valid_min_length'])}")
+    if "valid_max_length" in config:
+        bad.append(f"{length} > {int(config['valid_max_length'])}")
+    if not bad:
+        raise UnsupportedCheck("an `invalid` check without a validity rule")
+    return f"not ({_missing(column, config)}) and ({' or '.join(bad)})"
+
+
+def _duplicate(columns: list[str]) -> str:
+    """All but the first row (in storage order) of each group of equal, non-null keys."""
+    keys = ", ".join(columns)
+    not_null = " or ".join(f"{c} is not null" for c in columns)
+    return f"({not_null}) and row_number() over (partition by {keys} order by rowid) > 1"
+
+
+def row_predicate(check: ContractCheck) -> str:
+    """The SQL predicate (true = bad row) of one contract check; raise UnsupportedCheck."""
+    config = check.config
+    column = quote_ident(check.column) if check.column else None
+    if check.check_type == "missing" and column:
+        predicate = _missing(column, config)
+    elif check.check_type == "invalid" and column:
+        predicate = _invalid(column, config)
+    elif check.check_type == "duplicate":
+        names = [check.column] if check.column else list(config.get("columns") or [])
+        if not names:
+            raise UnsupportedCheck("a dataset `duplicate` check without `columns`")
+        predicate = _duplicate([quote_ident(n) for n in names])
+    elif check.check_type == "failed_rows" and config.get("expression"):
+        predicate = str(config["expression"])
+    else:
+        raise UnsupportedCheck(f"`{check.check_type}` is not decided row by row")
+    if config.get("filter"):
+        predicate = f"({config['filter']}) and ({predicate})"
+    return f"coalesce(({predicate}), false)"
+
+
+def derive_row_rules(spec: ContractSpec) -> list[RowRule]:
+    """Every check of ``spec`` that can be decided per row; the others stay whole-relation."""
+    rules = []
+    for check in spec.checks:
+        try:
+            rules.append(RowRule(check, row_predicate(check)))
+        except UnsupportedCheck:
+            continue
+    return rules
+
+
+@dataclass
+class SplitResult:
+    relation: str
+    rejects_relation: str
+    rows_in: int
+    rows_rejected: int
+    max_share: float
+    by_check: dict[str, int] = field(default_factory=dict)  # check name -> rejected rows
+    rules: list[RowRule] = field(default_factory=list)
+
+    @property
+    def share(self) -> float:
+        return self.rows_rejected / self.rows_in if self.rows_in else 0.0
+
+    @property
+    def over_threshold(self) -> bool:
+        return self.share > self.max_share
+
+    @property
+    def rows_kept(self) -> int:
+        return self.rows_in if self.over_threshold else self.rows_in - self.rows_rejected
+
+    def reasons(self) -> list[str]:
+        """One line per check that rejected rows: column, check type and check name, rows."""
+        by_name = {r.check.name: r for r in self.rules}
+        return [
+            f"{by_name[name].reason}: {rows} row{'s' if rows != 1 else ''}"
+            for name, rows in self.by_check.items()
+            if rows
+        ]
+
+    def describe(self, domain: str, product: str, address: str, version: int) -> str:
+        head = f"domain {domain}, product {product}: output port {address} v{version}: "
+        share = f"{self.share:.2%} of {self.rows_in} rows, at most {self.max_share:.2%} allowed"
+        if self.over_threshold:
+            text = (
+                f"{head}{self.rows_rejected} rows failed row-level checks ({share}), so nothing "
+                "was rejected and the whole publish is blocked:"
+            )
+        else:
+            text = (
+                f"{head}{self.rows_rejected} bad rows ({share}) were rejected into "
+                f"{self.rejects_relation} with their reason; the other {self.rows_kept} rows "
+                "are published:"
+            )
+        lines = [text, *(f"  - {r}" for r in self.reasons())]
+        lines.append(
+            "  Fix the source data (the rejected rows and their `reject_reason` are in the "
+            "port's rejects table), then rerun."
+        )
+        return "\n".join(lines)
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "rows_in": self.rows_in,
+            "rows_published": self.rows_kept,
+            "rows_rejected": self.rows_rejected if not self.over_threshold else 0,
+            "rows_failing": self.rows_rejected,
+            "max_share": self.max_share,
+            "rejected_by_check": {
+                r.check.name: {
+                    "column": r.check.column,
+                    "check": r.check.check_type,
+                    "rows": self.by_check.get(r.check.name, 0),
+                }
+                for r in self.rules
+                if self.by_check.get(r.check.name)
+            },
+        }
+
+
+def _flag(i: int) -> str:
+    return f"__mesh_bad_{i}"
+
+
+def split_bad_rows(
+    connection: Any, relation: str, rules: list[RowRule], max_share: float
+) -> SplitResult:
+    """Move the rows of ``relation`` that break a rule into ``<relation>__rejects``.
+
+    All in one transaction: if the rejected share is above ``max_share`` it is rolled back and
+    the relation is left exactly as built. The rejects table always exists afterwards (empty when
+    nothing was rejected) unless the split was rolled back.
+    """
+    rejects = f"{relation}{REJECTS_SUFFIX}"
+    result = SplitResult(relation, rejects, 0, 0, max_share, rules=rules)
+    flags = [f"{r.predicate} as {_flag(i)}" for i, r in enumerate(rules)] or ["false as __x"]
+    any_bad = " or ".join(_flag(i) for i in range(len(rules))) or "false"
+    reason = (
+        "concat_ws('; ', "
+        + ", ".join(
+            f"case when {_flag(i)} then {quote_literal(r.reason)} end" for i, r in enumerate(rules)
+        )
+        + ")"
+        if rules
+        else "''"
+    )
+    connection.execute("begin transaction")
+    try:
+        result.rows_in = connection.execute(f"select count(*) from {relation}").fetchone()[0]
+        connection.execute(
+            f"create or replace table {rejects} as select *, {reason} as {REASON_COLUMN} "
+            f"from (select rowid as {_ROWID}, *, {', '.join(flags)} from {relation}) "
+            f"where {any_bad}"
+        )
+        counts = ", ".join(f"count(*) filter (where {_flag(i)})" for i in range(len(rules)))
+        row = connection.execute(
+            f"select count(*){', ' + counts if counts else ''} from {rejects}"
+        ).fetchone()
+        result.rows_rejected = int(row[0])
+        result.by_check = {r.check.name: int(n) for r, n in zip(rules, row[1:], strict=True)}
+        if result.over_threshold:
+            connection.execute("rollback")
+            return result
+        connection.execute(
+            f"delete from {relation} where rowid in (select {_ROWID} from {rejects})"
+        )
+        drop = [_ROWID, *(_flag(i) for i in range(len(rules)))]
+        connection.execute(
+            f"create or replace table {rejects} as select * exclude ({', '.join(drop)}) "
+            f"from {rejects}"
+        )
+        connection.execute("commit")
+    except BaseException:
+        connection.execute("rollback")
+        raise
+    return result
+
+
+def rejects_dir(ports_dir: Path, domain: str, port: str, version: int) -> Path:
+    return port_dir(ports_dir, domain, port, version) / REJECTS_DIR
+
+
+def publish_rejects(
+    connection: Any,
+    split: SplitResult,
+    ports_dir: Path,
+    domain: str,
+    port: str,
+    version: int,
+    snapshot_id: str,
+    rows_published: int,
+) -> Path:
+    """Write the rejects beside the snapshot they were split from, with the reconciliation.
+
+    ``rejects/<snapshot_id>.parquet`` (the rejected rows and their reason) and
+    ``rejects/<snapshot_id>.json`` (rows in, published, rejected, by check); ``rejects/
+    current.parquet`` names the rejects of the current snapshot. Rejects whose snapshot was
+    dropped by the port's retention are dropped too.
+    """
+    directory = rejects_dir(ports_dir, domain, port, version)
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / f"{snapshot_id}.parquet"
+    tmp = directory / f".{snapshot_id}.parquet.tmp"
+    connection.execute(
+        f"copy (select * from {split.rejects_relation}) to '{tmp}' "
+        "(format parquet, compression zstd)"
+    )
+    os.replace(tmp, final)
+    record = {
+        "address": f"{domain}.{port}",
+        "version": version,
+        "snapshot_id": snapshot_id,
+        "rejects_path": str(final),
+        **split.metadata(),
+        "rows_published": rows_published,
+        "reconciled": split.rows_in == rows_published + split.rows_rejected,
+    }
+    meta_tmp = directory / f".{snapshot_id}.json.tmp"
+    meta_tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
+    os.replace(meta_tmp, final.with_suffix(".json"))
+    link_tmp = directory / f".{POINTER}.{os.getpid()}.{time.monotonic_ns()}"
+    os.symlink(final.name, link_tmp)
+    os.replace(link_tmp, directory / POINTER)
+    _drop_orphans(directory)
+    return final
+
+
+def _drop_orphans(directory: Path) -> None:
+    snapshots = directory.parent / "snapshots"
+    kept = {p.stem for p in snapshots.glob("*.parquet")}
+    current = (directory / POINTER).resolve()
+    for old in directory.glob("*.parquet"):
+        if old.name == POINTER or old.resolve() == current or old.stem in kept:
+            continue
+        old.unlink(missing_ok=True)
+        old.with_suffix(".json").unlink(missing_ok=True)
+
+
+def read_rejects_record(
+    ports_dir: Path, domain: str, port: str, version: int, snapshot_id: str
+) -> dict[str, Any] | None:
+    """The reconciliation record written with the rejects of one snapshot, if any."""
+    path = rejects_dir(ports_dir, domain, port, version) / f"{snapshot_id}.json"
+    return json.loads(path.read_text()) if path.exists() else None

@@ -1,0 +1,148 @@
+"""Partial publishing: row predicates derived from a Soda contract split good and bad rows."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+import yaml
+
+from mesh_platform.contracts import load_contract
+from mesh_platform.rejects import (
+    REASON_COLUMN,
+    derive_row_rules,
+    publish_rejects,
+    read_rejects_record,
+    split_bad_rows,
+)
+
+CONTRACT = {
+    "dataset": "shop/marts/orders",
+    "columns": [
+        {"name": "id", "data_type": "varchar", "checks": [{"missing": None}, {"duplicate": None}]},
+        {
+            "name": "status",
+            "data_type": "varchar",
+            "checks": [{"invalid": {"valid_values": ["open", "paid"]}}],
+        },
+        {
+            "name": "code",
+            "data_type": "varchar",
+            "missing_values": ["N/A"],
+            "checks": [
+                {"missing": None},
+                {"invalid": {"valid_format": {"name": "code", "regex": "^[A-Z]{2}$"}}},
+            ],
+        },
+        {
+            "name": "amount",
+            "data_type": "bigint",
+            "checks": [{"invalid": {"valid_min": 0, "valid_max": 1000}}],
+        },
+    ],
+    "checks": [
+        {"schema": None},
+        {"row_count": None},
+        {
+            "failed_rows": {
+                "qualifier": "big_open",
+                "expression": "status = 'open' and amount > 500",
+            }
+        },
+    ],
+}
+
+ROWS = [
+    ("o1", "open", "AB", 10),  # good
+    ("o2", "paid", "CD", 20),  # good
+    (None, "open", "EF", 30),  # missing id
+    ("o2", "paid", "CD", 20),  # duplicate of o2 (the first one stays)
+    ("o5", "lost", "GH", 40),  # unknown enum
+    ("o6", "open", "N/A", 50),  # missing by missing_values (not also invalid)
+    ("o7", "paid", "x'; drop table marts.orders; --", 60),  # SQL-looking text: invalid format
+    ("o8", "paid", "IJ", -1),  # negative
+    ("o9", "open", "KL", 900),  # failed_rows expression (and within valid_max)
+    ("o10", "paid", None, 5000),  # missing code and too big
+]
+
+
+@pytest.fixture
+def spec(tmp_path):
+    path = tmp_path / "orders.yaml"
+    path.write_text(yaml.safe_dump(CONTRACT))
+    return load_contract(path, "shop/marts/orders")
+
+
+@pytest.fixture
+def con():
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.orders (id varchar, status varchar, code varchar, amount bigint)"
+    )
+    con.executemany("insert into marts.orders values (?, ?, ?, ?)", ROWS)
+    return con
+
+
+def test_row_level_checks_become_predicates_and_dataset_checks_do_not(spec):
+    rules = derive_row_rules(spec)
+    assert [r.check.name for r in rules] == [
+        "contract__id__missing",
+        "contract__id__duplicate",
+        "contract__status__invalid",
+        "contract__code__missing",
+        "contract__code__invalid",
+        "contract__amount__invalid",
+        "contract__failed_rows__big_open",
+    ]
+    by_name = {r.check.name: r.predicate for r in rules}
+    assert "'N/A'" in by_name["contract__code__missing"]  # the column's shared missing_values
+    assert "column `code`" in rules[3].reason and "contract__code__missing" in rules[3].reason
+
+
+def test_split_moves_each_bad_row_with_its_reasons(spec, con):
+    result = split_bad_rows(con, "marts.orders", derive_row_rules(spec), max_share=0.9)
+    assert (result.rows_in, result.rows_rejected, result.rows_kept) == (10, 8, 2)
+    assert con.execute("select id from marts.orders order by id").fetchall() == [("o1",), ("o2",)]
+    rejects = dict(
+        con.execute(
+            f"select coalesce(id, '-'), {REASON_COLUMN} from marts.orders__rejects"
+        ).fetchall()
+    )
+    assert "contract__id__missing" in rejects["-"]
+    assert "contract__id__duplicate" in rejects["o2"]
+    assert "contract__status__invalid" in rejects["o5"]
+    assert "contract__code__missing" in rejects["o6"]
+    assert "contract__code__invalid" not in rejects["o6"]  # missing is not also invalid
+    assert "contract__code__invalid" in rejects["o7"]
+    assert "contract__amount__invalid" in rejects["o8"]
+    assert "contract__failed_rows__big_open" in rejects["o9"]
+    assert "contract__code__missing" in rejects["o10"]
+    assert "contract__amount__invalid" in rejects["o10"]
+    # the SQL-looking value is kept verbatim, and did nothing
+    code = "x'; drop table marts.orders; --"
+    assert con.execute("select code from marts.orders__rejects where id = 'o7'").fetchone() == (
+        code,
+    )
+    assert result.by_check["contract__amount__invalid"] == 2
+    assert result.rows_in == result.rows_kept + result.rows_rejected
+
+
+def test_split_above_max_share_changes_nothing(spec, con):
+    result = split_bad_rows(con, "marts.orders", derive_row_rules(spec), max_share=0.5)
+    assert result.over_threshold
+    assert con.execute("select count(*) from marts.orders").fetchone()[0] == 10
+    text = result.describe("shop", "orders", "shop.orders", 1)
+    assert "blocked" in text and "contract__status__invalid" in text
+
+
+def test_rejects_are_published_beside_the_snapshot_with_reconciliation(spec, con, tmp_path):
+    result = split_bad_rows(con, "marts.orders", derive_row_rules(spec), max_share=0.9)
+    snap = tmp_path / "ports/shop/orders/v1/snapshots"
+    snap.mkdir(parents=True)
+    (snap / "s1.parquet").write_bytes(b"")
+    path = publish_rejects(con, result, tmp_path / "ports", "shop", "orders", 1, "s1", 2)
+    assert path.exists() and (path.parent / "current.parquet").resolve() == path
+    record = read_rejects_record(tmp_path / "ports", "shop", "orders", 1, "s1")
+    assert record["reconciled"] and record["rows_rejected"] == 8 and record["rows_in"] == 10
+    n = con.execute(f"select count(*) from read_parquet('{path}')").fetchone()[0]
+    assert n == 8
