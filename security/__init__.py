@@ -1,0 +1,1 @@
+"""The mesh's security gates: bandit with justified exceptions, outbound-connection tracing."""
