@@ -9,6 +9,7 @@ with a message naming domain, product, port, column and check.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -20,6 +21,7 @@ from mesh_platform.contracts import ContractVerification, verify_contract
 from mesh_platform.dbt_manifest import in_domain_ancestors
 from mesh_platform.dbt_resource import MeshDbtCliResource, domain_invocation_env
 from mesh_platform.environment import get_environment
+from mesh_platform.failpoints import failpoint
 from mesh_platform.governance import gate as governance
 from mesh_platform.governance.port_schema import declared_port_schema, write_published_schema
 from mesh_platform.governance.report import Finding, errors
@@ -106,6 +108,7 @@ def run_domain_step(
     # A stable target path per step keeps dbt's partial-parse cache, which is only valid for
     # one domain's profile (the database path differs per domain).
     target_path = env.dbt_artifacts_dir / context.op_def.name
+    failpoint("build.before_dbt")
     with domain_invocation_env(domain, {**env.tool_env(), **_partition_env(context)}):
         invocation = dbt.cli(
             ["build"], context=context, raise_on_error=False, target_path=target_path
@@ -116,7 +119,14 @@ def run_domain_step(
                 held[uid] = event
             else:
                 yield event
+    failpoint("build.after_dbt")
     failures: list[str] = []
+    if not invocation.is_successful() and not held and _locked_out(invocation):
+        # another process held the domain's DuckDB file: transient, the retry policy retries
+        raise TransientBuildError(
+            f"domain {domain}: dbt could not lock {env.domain_database(domain)} (another "
+            "process holds it); retrying"
+        )
     if not invocation.is_successful():
         failures.append(
             f"domain {domain}: dbt build failed — {invocation.get_error() or 'see the step logs'}. "
@@ -126,6 +136,23 @@ def run_domain_step(
     if failures:
         # Bad data or a failed model is not transient: retrying would only fail again.
         raise dg.Failure(description="\n".join(failures), allow_retries=False)
+
+
+class TransientBuildError(RuntimeError):
+    """A failure worth retrying (the step's bounded retry policy applies)."""
+
+
+LOCK_ERROR = "Could not set lock on file"
+
+
+def _locked_out(invocation: Any) -> bool:
+    """Did dbt fail because another process held the domain's DuckDB file?"""
+    texts = [str(invocation.get_error() or "")]
+    with contextlib.suppress(Exception):
+        texts += [
+            str(r.get("message")) for r in invocation.get_artifact("run_results.json")["results"]
+        ]
+    return any(LOCK_ERROR in t for t in texts)
 
 
 def _output_key(context: dg.AssetExecutionContext, event: Any) -> dg.AssetKey | None:

@@ -11,6 +11,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import socket
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -26,6 +27,9 @@ from mesh_platform.instance import get_instance
 
 # The run's events live in the instance; the CLI prints its own summary of them.
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+# Which process executes a run in-process, so a later run can tell that it died.
+PID_TAG = "mesh/pid"
+HOST_TAG = "mesh/host"
 
 
 @dataclass
@@ -87,19 +91,58 @@ def materialize_domain(
     partitioned = [k for k in materializable if graph.get(k).partitions_def]
     plain = [k for k in materializable if not graph.get(k).partitions_def]
     run = DomainRun(domain=domain.name, spec=domain)
+    reap_dead_runs(instance)
     for keys, tags in ((partitioned, _range_tags(window)), (plain, {})):
         if not keys:
             continue
         result = job.execute_in_process(
             instance=instance,
             asset_selection=keys,
-            tags=tags,
+            tags={**tags, PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
             raise_on_error=False,
             run_config=QUIET_LOGS,
         )
         run.run_ids.append(result.run_id)
         _collect(run, result)
     return run
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Fail the runs of this host whose process was killed, and free their pool slots.
+
+    A run executed in-process that is SIGKILLed never reports its end: it stays STARTED and,
+    worse, keeps its domain's pool slot, so the next run of the domain would wait for it
+    forever. Its process id (run tag) tells that it is gone. Returns the reaped run ids.
+    """
+    host = socket.gethostname()
+    unfinished = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]
+    reaped = []
+    for record in instance.get_run_records(
+        filters=dg.RunsFilter(statuses=unfinished, tags={HOST_TAG: host})
+    ):
+        dagster_run = record.dagster_run
+        pid = dagster_run.tags.get(PID_TAG, "")
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        instance.report_run_failed(
+            dagster_run, f"process {pid} executing this run died (killed) before it ended"
+        )
+        reaped.append(dagster_run.run_id)
+    for run_id in instance.event_log_storage.get_concurrency_run_ids():
+        dagster_run = instance.get_run_by_id(run_id)
+        if dagster_run is None or dagster_run.is_finished:
+            instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+    return reaped
 
 
 def _range_tags(window: tuple[date, date]) -> dict[str, str]:

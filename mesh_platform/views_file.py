@@ -45,8 +45,10 @@ def refresh_views_file(ports_dir: Path) -> Path:
     """Rebuild the views file from the ports published now; return its path."""
     target = views_file_path(ports_dir)
     with locked(target):
+        # under the lock, any temporary is a killed builder's leftover (ours included)
+        for leftover in target.parent.glob(f".{VIEWS_FILE}.*.tmp*"):
+            leftover.unlink(missing_ok=True)
         tmp = target.with_name(f".{VIEWS_FILE}.{os.getpid()}.tmp")
-        tmp.unlink(missing_ok=True)
         latest: dict[tuple[str, str], int] = {}
         con = duckdb.connect(str(tmp))
         try:

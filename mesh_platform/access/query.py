@@ -3,7 +3,8 @@
 :func:`connect` gives a user an in-memory DuckDB connection on which the only tables are the
 ports they may read — ``<domain>.<port>`` (newest major) and ``<domain>.<port>_v<N>`` — each
 over the immutable snapshot current when the connection opened (a consistent view for its
-lifetime). Columns classified as personal data read as NULL unless the user's grant covers
+lifetime). The connection holds a lease on each of those snapshots until it is closed (or its
+process dies), so retention never removes a file it reads. Columns classified as personal data read as NULL unless the user's grant covers
 them; the hidden columns are never loaded into the connection at all (each port is an Arrow
 dataset projected to the visible columns). Then external access is switched off and the
 configuration locked, so no statement can read a file, attach a database or load an extension,
@@ -14,7 +15,6 @@ first. Every query is written to the audit log with the user, ports and rows; ev
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -27,6 +27,7 @@ from mesh_platform.access.identities import User
 from mesh_platform.access.policy import ReadDecision
 from mesh_platform.access.sql_guard import TableRef, check_statements
 from mesh_platform.catalog.entries import PortEntry
+from mesh_platform.ports import SnapshotLease, lease_published
 
 _MISSING_TABLE = re.compile(r"Table with name (\w+) does not exist", re.I)
 
@@ -50,6 +51,7 @@ class MeshConnection:
         self.visible: dict[str, tuple[PortEntry, ReadDecision]] = {}
         self.hidden_columns: dict[str, tuple[str, ...]] = {}
         self._latest: dict[str, str] = {}  # "domain.port" -> "domain.port vN"
+        self._leases: list[SnapshotLease] = []
         self._build_views(service.policy.readable_ports(user))
         self._con.execute("set enable_external_access = false")
         self._con.execute("set lock_configuration = true")
@@ -60,9 +62,11 @@ class MeshConnection:
         for index, (label, (port, decision)) in enumerate(sorted(readable.items())):
             if port.published is None:
                 continue
-            snapshot = Path(port.published.path)
-            if not snapshot.exists():
+            lease = lease_published(port.published)
+            if lease is None:
                 continue
+            self._leases.append(lease)
+            snapshot = lease.path
             full = ds.dataset(snapshot, format="parquet").schema
             hidden = () if decision.personal_data else port.personal_columns
             types = {c.name: c.data_type for c in port.columns}
@@ -195,6 +199,9 @@ class MeshConnection:
 
     def close(self) -> None:
         self._con.close()
+        for lease in self._leases:
+            lease.release()
+        self._leases.clear()
 
     def __enter__(self) -> MeshConnection:
         return self

@@ -1,0 +1,190 @@
+"""Publishing survives a SIGKILL at every step; readers lease snapshots that retention spares."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from mesh_platform.ports import (
+    RETAINED_SNAPSHOTS,
+    content_checksum,
+    current_snapshot,
+    lease_current,
+    list_published,
+    pointer_path,
+    publish_snapshot,
+)
+
+PUBLISH_POINTS = [
+    "publish.start",
+    "publish.temp_written",
+    "publish.json_written",
+    "publish.data_renamed",
+    "publish.pointer_temp",
+    "publish.pointer_switched",
+    "publish.retention_done",
+]
+
+PUBLISHER = textwrap.dedent(
+    """
+    import sys, duckdb
+    from pathlib import Path
+    from mesh_platform.ports import publish_snapshot
+    con = duckdb.connect()
+    con.execute("create table t as select range as id, 'n' || range as name, range * 1.5 as x "
+                "from range(20000) order by random()")
+    print(publish_snapshot(con, "t", Path(sys.argv[1]), "shop", "widgets", 1,
+                           run_id=sys.argv[2]).checksum)
+    """
+)
+
+
+def publish_in_subprocess(ports_dir: Path, run_id: str, failpoint: str | None = None):
+    env = {k: v for k, v in os.environ.items() if k != "MESH_FAILPOINT"}
+    if failpoint:
+        env["MESH_FAILPOINT"] = failpoint
+    return subprocess.run(
+        [sys.executable, "-c", PUBLISHER, str(ports_dir), run_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def assert_port_consistent(ports_dir: Path) -> None:
+    """The pointer names a complete snapshot whose rows and checksum match its JSON."""
+    published = current_snapshot(ports_dir, "shop", "widgets", 1)
+    assert published is not None
+    pointer = pointer_path(ports_dir, "shop", "widgets", 1)
+    assert pointer.resolve() == Path(published.path)
+    con = duckdb.connect()
+    assert content_checksum(con, pointer) == published.checksum
+    assert con.execute(f"select count(*) from '{pointer}'").fetchone()[0] == published.rows
+
+
+def leftovers(ports_dir: Path) -> list[str]:
+    version = pointer_path(ports_dir, "shop", "widgets", 1).parent
+    snaps = version / "snapshots"
+    found = [p.name for p in snaps.glob(".*")] + [p.name for p in version.glob(".current*")]
+    found += [j.name for j in snaps.glob("*.json") if not j.with_suffix(".parquet").exists()]
+    found += [p.name for p in snaps.glob("*.parquet") if not p.with_suffix(".json").exists()]
+    return found
+
+
+def test_checksum_ignores_row_order_and_sees_any_change():
+    con = duckdb.connect()
+    con.execute("create table a as select range as id, range % 7 as k from range(1000)")
+    con.execute("copy (select * from a order by id) to '/dev/shm/mesh-ck-a.parquet'")
+    con.execute("copy (select * from a order by random()) to '/dev/shm/mesh-ck-b.parquet'")
+    con.execute(
+        "copy (select id, case when id = 500 then 99 else k end as k from a) "
+        "to '/dev/shm/mesh-ck-c.parquet'"
+    )
+    try:
+        a, b, c = (content_checksum(con, Path(f"/dev/shm/mesh-ck-{x}.parquet")) for x in "abc")
+    finally:
+        for x in "abc":
+            Path(f"/dev/shm/mesh-ck-{x}.parquet").unlink(missing_ok=True)
+    assert a == b
+    assert a != c
+    assert a.startswith("1000:")
+
+
+@pytest.mark.parametrize("point", PUBLISH_POINTS)
+def test_kill_at_each_publish_step_then_rerun_converges(tmp_path, point):
+    clean = publish_in_subprocess(tmp_path / "clean", "run-clean000")
+    assert clean.returncode == 0, clean.stderr
+    clean_checksum = clean.stdout.strip()
+
+    ports = tmp_path / "ports"
+    first = publish_in_subprocess(ports, "run-first000")
+    assert first.returncode == 0, first.stderr
+    killed = publish_in_subprocess(ports, "run-killed00", failpoint=point)
+    assert killed.returncode == -signal.SIGKILL, (point, killed.stderr)
+    # what readers see after the crash: the old or the new snapshot, complete
+    assert_port_consistent(ports)
+    assert [p.address for p in list_published(ports)] == ["shop.widgets"]
+
+    rerun = publish_in_subprocess(ports, "run-rerun000")
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stdout.strip() == clean_checksum
+    assert_port_consistent(ports)
+    assert current_snapshot(ports, "shop", "widgets", 1).checksum == clean_checksum
+    assert leftovers(ports) == []
+
+
+def test_half_published_port_reads_as_unpublished_not_an_error(tmp_path):
+    con = duckdb.connect()
+    con.execute("create table t as select range as id from range(3)")
+    published = publish_snapshot(con, "t", tmp_path, "shop", "widgets", 1)
+    Path(published.path).with_suffix(".json").unlink()  # metadata lost behind the pointer
+    assert current_snapshot(tmp_path, "shop", "widgets", 1) is None
+    assert list_published(tmp_path) == []
+    # a later publish repairs the port
+    assert publish_snapshot(con, "t", tmp_path, "shop", "widgets", 1).rows == 3
+
+
+LEASE_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from mesh_platform.ports import lease_current
+    lease = lease_current(Path(sys.argv[1]), "shop", "widgets", 1)
+    print(lease.path, flush=True)
+    sys.stdin.read()  # hold the lease until the test closes our stdin (or kills us)
+    """
+)
+
+
+def test_retention_spares_a_snapshot_leased_by_another_process(tmp_path):
+    con = duckdb.connect()
+
+    def publish(rows: int):
+        con.execute(f"create or replace table t as select range as id from range({rows})")
+        return publish_snapshot(con, "t", tmp_path, "shop", "widgets", 1)
+
+    publish(1)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", LEASE_HOLDER, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        leased = Path(reader.stdout.readline().strip())
+        for rows in range(2, RETAINED_SNAPSHOTS + 5):
+            publish(rows)
+        snapshots = sorted(leased.parent.glob("*.parquet"))
+        assert leased in snapshots, "retention removed a snapshot a reader holds"
+        assert len(snapshots) == RETAINED_SNAPSHOTS + 1
+        assert json.loads(leased.with_suffix(".json").read_text())["rows"] == 1
+    finally:
+        reader.kill()  # a dead reader's lease goes with it
+        reader.wait()
+    publish(100)
+    assert not leased.exists()
+    assert len(list(leased.parent.glob("*.parquet"))) == RETAINED_SNAPSHOTS
+
+
+def test_lease_in_this_process_and_release(tmp_path):
+    con = duckdb.connect()
+    con.execute("create table t as select range as id from range(3)")
+    publish_snapshot(con, "t", tmp_path, "shop", "widgets", 1)
+    lease = lease_current(tmp_path, "shop", "widgets", 1)
+    for _ in range(RETAINED_SNAPSHOTS + 1):
+        time.sleep(0.001)
+        publish_snapshot(con, "t", tmp_path, "shop", "widgets", 1)
+    assert lease.path.exists()
+    lease.release()
+    publish_snapshot(con, "t", tmp_path, "shop", "widgets", 1)
+    assert not lease.path.exists()
