@@ -17,7 +17,7 @@ export SODA_CORE_TELEMETRY_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: bench-catalog install browser demo test test-bench test-fast lint governance format dev bench clean
+.PHONY: bench-catalog install browser tools demo test test-bench test-fast lint governance security audit format dev bench clean
 
 install: $(VENV)/.installed
 
@@ -39,10 +39,19 @@ browser:
 	  || { echo "could not install chromium: run 'apt-get install chromium chromium-driver' as root"; exit 1; }; \
 	fi
 
+# strace: the security test traces the demo's network system calls (no outbound connection).
+tools:
+	@if [ ! -x /usr/bin/strace ]; then \
+	  echo "installing Debian strace for the no-outbound-connection test (apt-get)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq strace >/dev/null \
+	  || { echo "could not install strace: run 'apt-get install strace' as root"; exit 1; }; \
+	fi
+
 demo: install  ## generate data and materialize every product of every domain
 	$(VENV)/bin/mesh demo --scale $(SCALE)
 
-test: install browser lint governance  ## the whole suite: code lint, mesh lint, unit, integration, snapshot
+test: install browser tools lint governance security  ## the whole suite: code lint, mesh lint, security gate, unit, integration, snapshot
 	$(VENV)/bin/pytest -m "not bench"
 
 test-bench: install  ## the benchmark harness at a tiny scale (a smoke test, ~5 min; CI runs it)
@@ -54,6 +63,12 @@ test-fast: install  ## unit tests only
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+security: install  ## bandit over our code: every finding fixed or justified in security/bandit-exceptions.yaml
+	$(VENV)/bin/python -m security.bandit_gate
+
+audit: install  ## pip-audit of the locked dependencies (needs a vulnerability database online; not part of `make test`)
+	$(VENV)/bin/python -m security.audit
 
 governance: install  ## the mesh's global policies (governance/) over every product: CI fails on errors
 	$(VENV)/bin/mesh lint
