@@ -26,6 +26,7 @@ from mesh_platform.governance import gate as governance
 from mesh_platform.governance.port_schema import declared_port_schema, write_published_schema
 from mesh_platform.governance.report import Finding, errors
 from mesh_platform.ports import publish_snapshot, record_json
+from mesh_platform.rejects import publish_split, split_port
 from mesh_platform.views_file import refresh_views_file
 
 
@@ -186,11 +187,14 @@ def _audit_and_publish(
                     "governance checks."
                 )
                 continue
+            # partial publishing (descriptor opt-in): bad rows move to the rejects table first
+            split = split_port(context.log, con, binding)
             verification = verify_contract(con, binding.contract, data_source=domain)
             findings = gate.evaluate_at_run(binding, con, env.ports_dir)
             blocking = errors(findings)
             published = None
-            if verification.passed and not blocking:
+            too_many_bad_rows = split is not None and split.over_threshold
+            if verification.passed and not blocking and not too_many_bad_rows:
                 # the schema record is computed before the pointer moves, so a failure here
                 # publishes nothing
                 schema = declared_port_schema(gate.repo_root, binding.product, binding.port)
@@ -204,6 +208,9 @@ def _audit_and_publish(
                     run_id=context.run.run_id,
                 )
                 write_published_schema(env.ports_dir, schema)
+                split_metadata = (
+                    publish_split(con, split, env.ports_dir, binding, published) if split else {}
+                )
                 published_any = True
                 context.log.info(
                     f"published {binding.address} v{binding.port.version}: {published.rows} rows"
@@ -216,10 +223,16 @@ def _audit_and_publish(
                         "mesh/snapshot_path": dg.MetadataValue.path(published.path),
                         "dagster/row_count": published.rows,
                         "mesh/contract_checks_passed": len(verification.outcomes),
+                        **split_metadata,
                     }
                 )
             else:
                 failure = describe_failure(binding, verification, blocking)
+                if too_many_bad_rows:
+                    product = binding.product
+                    failure += "\n" + split.describe(
+                        product.domain, product.name, binding.address, binding.port.version
+                    )
                 context.log.error(failure)
                 failures.append(failure)
                 blocked |= _downstream_ports(bindings, uid)

@@ -105,11 +105,15 @@ def _invalid(column: str, config: dict[str, Any]) -> str:
     return f"not ({_missing(column, config)}) and ({' or '.join(bad)})"
 
 
-def _duplicate(columns: list[str]) -> str:
-    """All but the first row (in storage order) of each group of equal, non-null keys."""
+def _duplicate(columns: list[str], config: dict[str, Any]) -> str:
+    """All but the first row (in storage order) of each group of equal keys; a missing key
+    (null, or one of the column's ``missing_values``) is never a duplicate."""
     keys = ", ".join(columns)
-    not_null = " or ".join(f"{c} is not null" for c in columns)
-    return f"({not_null}) and row_number() over (partition by {keys} order by rowid) > 1"
+    if len(columns) == 1:
+        present = f"not ({_missing(columns[0], config)})"
+    else:
+        present = "(" + " or ".join(f"{c} is not null" for c in columns) + ")"
+    return f"{present} and row_number() over (partition by {keys} order by rowid) > 1"
 
 
 def row_predicate(check: ContractCheck) -> str:
@@ -124,7 +128,7 @@ def row_predicate(check: ContractCheck) -> str:
         names = [check.column] if check.column else list(config.get("columns") or [])
         if not names:
             raise UnsupportedCheck("a dataset `duplicate` check without `columns`")
-        predicate = _duplicate([quote_ident(n) for n in names])
+        predicate = _duplicate([quote_ident(n) for n in names], config if check.column else {})
     elif check.check_type == "failed_rows" and config.get("expression"):
         predicate = str(config["expression"])
     else:
@@ -340,3 +344,53 @@ def read_rejects_record(
     """The reconciliation record written with the rejects of one snapshot, if any."""
     path = rejects_dir(ports_dir, domain, port, version) / f"{snapshot_id}.json"
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def split_port(log: Any, connection: Any, binding: Any) -> SplitResult | None:
+    """Split one port's built relation when its descriptor allows partial publishing.
+
+    Logs a warning naming domain, product, column and check when rows were rejected; returns
+    None for a port that blocks on any bad row (the default).
+    """
+    port = binding.port
+    if not port.rejects_bad_rows:
+        return None
+    rules = derive_row_rules(binding.contract)
+    split = split_bad_rows(connection, binding.relation, rules, port.bad_rows.max_share)
+    if split.rows_rejected and not split.over_threshold:
+        product = binding.product
+        log.warning(split.describe(product.domain, product.name, binding.address, port.version))
+    return split
+
+
+def publish_split(
+    connection: Any, split: SplitResult, ports_dir: Path, binding: Any, published: Any
+) -> dict[str, Any]:
+    """Publish the rejects of a published snapshot; the materialization's metadata for them."""
+    import dagster as dg
+
+    product, port = binding.product, binding.port
+    path = publish_rejects(
+        connection,
+        split,
+        ports_dir,
+        product.domain,
+        port.name,
+        port.version,
+        published.snapshot_id,
+        published.rows,
+    )
+    meta = split.metadata()
+    metadata: dict[str, Any] = {
+        "mesh/rows_in": split.rows_in,
+        "mesh/rows_published": published.rows,
+        "mesh/rows_rejected": split.rows_rejected,
+        "mesh/rejects_relation": split.rejects_relation,
+        "mesh/rejects_path": dg.MetadataValue.path(str(path)),
+        "mesh/rejected_by_check": dg.MetadataValue.json(meta["rejected_by_check"]),
+    }
+    if split.rows_rejected:
+        metadata["mesh/bad_rows_warning"] = dg.MetadataValue.md(
+            split.describe(product.domain, product.name, binding.address, port.version)
+        )
+    return metadata

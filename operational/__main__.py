@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
+from operational.faults import inject
 from operational.generate import DEFAULT_DAYS, DEFAULT_SEED, DEFAULT_START, generate
 
 
@@ -29,6 +30,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="first day of the simulated window, YYYY-MM-DD",
     )
     parser.add_argument("--out", type=Path, default=Path("data/operational"))
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND",
+        help="corrupt the generated data with this fault kind (repeatable; "
+        "`python -m operational.faults --list` lists them)",
+    )
     return parser.parse_args(argv)
 
 
@@ -38,8 +47,11 @@ def main(argv: list[str] | None = None) -> None:
         report = generate(
             args.out, scale=args.scale, seed=args.seed, days=args.days, start=args.start
         )
+        faults = inject(args.out, args.fault)
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from exc
+    for fault in faults:
+        print(f"injected {fault.kind}: {fault.detail} ({fault.source})")
     counts = " ".join(f"{name}={n}" for name, n in report.counts.items())
     rate = report.counts["play_events"] / max(report.seconds, 1e-9)
     print(f"generated {report.out_dir} in {report.seconds:.2f}s ({rate:,.0f} events/s): {counts}")

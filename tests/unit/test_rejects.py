@@ -18,7 +18,12 @@ from mesh_platform.rejects import (
 CONTRACT = {
     "dataset": "shop/marts/orders",
     "columns": [
-        {"name": "id", "data_type": "varchar", "checks": [{"missing": None}, {"duplicate": None}]},
+        {
+            "name": "id",
+            "data_type": "varchar",
+            "missing_values": [""],
+            "checks": [{"missing": None}, {"duplicate": None}],
+        },
         {
             "name": "status",
             "data_type": "varchar",
@@ -62,6 +67,8 @@ ROWS = [
     ("o8", "paid", "IJ", -1),  # negative
     ("o9", "open", "KL", 900),  # failed_rows expression (and within valid_max)
     ("o10", "paid", None, 5000),  # missing code and too big
+    ("", "paid", "MN", 1),  # missing by missing_values, and never a duplicate ...
+    ("", "paid", "OP", 2),  # ... of another missing key
 ]
 
 
@@ -101,7 +108,7 @@ def test_row_level_checks_become_predicates_and_dataset_checks_do_not(spec):
 
 def test_split_moves_each_bad_row_with_its_reasons(spec, con):
     result = split_bad_rows(con, "marts.orders", derive_row_rules(spec), max_share=0.9)
-    assert (result.rows_in, result.rows_rejected, result.rows_kept) == (10, 8, 2)
+    assert (result.rows_in, result.rows_rejected, result.rows_kept) == (12, 10, 2)
     assert con.execute("select id from marts.orders order by id").fetchall() == [("o1",), ("o2",)]
     rejects = dict(
         con.execute(
@@ -109,6 +116,8 @@ def test_split_moves_each_bad_row_with_its_reasons(spec, con):
         ).fetchall()
     )
     assert "contract__id__missing" in rejects["-"]
+    blanks = con.execute(f"select {REASON_COLUMN} from marts.orders__rejects where id = ''")
+    assert all("duplicate" not in reason for (reason,) in blanks.fetchall())
     assert "contract__id__duplicate" in rejects["o2"]
     assert "contract__status__invalid" in rejects["o5"]
     assert "contract__code__missing" in rejects["o6"]
@@ -130,7 +139,7 @@ def test_split_moves_each_bad_row_with_its_reasons(spec, con):
 def test_split_above_max_share_changes_nothing(spec, con):
     result = split_bad_rows(con, "marts.orders", derive_row_rules(spec), max_share=0.5)
     assert result.over_threshold
-    assert con.execute("select count(*) from marts.orders").fetchone()[0] == 10
+    assert con.execute("select count(*) from marts.orders").fetchone()[0] == 12
     text = result.describe("shop", "orders", "shop.orders", 1)
     assert "blocked" in text and "contract__status__invalid" in text
 
@@ -143,6 +152,6 @@ def test_rejects_are_published_beside_the_snapshot_with_reconciliation(spec, con
     path = publish_rejects(con, result, tmp_path / "ports", "shop", "orders", 1, "s1", 2)
     assert path.exists() and (path.parent / "current.parquet").resolve() == path
     record = read_rejects_record(tmp_path / "ports", "shop", "orders", 1, "s1")
-    assert record["reconciled"] and record["rows_rejected"] == 8 and record["rows_in"] == 10
+    assert record["reconciled"] and record["rows_rejected"] == 10 and record["rows_in"] == 12
     n = con.execute(f"select count(*) from read_parquet('{path}')").fetchone()[0]
-    assert n == 8
+    assert n == 10

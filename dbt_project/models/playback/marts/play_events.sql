@@ -23,12 +23,16 @@ plays as (
 
 final as (
 
+    -- An event line whose key is missing (or unparseable) still becomes a row: the port
+    -- publishes partially and its contract rejects these rows, with their reason, into the
+    -- rejects table. The port's columns are not null, so a missing key is written as the
+    -- contract's declared missing value ('' / -1 / the epoch) rather than failing the build.
     select
-        event_id,
-        listener_id,
-        track_id,
+        coalesce(event_id, '') as event_id,
+        coalesce(listener_id, -1) as listener_id,
+        coalesce(track_id, '') as track_id,
         session_id,
-        played_at,
+        coalesce(played_at, timestamp '1970-01-01') as played_at,
         event_date,
         ms_played,
         device,

@@ -1,3 +1,8 @@
+{#- Every line of the stream becomes exactly one row, whatever it holds. A line that is not
+    JSON, or a field of the wrong type or an unparseable timestamp, surfaces as nulls that the
+    port's contract rejects with a reason (play_events publishes partially, see its descriptor),
+    so a bad line can neither fail the whole read nor vanish. -#}
+
 with
 
 source as (
@@ -6,22 +11,32 @@ source as (
 
 ),
 
+parsed as (
+
+    select
+        case when json_valid(line) then cast(line as json) end as event,
+        "date"
+
+    from source
+
+),
+
 renamed as (
 
     select
-        cast(event_id as varchar) as event_id,
-        cast(listener_id as bigint) as listener_id,
-        cast(track_id as varchar) as track_id,
-        cast(session_id as varchar) as session_id,
+        event ->> 'event_id' as event_id,
+        try_cast(event ->> 'listener_id' as bigint) as listener_id,
+        event ->> 'track_id' as track_id,
+        event ->> 'session_id' as session_id,
         -- the stream stamps UTC with a trailing Z: keep UTC whatever the session time zone
-        timezone('UTC', cast(played_at as timestamptz)) as played_at,
+        timezone('UTC', try_cast(event ->> 'played_at' as timestamptz)) as played_at,
         cast("date" as date) as event_date,
-        cast(ms_played as bigint) as ms_played,
-        cast(device as varchar) as device,
-        upper(cast(country_code as varchar)) as country_code,
-        cast(completed as boolean) as completed
+        try_cast(event ->> 'ms_played' as bigint) as ms_played,
+        event ->> 'device' as device,
+        upper(event ->> 'country_code') as country_code,
+        try_cast(event ->> 'completed' as boolean) as completed
 
-    from source
+    from parsed
 
 )
 
