@@ -1,0 +1,181 @@
+"""Crashes and concurrency on real Dagster runs (real dbt, Soda, DuckDB) at a small scale.
+
+- analysts query every published port (guarded, trusted and views-file readers) while all
+  domains build, and while one broken domain fails beside a healthy one: zero errors, and the
+  broken domain neither blocks the other nor loses its last good ports;
+- two runs of one domain are serialized by its pool, two domains run at the same time;
+- a DuckDB lock held by another process is retried (bounded) and the run succeeds;
+- ``mesh materialize`` SIGKILLed at failpoints and at a random moment: a reader process never
+  sees a torn port, a rerun converges on the clean run's checksums and leaves no leftovers.
+
+``python -m bench.reliability`` runs the same trials at length and writes the figures.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.reliability import (
+    Analysts,
+    ReaderProcess,
+    dbt_step_intervals,
+    kill_schedule,
+    mesh_materialize,
+    overlaps,
+    port_state,
+    run_kill_trials,
+)
+from mesh_platform.environment import apply_tool_env
+from mesh_platform.ports import current_snapshot
+from tests.conftest import TEST_SCALE
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def fresh_mesh(tmp_path_factory):
+    """A freshly generated Daff of this module's own (its runs and instance are ours)."""
+    from operational import generate
+
+    data_dir = tmp_path_factory.mktemp("reliability-data")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MESH_DATA_DIR", str(data_dir))
+    env = apply_tool_env()
+    generate(env.operational_dir, scale=TEST_SCALE)
+    yield env
+    mp.undo()
+
+
+@pytest.fixture
+def env(fresh_mesh, monkeypatch):
+    monkeypatch.setenv("MESH_DATA_DIR", str(fresh_mesh.data_dir))
+    monkeypatch.delenv("MESH_FAILPOINT", raising=False)
+    return apply_tool_env()
+
+
+def test_analysts_query_while_every_domain_builds_and_a_broken_domain_blocks_nothing(env):
+    from mesh_platform.runner import materialize_mesh
+
+    with Analysts() as tally:
+        runs = materialize_mesh()
+        assert [r.domain for r in runs if not r.success] == []
+        before = {
+            p: current_snapshot(env.ports_dir, "podcasts", p, 1)
+            for p in ("podcast_episodes", "podcast_shows")
+        }
+        # break one domain: its DuckDB file is garbage, so its dbt build fails (not transient)
+        env.domain_database("podcasts").write_bytes(b"not a duckdb file" * 1000)
+        broken = {r.domain: r for r in materialize_mesh(only=["podcasts", "playback"])}
+        time.sleep(1)  # a last round of queries after the builds
+    env.domain_database("podcasts").unlink()
+
+    assert broken["playback"].success, broken["playback"].errors
+    assert not broken["podcasts"].success
+    assert any("podcasts" in e for e in broken["podcasts"].errors)
+    after = {p: current_snapshot(env.ports_dir, "podcasts", p, 1) for p in before}
+    assert after == before, "the failed domain's last good ports must stay published"
+
+    queries = sum(tally.queries.values())
+    print(
+        f"\nanalysts during builds: {queries} queries {dict(tally.queries)}, "
+        f"{len(tally.errors)} errors"
+    )
+    assert tally.errors == []
+    assert all(tally.queries[c] > 0 for c in ("consume.connect", "views file"))
+    assert any(c.startswith("connect(user=") for c in tally.queries)
+
+
+def test_same_domain_runs_are_serialized_other_domains_run_in_parallel(env):
+    from mesh_platform.instance import get_instance
+
+    instance = get_instance()
+    known = {r.dagster_run.run_id for r in instance.get_run_records()}
+    environ = dict(os.environ)
+    procs = [mesh_materialize(d, environ) for d in ("podcasts", "podcasts", "playback")]
+    for proc in procs:
+        _, err = proc.communicate(timeout=900)
+        assert proc.returncode == 0, err[-3000:]
+
+    new = [r.dagster_run for r in instance.get_run_records() if r.dagster_run.run_id not in known]
+    by_domain = {"podcasts": [], "playback": []}
+    for interval in dbt_step_intervals(instance, [r.run_id for r in new]):
+        by_domain[interval[1].removesuffix("_dbt")].append(interval)
+    podcasts, playback = by_domain["podcasts"], by_domain["playback"]
+    print(
+        f"\npodcasts dbt steps: {[(round(s), round(e)) for *_, s, e in podcasts]}, "
+        f"playback: {[(round(s), round(e)) for *_, s, e in playback]}"
+    )
+    assert len(podcasts) >= 2
+    assert not any(overlaps(a, b) for i, a in enumerate(podcasts) for b in podcasts[i + 1 :]), (
+        "two runs of one domain wrote its DuckDB file at the same time"
+    )
+    assert any(overlaps(a, b) for a in podcasts for b in playback), "domains did not overlap"
+
+
+HOLD_LOCK = (
+    "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+    "time.sleep(float(sys.argv[2]))"
+)
+
+
+def test_lock_held_by_another_process_is_retried_then_succeeds(env):
+    from mesh_platform.instance import get_instance
+    from mesh_platform.runner import materialize_mesh
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(env.domain_database("podcasts")), "25"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    try:
+        (run,) = materialize_mesh(only=["podcasts"])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run.success, run.errors
+    events = [
+        record.dagster_event.event_type_value
+        for run_id in run.run_ids
+        for record in get_instance().all_logs(run_id)
+        if record.dagster_event
+    ]
+    assert "STEP_UP_FOR_RETRY" in events
+    assert "STEP_RESTARTED" in events
+
+
+def test_kill_trials_reader_never_sees_a_torn_port_and_reruns_converge(env, tmp_path):
+    environ = dict(os.environ)
+    clean_proc = mesh_materialize("podcasts", environ)
+    _, err = clean_proc.communicate(timeout=900)
+    assert clean_proc.returncode == 0, err[-3000:]
+    clean = {k: v for k, v in port_state(env.ports_dir).items() if k.startswith("podcasts.")}
+    assert clean and all(v["checksum"] for v in clean.values())
+
+    reader = ReaderProcess(env.ports_dir, tmp_path)
+    kills = ["build.after_dbt", "publish.data_renamed", "publish.pointer_switched:2"]
+    kills += kill_schedule(1, seed=7, clean_seconds=20.0)  # one seeded random-time kill
+    try:
+        trials = run_kill_trials(environ, "podcasts", kills, clean)
+    finally:
+        seen = reader.stop()
+    print(
+        f"\nreader: {seen['checks']} checks, {seen['queries']} queries, "
+        f"{seen['problem_count']} problems; trials: "
+        + "; ".join(f"{t.kill}: {t.outcome}, converged={t.converged}" for t in trials)
+    )
+    assert seen["problem_count"] == 0, seen["problems"]
+    assert seen["checks"] > 0
+    for trial in trials:
+        if not trial.kill.startswith("random@"):
+            assert trial.outcome == "killed", trial
+        assert trial.consistent_after_kill, trial
+        assert trial.rerun_ok and trial.converged, trial
+        assert trial.leftovers == [], trial
+    assert Path(env.ports_dir / "mesh.duckdb").exists()
