@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 from dagster_dbt.asset_utils import (
+    DAGSTER_DBT_EXCLUDE_METADATA_KEY,
     DAGSTER_DBT_SELECT_METADATA_KEY,
     build_dbt_specs,
 )
@@ -30,7 +31,6 @@ from mesh_platform.domain import load_domain
 from mesh_platform.environment import apply_tool_env
 from mesh_platform.governance.gate import GovernanceGate
 from mesh_platform.translator import MeshDbtTranslator
-
 
 # A step that failed on something transient (a file lock held by another process, an I/O
 # error) is retried twice with backoff; bad data and failed models raise Failure with
@@ -90,21 +90,31 @@ def _dbt_multi_assets(
     groups: dict[dg.PartitionsDefinition | None, list[str]] = {}
     for uid in sorted(models):
         groups.setdefault(partitioned.get(uid), []).append(uid)
+    in_any_partitioning = sorted(models[uid]["name"] for uid in partitioned if uid in models)
     assets = []
     for pdef, uids in groups.items():
-        name = f"{domain}_dbt" + ("_daily" if pdef else "")
-        select = " ".join(sorted(models[uid]["name"] for uid in uids))
-        assets.append(_dbt_multi_asset(bindings, translator, gate, name, select, pdef))
+        if pdef is None:
+            # One dbt selection criterion for the whole domain folder, not one per model:
+            # dbt's selector matches every criterion against every node of the project, which
+            # took 25 s for a 500-product domain with model names.
+            name = f"{domain}_dbt"
+            select = f"fqn:{manifest['metadata']['project_name']}.{domain}"
+            exclude = " ".join(in_any_partitioning)
+        else:
+            name = f"{domain}_dbt_daily"
+            select = " ".join(sorted(models[uid]["name"] for uid in uids))
+            exclude = ""
+        assets.append(_dbt_multi_asset(bindings, translator, gate, name, select, exclude, pdef))
     return assets
 
 
-def _dbt_multi_asset(bindings, translator, gate, name, select, partitions_def):
+def _dbt_multi_asset(bindings, translator, gate, name, select, exclude, partitions_def):
     manifest = bindings.manifest
     specs, dbt_check_specs = build_dbt_specs(
         translator=translator,
         manifest=manifest,
         select=select,
-        exclude="",
+        exclude=exclude,
         selector="",
         io_manager_key=None,
         project=None,
@@ -135,7 +145,10 @@ def _dbt_multi_asset(bindings, translator, gate, name, select, partitions_def):
         can_subset=True,
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run() if partitions_def else None,
-        op_tags={DAGSTER_DBT_SELECT_METADATA_KEY: select},
+        op_tags={
+            DAGSTER_DBT_SELECT_METADATA_KEY: select,
+            **({DAGSTER_DBT_EXCLUDE_METADATA_KEY: exclude} if exclude else {}),
+        },
         pool=domain_pool(bindings.domain.name),
         retry_policy=TRANSIENT_RETRIES,
         allow_arbitrary_check_specs=True,
@@ -179,27 +192,65 @@ def _automation_sensor(domain: str) -> dg.AutomationConditionSensorDefinition:
 
 
 def _schedules(bindings: DomainBindings, translator: MeshDbtTranslator):
-    schedules = []
+    """One schedule per scheduled product, all targeting one job per domain and partitioning.
+
+    Each schedule's run request selects only its product's assets (with their in-domain
+    upstream). Sharing the job matters for large domains: the code server resolves and
+    snapshots every job against the whole asset graph, so a job per product made a 500-product
+    domain take minutes to load; schedules are cheap.
+    """
     manifest = bindings.manifest
+    partitioned = _partitioned_models(bindings)
+    scheduled: dict[str, list[dg.AssetKey]] = {}
     for uid, binding in sorted(bindings.ports.items()):
-        product = binding.product
-        if product.automation.kind != "schedule":
-            continue
-        keys = [
-            translator.get_asset_spec(manifest, m, None).key
-            for m in sorted({uid, *in_domain_ancestors(manifest, uid)})
-        ]
-        job = dg.define_asset_job(
-            f"{product.domain}__{product.name}", selection=dg.AssetSelection.assets(*keys)
+        if binding.product.automation.kind == "schedule":
+            scheduled[uid] = [
+                translator.get_asset_spec(manifest, m, None).key
+                for m in sorted({uid, *in_domain_ancestors(manifest, uid)})
+            ]
+    by_partitioning: dict[dg.PartitionsDefinition | None, set[dg.AssetKey]] = {}
+    for uid, keys in scheduled.items():
+        by_partitioning.setdefault(partitioned.get(uid), set()).update(keys)
+    jobs = {
+        pdef: dg.define_asset_job(
+            f"{bindings.domain.name}__scheduled" + (f"_{i}" if i else ""),
+            selection=dg.AssetSelection.assets(*sorted(keys)),
         )
-        if product.partitioning:
-            schedules.append(dg.build_schedule_from_partitioned_job(job, **_daily_time(product)))
-        else:
-            schedules.append(dg.ScheduleDefinition(job=job, cron_schedule=product.automation.cron))
-    return schedules
+        for i, (pdef, keys) in enumerate(by_partitioning.items())
+    }
+    return [
+        _product_schedule(
+            bindings.ports[uid].product, jobs[partitioned.get(uid)], keys, partitioned.get(uid)
+        )
+        for uid, keys in scheduled.items()
+    ]
 
 
-def _daily_time(product) -> dict[str, int]:
+def _product_schedule(product, job, keys: list[dg.AssetKey], partitions_def):
+    """Runs the product's assets at its cron; a daily product runs the day that just ended."""
+    cron = product.automation.cron
+    if partitions_def is not None:
+        _require_daily_cron(product)
+
+    @dg.schedule(
+        name=f"{product.domain}__{product.name}",
+        job=job,
+        cron_schedule=cron,
+        description=f"Refreshes {product.domain}.{product.name} at '{cron}' (UTC).",
+    )
+    def _refresh(context: dg.ScheduleEvaluationContext):
+        if partitions_def is None:
+            return dg.RunRequest(asset_selection=keys)
+        window = partitions_def.get_prev_partition_window(context.scheduled_execution_time)
+        if window is None:
+            return dg.SkipReason(f"no complete day yet for {product.domain}.{product.name}")
+        day = window.start.strftime(partitions_def.fmt)
+        return dg.RunRequest(run_key=day, partition_key=day, asset_selection=keys)
+
+    return _refresh
+
+
+def _require_daily_cron(product) -> None:
     """A daily-partitioned product's cron must be 'M H * * *': it runs once per partition."""
     fields = product.automation.cron.split()
     if fields[2:] != ["*", "*", "*"] or not (fields[0].isdigit() and fields[1].isdigit()):
@@ -208,4 +259,3 @@ def _daily_time(product) -> dict[str, int]:
             f"{product.automation.cron!r}; a daily-partitioned product runs once a day, so use "
             "'M H * * *' (e.g. '30 1 * * *')"
         )
-    return {"minute_of_hour": int(fields[0]), "hour_of_day": int(fields[1])}

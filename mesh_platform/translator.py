@@ -31,6 +31,8 @@ class MeshDbtTranslator(DagsterDbtTranslator):
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_code_references=False))
         self.bindings = bindings
         self.gate = gate
+        # Specs are asked for repeatedly (dagster-dbt, checks, schedules): built once per node.
+        self._specs: dict[tuple[int, str], dg.AssetSpec] = {}
 
     @property
     def domain(self) -> str:
@@ -55,6 +57,12 @@ class MeshDbtTranslator(DagsterDbtTranslator):
         return address.split(".")[0] if address else domain_of(dbt_resource_props)
 
     def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
+        cache_key = (id(manifest), unique_id)
+        if cache_key not in self._specs:
+            self._specs[cache_key] = self._build_asset_spec(manifest, unique_id, project)
+        return self._specs[cache_key]
+
+    def _build_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         node = manifest["nodes"].get(unique_id)
         if node is None or node["resource_type"] != "model":

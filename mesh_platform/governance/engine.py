@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,18 @@ class GovernanceReport:
         """Findings that block one port: its own, and its product's product-level ones."""
         return [
             f
-            for f in self.findings
-            if f.domain == domain and f.product == product and f.port in (None, address_version)
+            for f in self._by_product.get((domain, product), [])
+            if f.port in (None, address_version)
         ]
+
+    @cached_property
+    def _by_product(self) -> dict[tuple[str | None, str | None], list[Finding]]:
+        """Findings per (domain, product): a domain asks once per port, so scanning every
+        finding each time cost seconds at 500 products."""
+        index: dict[tuple[str | None, str | None], list[Finding]] = {}
+        for f in self.findings:
+            index.setdefault((f.domain, f.product), []).append(f)
+        return index
 
     def to_json(self) -> dict[str, Any]:
         from mesh_platform.governance.compliance import compliance_summary

@@ -102,3 +102,37 @@ def test_eager_products_are_evaluated_by_a_running_automation_sensor(playback_de
     (sensor,) = playback_defs.sensors
     assert sensor.name == "playback_automation"
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_a_daily_products_schedule_runs_the_day_that_just_ended(playback_defs):
+    from datetime import UTC, datetime
+
+    schedule = playback_defs.get_schedule_def("playback__play_events")
+    assert schedule.cron_schedule == "30 1 * * *"
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 3, 10, 1, 30, tzinfo=UTC),
+        repository_def=playback_defs.get_repository_def(),
+    )
+    (request,) = schedule.evaluate_tick(context).run_requests
+    assert request.partition_key == "2026-03-09"
+    assert dg.AssetKey(["playback", "play_events"]) in request.asset_selection
+    assert dg.AssetKey(["playback", "daily_track_plays"]) not in request.asset_selection
+
+
+def test_scheduled_products_of_a_domain_share_one_job():
+    from datetime import UTC, datetime
+
+    from mesh_platform.definitions import build_domain_definitions
+
+    defs = build_domain_definitions(REPO / "domains" / "artists")
+    targets = {s.job_name for s in defs.schedules}
+    assert len(defs.schedules) == 3  # artist_payments, artist_profiles, track_catalog
+    assert targets == {"artists__scheduled"}
+    payments = defs.get_schedule_def("artists__artist_payments")
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 3, 10, 2, 15, tzinfo=UTC),
+        repository_def=defs.get_repository_def(),
+    )
+    (request,) = payments.evaluate_tick(context).run_requests
+    assert dg.AssetKey(["artists", "artist_payments"]) in request.asset_selection
+    assert dg.AssetKey(["artists", "artist_profiles"]) not in request.asset_selection
