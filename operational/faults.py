@@ -41,6 +41,9 @@ class FaultReport:
     column: str | None  # the column the expected check is on (None: dataset-level)
     check: str | None  # the contract check that must name it (None when accepted)
     detail: str
+    # rows the port keeps from an earlier build although the source no longer delivers them
+    # (an empty day file does not wipe its day: the model replaces only days that arrive)
+    rows_carried: int = 0
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -375,10 +378,12 @@ def empty_file(out: Path) -> FaultReport:
     path = _day_file(out, "empty_file")
     n = len(_lines(path))
     path.write_bytes(b"")
-    return _plays_report(
-        out, "empty_file", path, 0, -n, None, None, f"{n} lines lost: the file is empty",
-        outcome="accept",
+    report = _plays_report(
+        out, "empty_file", path, 0, -n, None, None,
+        f"the file is empty; the {n} plays built from it before stay (days are replaced, never "
+        "wiped)", outcome="accept",
     )  # fmt: skip
+    return FaultReport(**{**report.to_json(), "rows_carried": n})
 
 
 @_fault("bad_batch", "5% of all plays bad: more than the port may reject", "block", "playback")
