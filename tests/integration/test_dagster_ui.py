@@ -2,6 +2,10 @@
 
 This is the API the UI itself uses: the test sees the code locations load, a product's asset
 with its owner, description and column schema, and materializes a domain from it.
+
+Where strace is installed, the whole `dagster dev` process tree (webserver, daemon, code
+locations, the run launched from the UI) is traced, started without any telemetry opt-out from
+the caller, and the last test checks it made no network attempt outside loopback.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -19,7 +24,9 @@ from pathlib import Path
 
 import pytest
 
+from mesh_platform.environment import TELEMETRY_OFF
 from operational import generate
+from security.netwatch import outbound, parse, report, strace_argv
 
 from ..conftest import REPO, TEST_SCALE
 
@@ -69,15 +76,28 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+STRACE = shutil.which("strace")
+# telemetry must be off by default: the caller's opt-outs (the Makefile exports some) are dropped
+OPT_OUTS = {*TELEMETRY_OFF, "DAGSTER_DISABLE_TELEMETRY", "DAGSTER_HOME"}
+TRACE = "strace.log"
+
+
 @pytest.fixture(scope="module")
-def dagster_dev(tmp_path_factory):
-    data_dir: Path = tmp_path_factory.mktemp("ui-data")
-    env = {**os.environ, "MESH_DATA_DIR": str(data_dir)}
+def ui_data_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("ui-data")
+
+
+@pytest.fixture(scope="module")
+def dagster_dev(ui_data_dir):
+    data_dir = ui_data_dir
+    env = {k: v for k, v in os.environ.items() if k not in OPT_OUTS}
+    env["MESH_DATA_DIR"] = str(data_dir)
     generate(data_dir / "operational", scale=TEST_SCALE)
     port = free_port()
     log = (data_dir / "dagster-dev.log").open("w")
+    traced = strace_argv(data_dir / TRACE, STRACE) if STRACE else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mesh_platform.cli", "dev", "--port", str(port)],
+        [*traced, sys.executable, "-m", "mesh_platform.cli", "dev", "--port", str(port)],
         cwd=REPO,
         env=env,
         stdout=log,
@@ -144,3 +164,16 @@ def test_materialize_a_domain_from_the_ui(dagster_dev):
         return status if status in {"SUCCESS", "FAILURE", "CANCELED"} else None
 
     assert wait_for(finished, 300, "the run to finish") == "SUCCESS"
+
+
+def test_dagster_dev_makes_no_outbound_connection_attempt(dagster_dev, ui_data_dir):
+    """Webserver, daemon, code locations and the run launched above: loopback only."""
+    if STRACE is None:
+        pytest.skip(
+            "strace is not installed (`make tools`): the no-outbound test of mesh demo still runs"
+        )
+    log = (ui_data_dir / TRACE).read_text()
+    started = {line.split(maxsplit=1)[0] for line in log.splitlines() if " execve(" in line}
+    assert len(started) >= 5, "strace did not follow dagster dev's processes"
+    bad = outbound(parse(log))
+    assert not bad, f"{len(bad)} outbound network attempt(s) by dagster dev:\n{report(bad)}"
