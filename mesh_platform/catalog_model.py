@@ -68,12 +68,15 @@ def bind_domain(domain: Domain, manifest: Mapping[str, Any]) -> DomainBindings:
             )
             ports[uid] = PortBinding(product, port, uid, contract)
         _check_upstream_ports(domain, product)
-    # A port model belongs to its own product; an internal model to the first product
-    # built from it.
+    # A port model belongs to its own product; an internal model to the product nearest to
+    # it downstream (fewest in-domain ancestors first), so a staging model shared by a daily
+    # source-aligned product and the aggregates built on it gets the source-aligned product's
+    # partitioning and automation, not an aggregate's.
     model_product = {uid: binding.product for uid, binding in ports.items()}
-    for uid, binding in sorted(ports.items()):
-        for owned in sorted(in_domain_ancestors(manifest, uid)):
-            model_product.setdefault(owned, binding.product)
+    ancestors = {uid: in_domain_ancestors(manifest, uid) for uid in ports}
+    for uid in sorted(ports, key=lambda u: (len(ancestors[u]), u)):
+        for owned in sorted(ancestors[uid]):
+            model_product.setdefault(owned, ports[uid].product)
     return DomainBindings(
         domain=domain, manifest=manifest, ports=ports, model_product=model_product
     )

@@ -26,11 +26,11 @@ from mesh_platform.dbt_manifest import (
     source_port_address,
 )
 from mesh_platform.dbt_resource import MeshDbtCliResource
-from mesh_platform.descriptor import DescriptorError
+from mesh_platform.descriptor import DescriptorError, load_domain_descriptors
 from mesh_platform.domain import load_domain
 from mesh_platform.environment import apply_tool_env
 from mesh_platform.governance.gate import GovernanceGate
-from mesh_platform.translator import MeshDbtTranslator
+from mesh_platform.translator import MeshDbtTranslator, port_asset_key
 
 # A step that failed on something transient (a file lock held by another process, an I/O
 # error) is retried twice with backoff; bad data and failed models raise Failure with
@@ -52,6 +52,7 @@ def build_domain_definitions(domain_dir: Path) -> dg.Definitions:
     # governance check fails and blocks publishing.
     gate = GovernanceGate.for_domain(env, bindings)
     translator = MeshDbtTranslator(bindings, gate)
+    translator.daily_inputs = _daily_inputs(bindings, translator, env.domains_dir)
     assets = _dbt_multi_assets(bindings, translator, gate)
     return dg.Definitions(
         assets=[*assets, *_operational_source_specs(bindings, translator)],
@@ -78,6 +79,29 @@ def _partitioned_models(bindings: DomainBindings) -> dict[str, dg.PartitionsDefi
             for model in {uid, *in_domain_ancestors(bindings.manifest, uid)}:
                 out[model] = pdef
     return out
+
+
+def _daily_inputs(
+    bindings: DomainBindings, translator: MeshDbtTranslator, domains_dir: Path
+) -> frozenset[dg.AssetKey]:
+    """Daily-partitioned assets the domain reads: its own partitioned models and upstream
+    ports of daily-partitioned products. Eager products must not wait for every old day of
+    these to exist (days before the data began are missing forever)."""
+    manifest = bindings.manifest
+    keys = {
+        translator.get_asset_key(manifest["nodes"][uid]) for uid in _partitioned_models(bindings)
+    }
+    upstream = {a for p in bindings.domain.products for a in p.upstream_ports}
+    for other in sorted({a.split(".")[0] for a in upstream} - {bindings.domain.name}):
+        try:
+            products = load_domain_descriptors(domains_dir / other)
+        except (DescriptorError, OSError):
+            continue  # reported when that domain loads; its ports count as unpartitioned here
+        for product in products:
+            if product.partitioning:
+                addresses = {product.address(port) for port in product.output_ports}
+                keys |= {port_asset_key(a) for a in addresses & upstream}
+    return frozenset(keys)
 
 
 def _dbt_multi_assets(

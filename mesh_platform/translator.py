@@ -26,11 +26,30 @@ def port_asset_key(address: str) -> dg.AssetKey:
     return dg.AssetKey([domain, port])
 
 
+def eager_condition(daily_deps: frozenset[dg.AssetKey]) -> dg.AutomationCondition:
+    """Dagster's eager condition, except that missing days of daily-partitioned inputs do not
+    block it: every day before the data began (and today, until it is run) is a missing
+    partition, so plain ``eager()`` never fires downstream of a daily product. It still waits
+    until each daily input has some day materialized; other missing inputs still block."""
+    eager = dg.AutomationCondition.eager()
+    if not daily_deps:
+        return eager
+    daily = dg.AssetSelection.assets(*daily_deps)
+    return (
+        eager.without(~dg.AutomationCondition.any_deps_missing())
+        & ~dg.AutomationCondition.any_deps_missing().ignore(daily)
+        # for every daily input, at least one of its days exists
+        & dg.AutomationCondition.all_deps_match(~dg.AutomationCondition.missing()).allow(daily)
+    ).with_label("eager (missing days of daily inputs allowed)")
+
+
 class MeshDbtTranslator(DagsterDbtTranslator):
     def __init__(self, bindings: DomainBindings, gate: GovernanceGate | None = None):
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_code_references=False))
         self.bindings = bindings
         self.gate = gate
+        # Daily-partitioned assets this domain reads (set by the definitions builder).
+        self.daily_inputs: frozenset[dg.AssetKey] = frozenset()
         # Specs are asked for repeatedly (dagster-dbt, checks, schedules): built once per node.
         self._specs: dict[tuple[int, str], dg.AssetSpec] = {}
 
@@ -91,7 +110,8 @@ class MeshDbtTranslator(DagsterDbtTranslator):
             tags |= {f"tag/{t}": "" for t in product.tags}
             metadata["mesh/product"] = product.name
             if product.automation.kind == "eager":
-                attrs["automation_condition"] = dg.AutomationCondition.eager()
+                daily_deps = {dep.asset_key for dep in spec.deps} & self.daily_inputs
+                attrs["automation_condition"] = eager_condition(frozenset(daily_deps))
         if binding:
             port = binding.port
             tags |= {"output_port": "true", "classification": product.classification.value}

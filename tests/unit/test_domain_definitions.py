@@ -136,3 +136,19 @@ def test_scheduled_products_of_a_domain_share_one_job():
     (request,) = payments.evaluate_tick(context).run_requests
     assert dg.AssetKey(["artists", "artist_payments"]) in request.asset_selection
     assert dg.AssetKey(["artists", "artist_profiles"]) not in request.asset_selection
+
+
+def test_eager_products_fire_downstream_of_a_daily_product_with_old_days_missing(playback_defs):
+    """One new day of play_events makes daily_track_plays due, although every other day of
+    play_events is missing; before any day exists it is not due."""
+    instance = dg.DagsterInstance.ephemeral()
+    plays = dg.AssetKey(["playback", "play_events"])
+    daily = dg.AssetKey(["playback", "daily_track_plays"])
+    first = dg.evaluate_automation_conditions(defs=playback_defs, instance=instance)
+    assert first.get_num_requested(daily) == 0  # no day of play_events yet
+    instance.report_runless_asset_event(dg.AssetMaterialization(plays, partition="2026-03-09"))
+    second = dg.evaluate_automation_conditions(
+        defs=playback_defs, instance=instance, cursor=first.cursor
+    )
+    assert second.get_num_requested(daily) == 1
+    assert second.get_num_requested(plays) == 0  # scheduled, not eager
