@@ -169,6 +169,8 @@ def _audit_and_publish(
     held: dict[str, dg.Output],
     failures: list[str],
 ) -> Iterator[Any]:
+    if failures:  # dbt failed: name the products its failure holds back
+        failures.extend(_unbuilt_ports(context, bindings, held))
     if not held:
         return
     env = get_environment()
@@ -244,6 +246,26 @@ def _audit_and_publish(
         con.close()
     if published_any:
         _refresh_views_file(context, env.ports_dir)
+
+
+def _unbuilt_ports(
+    context: dg.AssetExecutionContext, bindings: DomainBindings, held: dict[str, dg.Output]
+) -> list[str]:
+    """A line per port of this step that dbt did not build (its model or one upstream failed)."""
+    # dbt models are keyed [<domain>, <model>] (see the translator)
+    selected = {tuple(key.path) for key in context.selected_asset_keys}
+    lines = []
+    for uid, binding in sorted(bindings.ports.items()):
+        if uid in held or (binding.product.domain, binding.port.model) not in selected:
+            continue
+        product = binding.product
+        lines.append(
+            f"domain {product.domain}, product {product.name}: output port {binding.address} "
+            f"v{binding.port.version} was not built (dbt failed on its model "
+            f"{binding.port.model} or a model it reads from, see above) and was NOT published; "
+            "consumers keep reading the previous snapshot."
+        )
+    return lines
 
 
 def _refresh_views_file(context: dg.AssetExecutionContext, ports_dir) -> None:
