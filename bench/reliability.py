@@ -221,7 +221,12 @@ def kill_schedule(trials: int, seed: int, clean_seconds: float) -> list[str]:
 
 
 def run_kill_trials(
-    env: dict[str, str], domain: str, kills: list[str], clean: dict[str, dict], log=print
+    env: dict[str, str],
+    domain: str,
+    kills: list[str],
+    clean: dict[str, dict],
+    log=print,
+    on_trial=lambda trials: None,
 ) -> list[Trial]:
     ports_dir = Path(env["MESH_DATA_DIR"]) / "ports"
     con = _duckdb()
@@ -266,6 +271,7 @@ def run_kill_trials(
             log(f"rerun after {kill} failed:\n{err[-3000:]}")
         log(f"trial {number}: {asdict(trial)}")
         results.append(trial)
+        on_trial(results)
     return results
 
 
@@ -435,9 +441,16 @@ def main(argv: list[str] | None = None) -> int:
 
     reader = ReaderProcess(env_obj.ports_dir, data_dir)
     kills = kill_schedule(opts.trials, opts.seed, clean_seconds)
-    trials = run_kill_trials(env, opts.domain, kills, clean)
+    report["reader"] = {"checks": "…", "queries": "…", "problem_count": "(running)"}
+
+    def progress(done: list[Trial]) -> None:
+        report["trials"] = [asdict(t) for t in done]
+        write_report(report)
+
+    trials = run_kill_trials(env, opts.domain, kills, clean, on_trial=progress)
     report["reader"] = reader.stop()
     report["trials"] = [asdict(t) for t in trials]
+    write_report(report)
 
     if not opts.skip_analysts:
         from mesh_platform.instance import get_instance
