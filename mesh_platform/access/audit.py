@@ -25,7 +25,9 @@ AUDIT_FILE = "audit.jsonl"
 @dataclass(frozen=True)
 class AuditEntry:
     user: str
-    action: str  # read | denied | refused | request | approve | deny | revoke | token
+    action: (
+        str  # read | denied | refused | request | approve | deny | revoke | token | token_revoke
+    )
     channel: str  # cli | python | api | portal
     ports: tuple[str, ...] = ()
     rows: int | None = None

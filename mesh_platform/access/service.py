@@ -216,11 +216,39 @@ class AccessService:
 
     # --- tokens -----------------------------------------------------------------------
 
-    def issue_token(self, user_id: str) -> str:
+    def issue_token(self, user_id: str, ttl_days: int = tokens.DEFAULT_TTL_DAYS) -> str:
         user = self.user(user_id)
-        token = tokens.issue_token(self.env.data_dir, user.id)
-        self.audit(audit_log.AuditEntry(user=user.id, action="token", channel="cli"))
+        token, record = tokens.issue_token(self.env.data_dir, user.id, ttl_days)
+        self.audit(
+            audit_log.AuditEntry(
+                user=user.id,
+                action="token",
+                channel="cli",
+                detail=f"token {record.id} expires {record.expires_at}",
+            )
+        )
         return token
+
+    def revoke_tokens(
+        self, *, token_id: str | None = None, user_id: str | None = None
+    ) -> list[tokens.TokenRecord]:
+        """Revoke one token by id, or every token of a user; audited per token."""
+        if user_id is not None:
+            user_id = self.user(user_id).id
+        removed = tokens.revoke_tokens(self.env.data_dir, token_id=token_id, user_id=user_id)
+        if not removed:
+            what = f"token {token_id}" if token_id else f"tokens of {user_id}"
+            raise AccessError(f"no {what} to revoke: `mesh access tokens` lists them")
+        for record in removed:
+            self.audit(
+                audit_log.AuditEntry(
+                    user=record.user,
+                    action="token_revoke",
+                    channel="cli",
+                    detail=f"token {record.id}",
+                )
+            )
+        return removed
 
     def authenticate(self, token: str | None) -> User:
         user_id = tokens.user_for_token(self.env.data_dir, token) if token else None

@@ -146,9 +146,43 @@ def whoami(user: str = AS_USER) -> None:
 
 
 @access_app.command("token")
-def token(user_id: str = typer.Argument(..., help="The user the token identifies.")) -> None:
+def token(
+    user_id: str = typer.Argument(..., help="The user the token identifies."),
+    days: int = typer.Option(30, "--days", min=1, max=365, help="Days until it expires."),
+) -> None:
     """Issue a bearer token for the HTTP API (printed once; only its hash is stored)."""
-    typer.echo(_service().issue_token(user_id))
+    typer.echo(_service().issue_token(user_id, ttl_days=days))
+
+
+@access_app.command("tokens")
+def list_tokens(user: str = typer.Option(None, "--user", help="Only this user's tokens.")) -> None:
+    """Tokens issued (id, user, issued, expires): never the tokens themselves."""
+    from datetime import UTC, datetime
+
+    from mesh_platform.access.tokens import list_tokens as stored_tokens
+
+    service = _service()
+    now = datetime.now(UTC)
+    table = Table("id", "user", "issued", "expires", "state")
+    for record in stored_tokens(service.env.data_dir, user):
+        state = "expired" if record.expired(now) else "valid"
+        table.add_row(
+            record.id, record.user, record.issued_at or "-", record.expires_at or "never", state
+        )
+    console().print(table)
+
+
+@access_app.command("revoke-token")
+def revoke_token(
+    token_id: str = typer.Argument(None, help="The token's id (from `mesh access tokens`)."),
+    user: str = typer.Option(None, "--user", help="Revoke every token of this user instead."),
+) -> None:
+    """Revoke one API token, or all of a user's; requests with it are refused from now on."""
+    if (token_id is None) == (user is None):
+        raise typer.BadParameter("give a token id or --user USER (one of the two)")
+    removed = _service().revoke_tokens(token_id=token_id, user_id=user)
+    for record in removed:
+        console().print(f"revoked token {record.id} of {record.user}")
 
 
 @access_app.command("audit")

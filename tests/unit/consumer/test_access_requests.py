@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,6 +13,7 @@ from mesh_platform.access.audit import read_entries
 from mesh_platform.access.errors import AccessDenied, AccessError
 from mesh_platform.access.grants import load_grants
 from mesh_platform.access.service import AccessService
+from mesh_platform.access.tokens import _digest, list_tokens
 from mesh_platform.environment import get_environment
 
 from ...conftest import REPO
@@ -156,6 +159,38 @@ def test_tokens_identify_their_user_and_are_stored_only_hashed(service):
     for bad in (None, "", "mesh_wrong", token + "x"):
         with pytest.raises(AccessDenied, match="bearer token"):
             service.authenticate(bad)
+
+
+def test_a_revoked_token_is_refused_at_once_and_the_revocation_audited(service):
+    kept, revoked = service.issue_token("alice"), service.issue_token("alice")
+    carla = service.issue_token("carla")
+    (record,) = [
+        r for r in list_tokens(service.env.data_dir, "alice") if _digest(revoked).startswith(r.id)
+    ]
+    assert [r.user for r in service.revoke_tokens(token_id=record.id)] == ["alice"]
+    with pytest.raises(AccessDenied, match="bearer token"):
+        service.authenticate(revoked)
+    assert service.authenticate(kept).id == "alice"
+    assert len(service.revoke_tokens(user_id="alice")) == 1  # the other one of alice
+    with pytest.raises(AccessDenied):
+        service.authenticate(kept)
+    assert service.authenticate(carla).id == "carla"  # other users untouched
+    with pytest.raises(AccessError, match="no tokens of alice to revoke"):
+        service.revoke_tokens(user_id="alice")
+    entries = [e for e in read_entries(service.env.data_dir) if e.action == "token_revoke"]
+    assert [e.user for e in entries] == ["alice", "alice"]
+
+
+def test_an_expired_token_is_refused(service):
+    token = service.issue_token("alice", ttl_days=1)
+    path = service.env.data_dir / "access" / "tokens.json"
+    stored = json.loads(path.read_text())
+    for entry in stored.values():
+        entry["expires_at"] = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    path.write_text(json.dumps(stored))
+    with pytest.raises(AccessDenied, match="bearer token"):
+        service.authenticate(token)
+    assert [r.expired(datetime.now(UTC)) for r in list_tokens(service.env.data_dir)] == [True]
 
 
 def test_owner_revokes_a_grant_and_it_applies_at_once(service):
