@@ -46,13 +46,18 @@ def _instance_settings(repo_root: Path) -> dict[str, Any]:
     return yaml.safe_load((repo_root / INSTANCE_FILE).read_text())
 
 
-def _deployment(domain, image: str, tag: str) -> dict[str, Any]:
-    name = k8s_name(domain.name)
+def domain_teams(env: MeshEnvironment) -> dict[str, str]:
+    """Every domain under ``env.domains_dir`` and its owner team."""
+    return {d.name: d.spec.owner.team for d in load_all_domains(env.domains_dir)}
+
+
+def _deployment(domain: str, team: str, image: str, tag: str) -> dict[str, Any]:
+    name = k8s_name(domain)
     return {
         "name": name,
         "image": {"repository": image, "tag": tag, "pullPolicy": "IfNotPresent"},
         # `dagster code-server start`, exactly as `mesh serve --production` runs it
-        "codeServerArgs": ["-m", f"domains.{domain.name}.definitions"],
+        "codeServerArgs": ["-m", f"domains.{domain}.definitions"],
         "port": CODE_SERVER_PORT,
         "includeConfigInLaunchedRuns": {"enabled": True},
         "env": [
@@ -62,7 +67,7 @@ def _deployment(domain, image: str, tag: str) -> dict[str, Any]:
         "envSecrets": [{"name": f"mesh-{name}-secrets"}],
         "labels": {
             "mesh.daff.example/domain": name,
-            "mesh.daff.example/team": domain.spec.owner.team,
+            "mesh.daff.example/team": team,
         },
         "resources": {
             "requests": {"cpu": "250m", "memory": "1Gi"},
@@ -74,16 +79,20 @@ def _deployment(domain, image: str, tag: str) -> dict[str, Any]:
 
 
 def helm_values(
-    env: MeshEnvironment, image: str = DEFAULT_IMAGE, tag: str = DEFAULT_TAG
+    env: MeshEnvironment,
+    image: str = DEFAULT_IMAGE,
+    tag: str = DEFAULT_TAG,
+    teams: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The chart values for every domain under ``env.domains_dir``, in name order."""
+    """The chart values for every domain (default: those under ``env.domains_dir``; ``teams``
+    maps domain -> owner team for a change not yet on disk), in name order."""
     settings = _instance_settings(env.repo_root)
     runs = settings["concurrency"]["runs"]
     pools = settings["concurrency"]["pools"]
     retries = settings["run_retries"]
     monitoring = settings["run_monitoring"]
     storage = settings["storage"]["postgres"]["postgres_db"]
-    domains = load_all_domains(env.domains_dir)
+    teams = domain_teams(env) if teams is None else teams
     return {
         "telemetry": {"enabled": settings["telemetry"]["enabled"]},
         # an existing, managed PostgreSQL; its password lives in the secret below
@@ -134,7 +143,7 @@ def helm_values(
         "dagster-user-deployments": {
             "enabled": True,
             "enableSubchart": True,
-            "deployments": [_deployment(d, image, tag) for d in domains],
+            "deployments": [_deployment(d, teams[d], image, tag) for d in sorted(teams)],
         },
     }
 
@@ -156,7 +165,12 @@ def render(values: dict[str, Any]) -> str:
     return HEADER + yaml.safe_dump(values, sort_keys=False, width=100)
 
 
-def generated_text(env: MeshEnvironment, image: str = DEFAULT_IMAGE, tag: str = DEFAULT_TAG) -> str:
-    values = helm_values(env, image, tag)
+def generated_text(
+    env: MeshEnvironment,
+    image: str = DEFAULT_IMAGE,
+    tag: str = DEFAULT_TAG,
+    teams: dict[str, str] | None = None,
+) -> str:
+    values = helm_values(env, image, tag, teams)
     validate(values, env.repo_root)
     return render(values)

@@ -48,6 +48,7 @@ def plan_new_domain(
         registry.dbt_project_add(project, name, names.known_domains(env)),
     )
     plan.write("workspace.yaml", registry.workspace_with(plan.current("workspace.yaml"), add=name))
+    registry.sync_helm_values(plan, env, add=(name, team))
     if registered is None:
         teams = plan.current("governance/teams.yaml") or ""
         plan.write("governance/teams.yaml", registry.teams_add(teams, team, contact, name))

@@ -137,6 +137,7 @@ def plan_remove_domain(env: MeshEnvironment, domain: str, force: bool) -> Plan:
     plan.write(
         "workspace.yaml", registry.workspace_with(plan.current("workspace.yaml"), drop=domain)
     )
+    registry.sync_helm_values(plan, env, drop=domain)
     team = load_domain(env.domains_dir / domain).spec.owner.team
     teams = plan.current("governance/teams.yaml") or ""
     if re.search(rf"^\s+{re.escape(team)}:.*domain:\s*{re.escape(domain)}\b", teams, re.M):
@@ -191,6 +192,7 @@ def plan_rename_domain(env: MeshEnvironment, old: str, new: str, force: bool) ->
         registry.workspace_with(plan.current("workspace.yaml"), add=new, drop=old),
     )
     team = load_domain(env.domains_dir / old).spec.owner.team
+    registry.sync_helm_values(plan, env, add=(new, team), drop=old)
     teams = plan.current("governance/teams.yaml") or ""
     if re.search(rf"^\s+{re.escape(team)}:.*domain:\s*{re.escape(old)}\b", teams, re.M):
         plan.write("governance/teams.yaml", registry.teams_rename_domain(teams, team, new))

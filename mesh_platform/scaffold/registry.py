@@ -273,3 +273,28 @@ def sources_remove(text: str, source: str, table: str) -> str | None:
     if not _sources(yaml_io.safe_load(result)):
         return None
     return _verified(result, "the sources YAML", lambda p: table not in _sources(p).get(source, ()))
+
+
+def sync_helm_values(plan, env, add: tuple[str, str] | None = None, drop: str | None = None):
+    """Keep infra/helm/values.yaml in step with a domain added, removed or renamed.
+
+    Regenerated only when the committed copy is the generated one for today's domains (with
+    the default image); a copy generated with another image/tag gets a note instead, since
+    only its author knows which image to pass.
+    """
+    from mesh_platform.production import helm
+
+    current = plan.current(str(helm.VALUES_FILE))
+    if current is None:
+        return
+    teams = helm.domain_teams(env)
+    if current != helm.generated_text(env, teams=teams):
+        plan.notes.append(
+            f"{helm.VALUES_FILE} was not generated with the default image: run "
+            "`mesh infra helm-values --image … --tag …` after this change"
+        )
+        return
+    teams.pop(drop, None)
+    if add:
+        teams[add[0]] = add[1]
+    plan.write(str(helm.VALUES_FILE), helm.generated_text(env, teams=teams))

@@ -80,6 +80,31 @@ def test_new_domain_plan_lists_every_file_and_registration(copy):
     assert [e["python_module"]["location_name"] for e in workspace][2] == "merch"
 
 
+def test_new_domain_keeps_the_generated_helm_values_in_step(copy):
+    from mesh_platform.production import helm
+
+    shutil.copytree(REPO / "infra", copy / "infra")
+    plan_new_domain(get_environment(), "merch", "merch-team", "merch@daff.example").apply()
+    values = yaml.safe_load((copy / helm.VALUES_FILE).read_text())
+    deployments = values["dagster-user-deployments"]["deployments"]
+    merch = next(d for d in deployments if d["name"] == "merch")
+    assert merch["codeServerArgs"] == ["-m", "domains.merch.definitions"]
+    assert merch["labels"]["mesh.daff.example/team"] == "merch-team"
+    # what `mesh infra helm-values --check` compares: the file is the generated one
+    assert (copy / helm.VALUES_FILE).read_text() == helm.generated_text(get_environment())
+
+
+def test_helm_values_with_a_custom_image_get_a_note_not_a_rewrite(copy):
+    from mesh_platform.production import helm
+
+    shutil.copytree(REPO / "infra", copy / "infra")
+    custom = helm.generated_text(get_environment(), image="registry.example/mesh", tag="9")
+    (copy / helm.VALUES_FILE).write_text(custom)
+    plan = plan_new_domain(get_environment(), "merch", "merch-team", "merch@daff.example")
+    assert str(helm.VALUES_FILE) not in {plan.relative(c.path) for c in plan.changes}
+    assert any("mesh infra helm-values --image" in note for note in plan.notes)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
