@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import typer
 from rich.console import Console
@@ -12,9 +13,12 @@ from mesh_platform.cli.output import console
 from mesh_platform.environment import get_environment
 
 
-def run_materialize(only: list[str] | None, console: Console) -> bool:
-    """Materialize, print progress and the summary table; True when every product passed."""
+def run_materialize(only: list[str] | None, console: Console, day: str | None = None) -> bool:
+    """Materialize, print progress and the summary table; True when every product passed.
+
+    With ``day``, only that day of the daily products and what is downstream of it."""
     # Dagster and dbt load only for the verbs that run pipelines: `mesh products` stays fast.
+    from mesh_platform.increment import materialize_day
     from mesh_platform.runner import DomainRun, materialize_mesh
     from mesh_platform.summary import product_rows
 
@@ -23,7 +27,8 @@ def run_materialize(only: list[str] | None, console: Console) -> bool:
 
     def on_start(domain: str) -> None:
         started[domain] = time.monotonic()
-        console.print(f"[bold]▶ {domain}[/]: dbt build → Soda contracts → publish …")
+        what = f"day {day} and downstream" if day else "dbt build"
+        console.print(f"[bold]▶ {domain}[/]: {what} → Soda contracts → publish …")
 
     def on_done(run: DomainRun) -> None:
         took = time.monotonic() - started[run.domain]
@@ -44,7 +49,23 @@ def run_materialize(only: list[str] | None, console: Console) -> bool:
         for error in run.errors:
             console.print(f"[red]{error}[/]")
 
-    runs = materialize_mesh(only=only, on_start=on_start, on_done=on_done)
+    if day:
+        runs = materialize_day(day, only=only, on_start=on_start, on_done=on_done)
+        # products the day did not touch are not part of its summary
+        for run in runs:
+            run.spec = replace(
+                run.spec,
+                products=tuple(
+                    p
+                    for p in run.spec.products
+                    if any(
+                        f"{p.domain}/{port.model}" in run.materialized for port in p.output_ports
+                    )
+                    or any(f"{p.domain}/{port.model}" in run.checks for port in p.output_ports)
+                ),
+            )
+    else:
+        runs = materialize_mesh(only=only, on_start=on_start, on_done=on_done)
     rows = product_rows(runs)
     console.print(_table(rows))
     failed = [r for r in rows if r.status != "published"]
@@ -89,7 +110,12 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def materialize(
         domains: list[str] = typer.Argument(None, help="Domains to run (default: all)."),
+        day: str = typer.Option(
+            None,
+            "--day",
+            help="Only this day (YYYY-MM-DD) of the daily products, and what is downstream.",
+        ),
     ) -> None:
         """Materialize every product of the given domains (all by default), upstream first."""
-        if not run_materialize(domains or None, console()):
+        if not run_materialize(domains or None, console(), day=day):
             raise typer.Exit(1)
