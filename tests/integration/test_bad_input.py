@@ -1,0 +1,251 @@
+"""Bad source data, kind by kind: rejected with a reason or blocked, never lost, never served.
+
+Every fault kind of :mod:`operational.faults` is injected into the session's generated data and
+the domains it feeds are materialized through Dagster. For each kind the test asserts a message
+naming domain, product, column and check; the bad rows rejected into the port's rejects table
+with that reason (``playback.play_events`` publishes partially) or the whole publish blocked
+(every other port); the last good snapshot still served when blocked; and reconciliation:
+rows in = rows published + rows rejected.
+
+How the kinds are grouped, to keep the module to a few Dagster runs:
+
+- **reject round** (one run of ``playback``): the 17 play-event kinds that must be rejected and
+  the 3 harmless ones (``out_of_order``, ``extra_field``, ``empty_file``) are injected together.
+  Each kind edits its own day file, so its rows are told apart by the day they landed on and
+  counted separately; together they stay under the port's 2% ``max_share``.
+- **block round** (one ``materialize_mesh`` call over four domains): ``bad_batch`` (playback:
+  5% bad rows, above ``max_share``), three artists kinds, two listeners kinds and three podcasts
+  kinds. Each blocking kind holds back a different product (the two podcast_shows kinds are
+  each named by their own check), so one run per domain shows every kind's own message.
+
+Afterwards the clean operational data, the published ports and the domains' DuckDB files are
+copied back, so the tests after this module see the session's mesh as it was built.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+
+import dagster as dg
+import duckdb
+import pytest
+
+from mesh_platform.consume import connect
+from mesh_platform.environment import apply_tool_env
+from mesh_platform.instance import get_instance
+from mesh_platform.ports import current_snapshot
+from mesh_platform.rejects import REASON_COLUMN, read_rejects_record, rejects_dir
+from mesh_platform.runner import DomainRun, materialize_mesh
+from operational.faults import FAULTS, FaultReport, count_play_lines, inject
+
+pytestmark = pytest.mark.slow
+
+REJECT_KINDS = [k for k, f in FAULTS.items() if f.domain == "playback" and f.outcome != "block"]
+BLOCK_KINDS = [k for k, f in FAULTS.items() if f.outcome == "block"]
+BLOCK_DOMAINS = ["playback", "artists", "listeners", "podcasts"]
+# output port of each product a blocking kind holds back (name, version)
+PORTS = {
+    ("playback", "play_events"): ("play_events", 1),
+    ("artists", "artist_payments"): ("artist_payments", 1),
+    ("artists", "artist_profiles"): ("artist_profiles", 1),
+    ("artists", "track_catalog"): ("track_catalog", 1),
+    ("listeners", "listener_profile_updates"): ("listener_profile_updates", 1),
+    ("listeners", "subscription_periods"): ("subscription_periods", 1),
+    ("podcasts", "podcast_shows"): ("podcast_shows", 1),
+    ("podcasts", "podcast_episodes"): ("podcast_episodes", 1),
+}
+
+
+@dataclass
+class Round:
+    reports: dict[str, FaultReport]
+    runs: dict[str, DomainRun]
+    before: dict[tuple[str, str], object]
+    clean_lines: int = 0
+
+
+@pytest.fixture(scope="module")
+def clean_mesh(built_mesh):
+    """The session's mesh, restored byte for byte after this module's faults."""
+    env, _ = built_mesh
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MESH_DATA_DIR", str(env.data_dir))
+    apply_tool_env()
+    backup = env.data_dir.parent / f"{env.data_dir.name}-bad-input-backup"
+    saved = [env.operational_dir, env.ports_dir, env.warehouse_dir]
+    for path in saved:
+        shutil.copytree(path, backup / path.name, symlinks=True, dirs_exist_ok=False)
+    yield env
+    for path in saved:
+        shutil.rmtree(path)
+        shutil.copytree(backup / path.name, path, symlinks=True)
+    shutil.rmtree(backup)
+    mp.undo()
+
+
+def _restore_operational(env) -> None:
+    backup = env.data_dir.parent / f"{env.data_dir.name}-bad-input-backup"
+    shutil.rmtree(env.operational_dir)
+    shutil.copytree(backup / env.operational_dir.name, env.operational_dir)
+
+
+@pytest.fixture(scope="module")
+def reject_round(clean_mesh) -> Round:
+    env = clean_mesh
+    clean_lines = count_play_lines(env.operational_dir)
+    before = {
+        ("playback", "play_events"): current_snapshot(env.ports_dir, "playback", "play_events", 1)
+    }
+    reports = {r.kind: r for r in inject(env.operational_dir, REJECT_KINDS)}
+    try:
+        (run,) = materialize_mesh(only=["playback"])
+    finally:
+        _restore_operational(env)
+    return Round(reports, {"playback": run}, before, clean_lines)
+
+
+@pytest.fixture(scope="module")
+def block_round(clean_mesh, reject_round) -> Round:
+    env = clean_mesh
+    before = {key: current_snapshot(env.ports_dir, key[0], *PORTS[key]) for key in PORTS}
+    reports = {r.kind: r for r in inject(env.operational_dir, BLOCK_KINDS)}
+    try:
+        runs = {r.domain: r for r in materialize_mesh(only=BLOCK_DOMAINS)}
+    finally:
+        _restore_operational(env)
+    return Round(reports, runs, before)
+
+
+def _warnings(run: DomainRun) -> str:
+    instance = get_instance()
+    texts = []
+    for run_id in run.run_ids:
+        for entry in instance.all_logs(run_id):
+            if entry.level == 30 and entry.user_message:  # logging.WARNING
+                texts.append(entry.user_message)
+    return "\n".join(texts)
+
+
+def _day(report: FaultReport) -> str:
+    return re.search(r"date=(\d{4}-\d{2}-\d{2})", report.source).group(1)
+
+
+def _rejects(env) -> tuple[dict, str]:
+    snap = current_snapshot(env.ports_dir, "playback", "play_events", 1)
+    record = read_rejects_record(env.ports_dir, "playback", "play_events", 1, snap.snapshot_id)
+    return record, record["rejects_path"]
+
+
+@pytest.fixture(scope="module")
+def faulted_lines(clean_mesh, tmp_path_factory) -> dict[str, int]:
+    """Lines per day of the faulted play stream of the reject round (rebuilt in a scratch copy)."""
+    scratch = tmp_path_factory.mktemp("faulted") / "operational"
+    shutil.copytree(clean_mesh.operational_dir, scratch)
+    inject(scratch, REJECT_KINDS)
+    lines = {}
+    for folder in sorted((scratch / "events" / "plays").glob("date=*")):
+        lines[folder.name[5:]] = count_play_lines_in(folder)
+    return lines
+
+
+def count_play_lines_in(folder) -> int:
+    total = 0
+    for path in folder.glob("*.jsonl"):
+        data = path.read_bytes()
+        total += data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+    return total
+
+
+@pytest.mark.parametrize("kind", REJECT_KINDS)
+def test_play_event_fault_is_rejected_with_its_reason(kind, reject_round, faulted_lines, mesh_env):
+    env = mesh_env
+    report = reject_round.reports[kind]
+    run = reject_round.runs["playback"]
+    assert run.success, run.errors  # partial publishing: the good rows are published
+    record, path = _rejects(env)
+    day = _day(report)
+    con = duckdb.connect()
+    rejected = con.execute(
+        f"select {REASON_COLUMN} from read_parquet('{path}') where event_date = date '{day}'"
+    ).fetchall()
+    published_day = (
+        connect()
+        .execute(f"select count(*) from playback.play_events where event_date = date '{day}'")
+        .fetchone()[0]
+    )
+    # reconciliation for the kind's own day: every delivered line is published or rejected
+    assert published_day + len(rejected) == faulted_lines[day] + report.rows_carried
+    if report.outcome == "accept":
+        assert rejected == []
+        return
+    assert len(rejected) == report.rows_bad
+    assert all(report.check in reason for (reason,) in rejected), rejected
+    assert all(f"column `{report.column}`" in reason for (reason,) in rejected)
+    # a clear warning in the run: domain, product, column and check
+    warning = _warnings(run)
+    assert "domain playback, product play_events" in warning
+    assert f"column `{report.column}`" in warning and report.check in warning
+    assert record["rejected_by_check"][report.check]["column"] == report.column
+
+
+def test_reject_round_reconciles_and_serves_the_good_rows(reject_round, mesh_env):
+    env = mesh_env
+    reports = reject_round.reports.values()
+    record, path = _rejects(env)
+    snap = current_snapshot(env.ports_dir, "playback", "play_events", 1)
+    assert snap != reject_round.before[("playback", "play_events")]  # a new snapshot, good rows
+    rows_in = reject_round.clean_lines + sum(r.rows_delta + r.rows_carried for r in reports)
+    assert record["rows_in"] == rows_in
+    assert record["rows_rejected"] == sum(r.rows_bad for r in reports)
+    assert record["rows_published"] == snap.rows
+    assert record["rows_in"] == record["rows_published"] + record["rows_rejected"]
+    assert record["reconciled"]
+    served = connect().execute("select count(*) from playback.play_events").fetchone()[0]
+    assert served == snap.rows
+    # nothing that fails the contract is served; the SQL-looking value sits verbatim in rejects
+    assert (
+        not connect()
+        .execute(
+            "select count(*) from playback.play_events where event_id = '' or device = 'hologram'"
+        )
+        .fetchone()[0]
+    )
+    sql_text = (
+        duckdb.connect()
+        .execute(f"select count(*) from read_parquet('{path}') where track_id like '%DROP TABLE%'")
+        .fetchone()[0]
+    )
+    assert sql_text == reject_round.reports["quotes_newlines_sql_text"].rows_bad
+    assert (rejects_dir(env.ports_dir, "playback", "play_events", 1) / "current.parquet").exists()
+    # the counts are on the Dagster materialization too
+    event = get_instance().get_latest_materialization_event(
+        dg.AssetKey(["playback", "play_events"])
+    )
+    meta = event.asset_materialization.metadata
+    assert meta["mesh/rows_in"].value == record["rows_in"]
+    assert meta["mesh/rows_rejected"].value == record["rows_rejected"]
+    assert meta["mesh/rows_published"].value == snap.rows
+
+
+@pytest.mark.parametrize("kind", BLOCK_KINDS)
+def test_blocking_fault_blocks_the_publish_and_keeps_the_last_good_port(
+    kind, block_round, mesh_env
+):
+    env = mesh_env
+    report = block_round.reports[kind]
+    run = block_round.runs[report.domain]
+    assert not run.success
+    message = "\n".join(run.errors)
+    assert f"domain {report.domain}, product {report.product}" in message
+    assert "NOT published" in message
+    assert report.check in message
+    if report.column:
+        assert report.column in message
+    # the last good snapshot is still the one served: nothing published, nothing rejected
+    key = (report.domain, report.product)
+    name, version = PORTS[key]
+    assert current_snapshot(env.ports_dir, report.domain, name, version) == block_round.before[key]
+    served = connect().execute(f"select count(*) from {report.domain}.{name}").fetchone()[0]
+    assert served == block_round.before[key].rows
