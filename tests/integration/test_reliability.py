@@ -130,6 +130,7 @@ def test_lock_held_by_another_process_is_retried_then_succeeds(env):
 
     instance = get_instance()
     known = {r.dagster_run.run_id for r in instance.get_run_records()}
+    env.warehouse_dir.mkdir(parents=True, exist_ok=True)
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_LOCK, str(env.domain_database("podcasts")), "900"],
         stdout=subprocess.PIPE,
