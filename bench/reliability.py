@@ -516,6 +516,7 @@ def write_report(report: dict) -> None:
             "",
             "## Analysts querying while every domain builds",
             "",
+            *([a["source"], ""] if a.get("source") else []),
             f"- build of all domains: {a['build_seconds']} s, {a['domains_succeeded']}/"
             f"{a['domains']} domains succeeded",
             f"- queries: {sum(a['queries'].values())} "
