@@ -12,7 +12,10 @@ If the rejected share is above ``max_share`` nothing moves: the relation keeps i
 contract fails and the publish is blocked as it would be without the opt-in.
 
 Reconciliation holds by construction and is recorded: ``rows_in`` (the relation as built) =
-``rows_published`` + ``rows_rejected``.
+``rows_published`` + ``rows_rejected``. For an incremental model the relation as built is the
+whole table after this run: rows an earlier run rejected are no longer in it, and stay in the
+rejects published with that earlier snapshot (kept as long as the snapshot is). The port's model
+must be a table (the split moves rows by ``rowid``), which every port model is.
 """
 
 from __future__ import annotations

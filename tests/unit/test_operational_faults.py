@@ -17,7 +17,7 @@ from operational.faults import main as faults_main
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     out = tmp_path_factory.mktemp("clean") / "operational"
-    generate(out, scale=0.01)
+    generate(out, scale=0.005)
     return out
 
 
@@ -94,7 +94,7 @@ def test_unknown_kind_is_refused(copy):
 
 def test_generator_cli_injects_faults(tmp_path, capsys):
     out = tmp_path / "operational"
-    generator_main(["--scale", "0.01", "--out", str(out), "--fault", "unknown_enum"])
+    generator_main(["--scale", "0.005", "--out", str(out), "--fault", "unknown_enum"])
     assert "injected unknown_enum" in capsys.readouterr().out
     assert b'"device":"hologram"' in b"".join(
         p.read_bytes() for p in (out / "events" / "plays").rglob("*.jsonl")
