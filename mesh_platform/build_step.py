@@ -240,12 +240,30 @@ def _audit_and_publish(
                 blocked |= _downstream_ports(bindings, uid)
             _record_governance(env.ports_dir, binding, findings, context.run.run_id, published)
             # after the materialization they evaluate (or alone, when nothing was published)
-            yield from _check_result(binding, key, verification)
+            yield from _with_rejections(_check_result(binding, key, verification), split)
             yield governance.check_result(key, findings)
     finally:
         con.close()
     if published_any:
         _refresh_views_file(context, env.ports_dir)
+
+
+def _with_rejections(results: Iterator[dg.AssetCheckResult], split) -> Iterator[Any]:
+    """A contract check that rejected rows passed on the published rows: it says how many it
+    rejected (as a warning), so the rejections show on the check in Dagster too."""
+    for result in results:
+        rows = split.by_check.get(result.check_name, 0) if split else 0
+        if rows and not split.over_threshold:
+            result = dg.AssetCheckResult(
+                asset_key=result.asset_key,
+                check_name=result.check_name,
+                passed=result.passed,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={**result.metadata, "mesh/rows_rejected": rows},
+                description=f"{rows} rows failed this check and were rejected into "
+                f"{split.rejects_relation}; the published rows pass it.",
+            )
+        yield result
 
 
 def _unbuilt_ports(
