@@ -506,6 +506,16 @@ def write_report(report: dict) -> None:
             f"{t['consistent_after_kill']} | {t['rerun_ok']} ({t['rerun_seconds']} s) | "
             f"{t['converged']} | {t['byte_identical']} |"
         )
+    lines += [
+        "",
+        "Each trial SIGKILLs the process (failpoints: the process kills itself at the named "
+        "point; `random@`: the test kills its whole process group, dbt included), checks what "
+        "readers see, reruns, and compares the rerun's content checksums (and file bytes) with "
+        "the clean run's. The checksum (`<rows>:<128-bit sum of DuckDB hash(row)>`, in each "
+        "snapshot's JSON) ignores row order: on the biggest port (playback.play_events, 50k rows) "
+        "it costs ~35 ms against ~180 ms for writing the snapshot (sort-then-md5: ~90 ms; "
+        "bit_xor of hashes: ~23 ms but duplicate rows cancel out).",
+    ]
     lines += ["", "Clean run's ports:", ""]
     lines += [
         f"- `{k}`: {v['rows']} rows, checksum `{v['checksum']}`" for k, v in report["clean"].items()
