@@ -227,6 +227,14 @@ def test_reject_round_reconciles_and_serves_the_good_rows(reject_round, mesh_env
     assert meta["mesh/rows_in"].value == record["rows_in"]
     assert meta["mesh/rows_rejected"].value == record["rows_rejected"]
     assert meta["mesh/rows_published"].value == snap.rows
+    # and each contract check that rejected rows says so, as a warning on the check
+    check = dg.AssetCheckKey(dg.AssetKey(["playback", "play_events"]), "contract__device__invalid")
+    storage = get_instance().event_log_storage
+    (latest,) = storage.get_asset_check_execution_history(check, limit=1)
+    evaluation = latest.event.dagster_event.event_specific_data
+    assert evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    rejected = record["rejected_by_check"]["contract__device__invalid"]["rows"]
+    assert evaluation.metadata["mesh/rows_rejected"].value == rejected
 
 
 @pytest.mark.parametrize("kind", BLOCK_KINDS)
