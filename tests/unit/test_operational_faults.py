@@ -101,3 +101,20 @@ def test_generator_cli_injects_faults(tmp_path, capsys):
     )
     faults_main(["--list"])
     assert "redelivered_file" in capsys.readouterr().out
+
+
+def test_mesh_generate_injects_faults_and_refuses_unknown_kinds_before_writing(
+    tmp_path, monkeypatch
+):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / "data"))
+    mesh = [sys.executable, "-m", "mesh_platform.cli", "generate", "--scale", "0.005"]
+    bad = subprocess.run([*mesh, "--fault", "nope"], capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert "unknown fault kind(s) ['nope']" in bad.stdout + bad.stderr
+    assert not (tmp_path / "data").exists()  # nothing generated
+    good = subprocess.run([*mesh, "--fault", "null_key"], capture_output=True, text=True)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "injected fault null_key" in good.stdout
