@@ -29,24 +29,13 @@ from typing import Any
 
 from mesh_platform.contracts import ContractCheck, ContractSpec
 from mesh_platform.ports import port_dir
+from mesh_platform.sql import quote_ident, quote_value
 
 REJECTS_SUFFIX = "__rejects"
 REASON_COLUMN = "reject_reason"
 REJECTS_DIR = "rejects"
 POINTER = "current.parquet"
 _ROWID = "__mesh_rowid"
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)
@@ -66,7 +55,7 @@ class UnsupportedCheck(ValueError):
 
 
 def _in_list(column: str, values: list[Any]) -> str:
-    return f"{column} in ({', '.join(quote_literal(v) for v in values)})"
+    return f"{column} in ({', '.join(quote_value(v) for v in values)})"
 
 
 def _missing(column: str, config: dict[str, Any]) -> str:
@@ -75,7 +64,7 @@ def _missing(column: str, config: dict[str, Any]) -> str:
         parts.append(_in_list(column, list(config["missing_values"])))
     if config.get("missing_format"):
         regex = config["missing_format"]["regex"]
-        parts.append(f"regexp_matches(cast({column} as varchar), {quote_literal(regex)})")
+        parts.append(f"regexp_matches(cast({column} as varchar), {quote_value(regex)})")
     return " or ".join(parts)
 
 
@@ -88,14 +77,14 @@ def _invalid(column: str, config: dict[str, Any]) -> str:
         bad.append(_in_list(column, list(config["invalid_values"])))
     if "valid_format" in config:
         regex = config["valid_format"]["regex"]
-        bad.append(f"not regexp_matches(cast({column} as varchar), {quote_literal(regex)})")
+        bad.append(f"not regexp_matches(cast({column} as varchar), {quote_value(regex)})")
     if "invalid_format" in config:
         regex = config["invalid_format"]["regex"]
-        bad.append(f"regexp_matches(cast({column} as varchar), {quote_literal(regex)})")
+        bad.append(f"regexp_matches(cast({column} as varchar), {quote_value(regex)})")
     if "valid_min" in config:
-        bad.append(f"{column} < {quote_literal(config['valid_min'])}")
+        bad.append(f"{column} < {quote_value(config['valid_min'])}")
     if "valid_max" in config:
-        bad.append(f"{column} > {quote_literal(config['valid_max'])}")
+        bad.append(f"{column} > {quote_value(config['valid_max'])}")
     length = f"length(cast({column} as varchar))"
     if "valid_length" in config:
         bad.append(f"{length} <> {int(config['valid_length'])}")
@@ -243,7 +232,7 @@ def split_bad_rows(
     reason = (
         "concat_ws('; ', "
         + ", ".join(
-            f"case when {_flag(i)} then {quote_literal(r.reason)} end" for i, r in enumerate(rules)
+            f"case when {_flag(i)} then {quote_value(r.reason)} end" for i, r in enumerate(rules)
         )
         + ")"
         if rules

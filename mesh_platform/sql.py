@@ -17,6 +17,16 @@ def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def quote_value(value: object) -> str:
+    """A Python value as a SQL literal: booleans and numbers as themselves, anything else as
+    quoted text (contract thresholds and valid values come as either)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return quote_literal(str(value))
+
+
 def qualified(*parts: str) -> str:
     """A dotted name, each part quoted: ``qualified("playback", "plays")`` → ``"playback"."plays"``."""
     return ".".join(quote_ident(p) for p in parts)
