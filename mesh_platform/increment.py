@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import socket
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from datetime import date
@@ -30,12 +31,15 @@ from mesh_platform.domain import Domain, load_all_domains
 from mesh_platform.environment import apply_tool_env
 from mesh_platform.instance import get_instance
 from mesh_platform.runner import (
+    HOST_TAG,
+    PID_TAG,
     QUIET_LOGS,
     DomainRun,
     _collect,
     domain_order,
     domain_upstreams,
     generated_window,
+    reap_dead_runs,
 )
 
 
@@ -76,6 +80,7 @@ def materialize_day_in_domain(domain: Domain, day: str, changed: set[str]) -> Do
         graph = defs.resolve_asset_graph()
         job = defs.resolve_implicit_global_asset_job_def()
         instance = get_instance()
+        reap_dead_runs(instance)
         materializable = set(graph.materializable_asset_keys)
         partitioned = {k for k in materializable if graph.get(k).partitions_def}
         known = set(graph.get_all_asset_keys())
@@ -91,6 +96,8 @@ def materialize_day_in_domain(domain: Domain, day: str, changed: set[str]) -> Do
             result = job.execute_in_process(
                 instance=instance,
                 asset_selection=sorted(keys),
+                # which process runs it, so a later run can fail it if this one is killed
+                tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
                 raise_on_error=False,
                 run_config=QUIET_LOGS,
                 **extra,
