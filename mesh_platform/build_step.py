@@ -222,6 +222,7 @@ def _audit_and_publish(
                         **held[uid].metadata,
                         "mesh/address": binding.address,
                         "mesh/snapshot_id": published.snapshot_id,
+                        "mesh/checksum": published.checksum,
                         "mesh/snapshot_path": dg.MetadataValue.path(published.path),
                         "dagster/row_count": published.rows,
                         "mesh/contract_checks_passed": len(verification.outcomes),
