@@ -21,14 +21,11 @@ import duckdb
 
 from mesh_platform.environment import get_environment
 from mesh_platform.ports import SnapshotLease, lease_published, list_published
+from mesh_platform.sql import quote_literal
 
 _leases: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, list[SnapshotLease]] = (
     weakref.WeakKeyDictionary()
 )
-
-
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def connect(ports_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
@@ -46,7 +43,7 @@ def connect(ports_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
         con.execute(f'create schema if not exists "{domain}"')
         con.execute(
             f'create view "{domain}"."{port}_v{published.version}" as '
-            f"select * from read_parquet({_sql_literal(str(lease.path))})"
+            f"select * from read_parquet({quote_literal(str(lease.path))})"
         )
     for (domain, port), version in latest.items():
         con.execute(

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mesh_platform.failpoints import failpoint
+from mesh_platform.sql import quote_literal
 
 RETAINED_SNAPSHOTS = 5
 POINTER = "current.parquet"
@@ -89,10 +90,6 @@ def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def content_checksum(connection: Any, parquet: Path) -> str:
     """``<rows>:<hex>`` — the row count and the sum (mod 2^128) of ``hash(row)`` over the rows.
 
@@ -102,7 +99,7 @@ def content_checksum(connection: Any, parquet: Path) -> str:
     """
     rows, total = connection.execute(
         "select count(*), coalesce(sum(hash(t)::hugeint), 0) "
-        f"from read_parquet({_sql_literal(str(parquet))}) t"
+        f"from read_parquet({quote_literal(str(parquet))}) t"
     ).fetchone()
     return f"{int(rows)}:{int(total) % (1 << 128):032x}"
 
@@ -140,7 +137,7 @@ def publish_snapshot(
         tmp = snapshots / f".{snapshot_id}.{os.getpid()}.parquet.tmp"
         order = f" order by {order_by}" if order_by else ""
         connection.execute(
-            f"copy (select * from {relation}{order}) to {_sql_literal(str(tmp))} "
+            f"copy (select * from {relation}{order}) to {quote_literal(str(tmp))} "
             "(format parquet, compression zstd)"
         )
         _fsync(tmp)

@@ -25,6 +25,7 @@ import duckdb
 
 from mesh_platform.access.store import locked
 from mesh_platform.ports import POINTER, list_published
+from mesh_platform.sql import quote_literal
 
 VIEWS_FILE = "mesh.duckdb"
 
@@ -35,10 +36,6 @@ def views_file_path(ports_dir: Path) -> Path:
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def refresh_views_file(ports_dir: Path) -> Path:
@@ -58,7 +55,7 @@ def refresh_views_file(ports_dir: Path) -> Path:
                 con.execute(f"create schema if not exists {_quote(domain)}")
                 con.execute(
                     f"create view {_quote(domain)}.{_quote(f'{port}_v{published.version}')} as "
-                    f"select * from read_parquet({_sql_literal(str(pointer))})"
+                    f"select * from read_parquet({quote_literal(str(pointer))})"
                 )
                 latest[(domain, port)] = max(latest.get((domain, port), 0), published.version)
             for (domain, port), version in sorted(latest.items()):
