@@ -17,11 +17,9 @@ Independent domains run side by side in spawned worker processes, as in a full
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import socket
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from datetime import date
 
 import dagster as dg
@@ -40,6 +38,7 @@ from mesh_platform.runner import (
     domain_upstreams,
     generated_window,
     reap_dead_runs,
+    run_in_domain_order,
 )
 
 
@@ -125,23 +124,10 @@ def materialize_day(
         domains = [d for d in domains if d.name in only]
     get_instance()  # create the instance before workers race to
     upstream = domain_upstreams(domains)
+
+    def work(domain: Domain, finished: dict[str, DomainRun]) -> tuple:
+        changed = set().union(*(finished[u].materialized for u in upstream[domain.name]))
+        return materialize_day_in_domain, domain, day, changed
+
     workers = max(1, min(workers or os.cpu_count() or 1, len(domains) or 1))
-    finished: dict[str, DomainRun] = {}
-    running = {}
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        while len(finished) < len(domains):
-            started = set(running.values()) | set(finished)
-            for domain in domains:
-                if domain.name not in started and upstream[domain.name] <= set(finished):
-                    changed = set().union(
-                        *(finished[u].materialized for u in upstream[domain.name])
-                    )
-                    on_start(domain.name)
-                    future = pool.submit(materialize_day_in_domain, domain, day, changed)
-                    running[future] = domain.name
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                run = future.result()
-                finished[running.pop(future)] = run
-                on_done(run)
-    return [finished[d.name] for d in domains]
+    return run_in_domain_order(domains, work, workers, on_start, on_done)

@@ -221,19 +221,40 @@ def materialize_mesh(
 
 
 def _materialize_parallel(selected, window, workers, on_start, on_done) -> list[DomainRun]:
-    upstream = domain_upstreams(selected)
+    return run_in_domain_order(
+        selected,
+        lambda domain, _: (_materialize_logged, domain, window),
+        workers,
+        on_start,
+        on_done,
+    )
+
+
+def run_in_domain_order(
+    domains: list[Domain],
+    work: Callable[[Domain, dict[str, DomainRun]], tuple],
+    workers: int,
+    on_start: Callable[[str], None],
+    on_done: Callable[[DomainRun], None],
+) -> list[DomainRun]:
+    """Run each domain in a spawned worker once every domain it reads from has finished.
+
+    ``work(domain, finished)`` returns ``(function, *args)`` for the domain's worker, given the
+    runs finished so far (a consumer may depend on what its producers materialized).
+    """
+    upstream = domain_upstreams(domains)
     finished: dict[str, DomainRun] = {}
     running: dict[Future, str] = {}
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        while len(finished) < len(selected):
+        while len(finished) < len(domains):
             started = set(running.values()) | set(finished)
-            for domain in selected:
+            for domain in domains:
                 if domain.name not in started and upstream[domain.name] <= set(finished):
                     on_start(domain.name)
-                    running[pool.submit(_materialize_logged, domain, window)] = domain.name
+                    running[pool.submit(*work(domain, finished))] = domain.name
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 run = future.result()
                 finished[running.pop(future)] = run
                 on_done(run)
-    return [finished[d.name] for d in selected]
+    return [finished[d.name] for d in domains]
