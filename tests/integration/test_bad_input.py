@@ -18,8 +18,8 @@ How the kinds are grouped, to keep the module to a few Dagster runs:
   kinds. Each blocking kind holds back a different product (the two podcast_shows kinds are
   each named by their own check), so one run per domain shows every kind's own message.
 
-Afterwards the clean operational data, the published ports and the domains' DuckDB files are
-copied back, so the tests after this module see the session's mesh as it was built.
+The module works on its own copy of the session's mesh (data, ports, warehouse files and the
+Dagster instance), so the faults and the failed runs they cause never reach other modules.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ pytestmark = pytest.mark.slow
 
 REJECT_KINDS = [k for k, f in FAULTS.items() if f.domain == "playback" and f.outcome != "block"]
 BLOCK_KINDS = [k for k, f in FAULTS.items() if f.outcome == "block"]
+CLEAN_OPERATIONAL = "operational-clean"
 BLOCK_DOMAINS = ["playback", "artists", "listeners", "podcasts"]
 # output port of each product a blocking kind holds back (name, version)
 PORTS = {
@@ -67,28 +68,29 @@ class Round:
 
 
 @pytest.fixture(scope="module")
-def clean_mesh(built_mesh):
-    """The session's mesh, restored byte for byte after this module's faults."""
+def clean_mesh(built_mesh, tmp_path_factory):
+    """A copy of the session's mesh (data, ports, warehouse files and Dagster instance): the
+    faults, and the failed runs they cause, stay out of the mesh other modules read."""
     env, _ = built_mesh
+    data = tmp_path_factory.mktemp("bad-input") / "data"
+    shutil.copytree(env.data_dir, data, symlinks=True)
     mp = pytest.MonkeyPatch()
-    mp.setenv("MESH_DATA_DIR", str(env.data_dir))
-    apply_tool_env()
-    backup = env.data_dir.parent / f"{env.data_dir.name}-bad-input-backup"
-    saved = [env.operational_dir, env.ports_dir, env.warehouse_dir]
-    for path in saved:
-        shutil.copytree(path, backup / path.name, symlinks=True, dirs_exist_ok=False)
-    yield env
-    for path in saved:
-        shutil.rmtree(path)
-        shutil.copytree(backup / path.name, path, symlinks=True)
-    shutil.rmtree(backup)
+    mp.setenv("MESH_DATA_DIR", str(data))
+    own = apply_tool_env()
+    shutil.copytree(own.operational_dir, data.parent / CLEAN_OPERATIONAL)
+    yield own
     mp.undo()
 
 
+@pytest.fixture
+def bad_env(clean_mesh, monkeypatch):
+    monkeypatch.setenv("MESH_DATA_DIR", str(clean_mesh.data_dir))
+    return apply_tool_env()
+
+
 def _restore_operational(env) -> None:
-    backup = env.data_dir.parent / f"{env.data_dir.name}-bad-input-backup"
     shutil.rmtree(env.operational_dir)
-    shutil.copytree(backup / env.operational_dir.name, env.operational_dir)
+    shutil.copytree(env.data_dir.parent / CLEAN_OPERATIONAL, env.operational_dir)
 
 
 @pytest.fixture(scope="module")
@@ -159,8 +161,8 @@ def count_play_lines_in(folder) -> int:
 
 
 @pytest.mark.parametrize("kind", REJECT_KINDS)
-def test_play_event_fault_is_rejected_with_its_reason(kind, reject_round, faulted_lines, mesh_env):
-    env = mesh_env
+def test_play_event_fault_is_rejected_with_its_reason(kind, reject_round, faulted_lines, bad_env):
+    env = bad_env
     report = reject_round.reports[kind]
     run = reject_round.runs["playback"]
     assert run.success, run.errors  # partial publishing: the good rows are published
@@ -190,8 +192,8 @@ def test_play_event_fault_is_rejected_with_its_reason(kind, reject_round, faulte
     assert record["rejected_by_check"][report.check]["column"] == report.column
 
 
-def test_reject_round_reconciles_and_serves_the_good_rows(reject_round, mesh_env):
-    env = mesh_env
+def test_reject_round_reconciles_and_serves_the_good_rows(reject_round, bad_env):
+    env = bad_env
     reports = reject_round.reports.values()
     record, path = _rejects(env)
     snap = current_snapshot(env.ports_dir, "playback", "play_events", 1)
@@ -238,10 +240,8 @@ def test_reject_round_reconciles_and_serves_the_good_rows(reject_round, mesh_env
 
 
 @pytest.mark.parametrize("kind", BLOCK_KINDS)
-def test_blocking_fault_blocks_the_publish_and_keeps_the_last_good_port(
-    kind, block_round, mesh_env
-):
-    env = mesh_env
+def test_blocking_fault_blocks_the_publish_and_keeps_the_last_good_port(kind, block_round, bad_env):
+    env = bad_env
     report = block_round.reports[kind]
     run = block_round.runs[report.domain]
     assert not run.success
