@@ -37,20 +37,15 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from mesh_platform.failpoints import BUILD_POINTS, PUBLISH_POINTS
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 
 # every point a process can die at (see mesh_platform/failpoints.py); ":2" = the second time
 FAILPOINTS = [
-    "build.before_dbt",
-    "build.after_dbt",
-    "publish.start",
-    "publish.temp_written",
-    "publish.json_written",
-    "publish.data_renamed",
-    "publish.pointer_temp",
-    "publish.pointer_switched",
-    "publish.retention_done",
+    *BUILD_POINTS,
+    *PUBLISH_POINTS,
     "publish.governance_recorded",
     "publish.start:2",
     "publish.pointer_switched:2",
@@ -315,18 +310,23 @@ def _guarded_reader(tally: QueryTally, stop: threading.Event, user: str) -> None
         stop.wait(0.05)
 
 
+def _count_every_view(con, tally: QueryTally, channel: str) -> None:
+    """``count(*)`` of every port view on a DuckDB connection, each counted for ``channel``."""
+    views = con.execute(
+        "select schema_name, view_name from duckdb_views() where not internal"
+    ).fetchall()
+    for schema, name in views:
+        con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()
+        tally.ok(channel)
+
+
 def _trusted_reader(tally: QueryTally, stop: threading.Event) -> None:
     from mesh_platform.consume import connect, release
 
     while not stop.is_set():
         try:
             con = connect()
-            views = con.execute(
-                "select schema_name, view_name from duckdb_views() where not internal"
-            ).fetchall()
-            for schema, name in views:
-                con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()
-                tally.ok("consume.connect")
+            _count_every_view(con, tally, "consume.connect")
             release(con)
         except Exception as exc:  # noqa: BLE001
             tally.error("consume.connect", exc)
@@ -347,12 +347,7 @@ def _views_file_reader(tally: QueryTally, stop: threading.Event) -> None:
         try:
             con = duckdb.connect(str(path), read_only=True)
             try:
-                views = con.execute(
-                    "select schema_name, view_name from duckdb_views() where not internal"
-                ).fetchall()
-                for schema, name in views:
-                    con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()
-                    tally.ok("views file")
+                _count_every_view(con, tally, "views file")
             finally:
                 con.close()
         except Exception as exc:  # noqa: BLE001

@@ -4,10 +4,8 @@ When the variable names a point, the process SIGKILLs itself the ``nth`` time (d
 first) it reaches that point — no cleanup handler, no ``finally``, exactly like a machine that
 loses power or an OOM kill. Unset (always, outside tests) a failpoint costs one dict lookup.
 
-Points: ``build.before_dbt``, ``build.after_dbt``, ``publish.start`` (a port verified and
-passed, nothing written yet), ``publish.temp_written``, ``publish.json_written``,
-``publish.data_renamed``, ``publish.pointer_temp``, ``publish.pointer_switched``,
-``publish.retention_done``, ``publish.governance_recorded``.
+Points: :data:`BUILD_POINTS`, :data:`PUBLISH_POINTS` (``publish.start``: a port verified and
+passed, nothing written yet) and ``publish.governance_recorded``.
 """
 
 from __future__ import annotations
@@ -17,6 +15,17 @@ import signal
 from collections import Counter
 
 ENV = "MESH_FAILPOINT"
+BUILD_POINTS = ("build.before_dbt", "build.after_dbt")
+# in the order one port's publish passes them (mesh_platform/ports.py)
+PUBLISH_POINTS = (
+    "publish.start",
+    "publish.temp_written",
+    "publish.json_written",
+    "publish.data_renamed",
+    "publish.pointer_temp",
+    "publish.pointer_switched",
+    "publish.retention_done",
+)
 _hits: Counter[str] = Counter()
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from mesh_platform.failpoints import PUBLISH_POINTS
 from mesh_platform.ports import (
     RETAINED_SNAPSHOTS,
     content_checksum,
@@ -23,16 +24,6 @@ from mesh_platform.ports import (
     pointer_path,
     publish_snapshot,
 )
-
-PUBLISH_POINTS = [
-    "publish.start",
-    "publish.temp_written",
-    "publish.json_written",
-    "publish.data_renamed",
-    "publish.pointer_temp",
-    "publish.pointer_switched",
-    "publish.retention_done",
-]
 
 PUBLISHER = textwrap.dedent(
     """
