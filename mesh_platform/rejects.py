@@ -28,13 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from mesh_platform.contracts import ContractCheck, ContractSpec
-from mesh_platform.ports import port_dir
+from mesh_platform.ports import POINTER, port_dir
 from mesh_platform.sql import quote_ident, quote_value
 
 REJECTS_SUFFIX = "__rejects"
 REASON_COLUMN = "reject_reason"
 REJECTS_DIR = "rejects"
-POINTER = "current.parquet"
 _ROWID = "__mesh_rowid"
 
 
