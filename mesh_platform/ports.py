@@ -83,7 +83,7 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
     _fsync(tmp)
@@ -154,7 +154,7 @@ def publish_snapshot(
             checksum=checksum,
         )
         # metadata first: a data file under its final name always has its JSON beside it
-        _write_json_atomic(final.with_suffix(".json"), published.to_json())
+        write_json_atomic(final.with_suffix(".json"), published.to_json())
         failpoint("publish.json_written")
         os.replace(tmp, final)
         _fsync_dir(snapshots)
@@ -305,7 +305,7 @@ def record_json(
     """Write a small JSON record beside a port version's snapshots (atomically)."""
     directory = port_dir(ports_dir, domain, port, version)
     directory.mkdir(parents=True, exist_ok=True)
-    _write_json_atomic(directory / name, payload)
+    write_json_atomic(directory / name, payload)
     failpoint(f"publish.{Path(name).stem}_recorded")
     return directory / name
 

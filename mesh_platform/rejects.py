@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from mesh_platform.contracts import ContractCheck, ContractSpec
-from mesh_platform.ports import POINTER, port_dir
+from mesh_platform.ports import POINTER, port_dir, write_json_atomic
 from mesh_platform.sql import quote_ident, quote_value
 
 REJECTS_SUFFIX = "__rejects"
@@ -308,9 +308,7 @@ def publish_rejects(
         "rows_published": rows_published,
         "reconciled": split.rows_in == rows_published + split.rows_rejected,
     }
-    meta_tmp = directory / f".{snapshot_id}.json.tmp"
-    meta_tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
-    os.replace(meta_tmp, final.with_suffix(".json"))
+    write_json_atomic(final.with_suffix(".json"), record)
     link_tmp = directory / f".{POINTER}.{os.getpid()}.{time.monotonic_ns()}"
     os.symlink(final.name, link_tmp)
     os.replace(link_tmp, directory / POINTER)
