@@ -7,6 +7,13 @@ Layout of one port, ``<ports_dir>/<domain>/<port>/v<major>/``::
     current.parquet                   symlink to the current snapshot: the pointer
     .publish.lock                     held (flock) by the one process publishing this port
 
+A port of a daily-partitioned product that names its ``partitioning.column`` is published *per
+partition*: its ``<snapshot_id>.parquet`` is a directory holding one Parquet file per day
+(``<YYYY-MM-DD>.parquet``). A run for some days writes only those days' files; every other day
+is a hard link to the previous snapshot's file — so publishing a day costs O(day), not
+O(history), and every snapshot is still whole and immutable. DuckDB and Spark read a directory
+of Parquet files as one table, so readers of ``current.parquet`` do not change.
+
 Publishing is crash-safe at every step: the data is written to a temporary file named after
 the publisher's pid and fsynced, its metadata JSON is written (atomically) *before* the data
 file gets its final name, and only then is the pointer switched with one ``rename`` of a
@@ -32,19 +39,29 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from mesh_platform.failpoints import failpoint
-from mesh_platform.sql import quote_literal
+from mesh_platform.sql import quote_ident, quote_literal
 
 RETAINED_SNAPSHOTS = 5
 POINTER = "current.parquet"
 PUBLISH_LOCK = ".publish.lock"
+
+
+@dataclass(frozen=True)
+class DayPartitions:
+    """Publish a port per day of ``column``: only ``days`` (None: every day) are written; the
+    other days of the previous snapshot are carried over as hard links."""
+
+    column: str
+    days: tuple[date, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,18 @@ class PublishedPort:
     published_at: str
     run_id: str | None = None
     checksum: str | None = None
+    # partitioned ports: the day column, each day's ``<rows>:<hex>`` checksum (the files of a
+    # day are ``<day>.parquet`` in the snapshot directory), and which days this publish wrote
+    partition_column: str | None = None
+    partitions: dict[str, str] | None = None
+    days_written: list[str] | None = None
+
+    @property
+    def rows_written(self) -> int:
+        """Rows of the days this publish wrote (all rows, unless it published some days)."""
+        if self.partitions is None or self.days_written is None:
+            return self.rows
+        return sum(int(self.partitions[d].split(":")[0]) for d in self.days_written)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,6 +133,16 @@ def content_checksum(connection: Any, parquet: Path) -> str:
     return f"{int(rows)}:{int(total) % (1 << 128):032x}"
 
 
+def _combine_checksums(checksums: Iterator[str] | list[str]) -> str:
+    """The checksum of the union of disjoint row sets: rows and hash sums add up."""
+    rows = total = 0
+    for checksum in checksums:
+        n, hexsum = checksum.split(":")
+        rows += int(n)
+        total += int(hexsum, 16)
+    return f"{rows}:{total % (1 << 128):032x}"
+
+
 @contextlib.contextmanager
 def _publish_lock(directory: Path) -> Iterator[None]:
     with open(directory / PUBLISH_LOCK, "a") as handle:
@@ -123,8 +162,12 @@ def publish_snapshot(
     version: int,
     run_id: str | None = None,
     order_by: str | None = None,
+    partitions: DayPartitions | None = None,
 ) -> PublishedPort:
-    """Copy ``relation`` to a new immutable snapshot, then switch the port's pointer to it."""
+    """Copy ``relation`` to a new immutable snapshot, then switch the port's pointer to it.
+
+    With ``partitions``, the snapshot is a directory of one file per day and only the days
+    asked for are written (see the module docstring)."""
     failpoint("publish.start")
     directory = port_dir(ports_dir, domain, port, version)
     snapshots = directory / "snapshots"
@@ -135,14 +178,23 @@ def publish_snapshot(
         snapshot_id = now.strftime("%Y%m%dT%H%M%S%fZ") + (f"-{run_id[:8]}" if run_id else "")
         final = snapshots / f"{snapshot_id}.parquet"
         tmp = snapshots / f".{snapshot_id}.{os.getpid()}.parquet.tmp"
-        order = f" order by {order_by}" if order_by else ""
-        connection.execute(
-            f"copy (select * from {relation}{order}) to {quote_literal(str(tmp))} "
-            "(format parquet, compression zstd)"
-        )
-        _fsync(tmp)
-        failpoint("publish.temp_written")
-        checksum = content_checksum(connection, tmp)
+        by_day: dict[str, str] | None = None
+        written: list[str] | None = None
+        if partitions is None:
+            order = f" order by {order_by}" if order_by else ""
+            connection.execute(
+                f"copy (select * from {relation}{order}) to {quote_literal(str(tmp))} "
+                "(format parquet, compression zstd)"
+            )
+            _fsync(tmp)
+            failpoint("publish.temp_written")
+            checksum = content_checksum(connection, tmp)
+        else:
+            by_day, written = _write_days(
+                connection, relation, tmp, partitions, _pointer_target(directory)
+            )
+            failpoint("publish.temp_written")
+            checksum = _combine_checksums(list(by_day.values()))
         published = PublishedPort(
             address=f"{domain}.{port}",
             version=version,
@@ -152,6 +204,9 @@ def publish_snapshot(
             published_at=now.isoformat(),
             run_id=run_id,
             checksum=checksum,
+            partition_column=partitions.column if partitions else None,
+            partitions=by_day,
+            days_written=written,
         )
         # metadata first: a data file under its final name always has its JSON beside it
         write_json_atomic(final.with_suffix(".json"), published.to_json())
@@ -164,6 +219,112 @@ def publish_snapshot(
         _apply_retention(snapshots, keep=RETAINED_SNAPSHOTS)
         failpoint("publish.retention_done")
     return published
+
+
+NULL_DAY = "null"  # the file of rows whose day column is null
+
+
+def _day_key(value: Any) -> str:
+    return NULL_DAY if value is None else str(value)[:10]
+
+
+def _write_days(
+    connection: Any, relation: str, tmp: Path, spec: DayPartitions, previous: Path | None
+) -> tuple[dict[str, str], list[str]]:
+    """Fill the directory ``tmp`` with one file per day; return every day's checksum and the
+    days written. Days outside ``spec.days`` are hard-linked from ``previous`` when it is a
+    per-day snapshot of the same column and schema; otherwise every day is written."""
+    column = quote_ident(spec.column)
+    types = dict(
+        (r[0], r[1]) for r in connection.execute(f"describe select * from {relation}").fetchall()
+    )
+    if types.get(spec.column) != "DATE":
+        found = f"is {types[spec.column]}" if spec.column in types else "does not exist"
+        raise ValueError(
+            f"{relation}: column {spec.column!r} (the product's partitioning.column) {found}; "
+            "a port published per day needs a DATE column. Cast it in the model, or name the "
+            "right column in the descriptor."
+        )
+    carried = _reusable_days(connection, relation, previous, spec) if spec.days else None
+    tmp.mkdir()
+    new_files: list[Path] = []
+    if carried is None:  # every day, in one pass
+        stage = tmp / ".stage"
+        connection.execute(
+            f"copy (select * from {relation}) to {quote_literal(str(stage))} (format parquet, "
+            f"compression zstd, partition_by ({column}), write_partition_columns true)"
+        )
+        for part in sorted(stage.iterdir()) if stage.exists() else []:
+            value = part.name.split("=", 1)[1]
+            day = NULL_DAY if value in {"NULL", "__HIVE_DEFAULT_PARTITION__"} else value[:10]
+            for i, file in enumerate(sorted(part.glob("*.parquet"))):
+                target = tmp / (f"{day}.parquet" if i == 0 else f"{day}.{i}.parquet")
+                os.replace(file, target)
+                new_files.append(target)
+        shutil.rmtree(stage, ignore_errors=True)
+        checksums: dict[str, str] = {}
+        asked: list[str] | None = None
+    else:
+        prev_days, prev_dir = carried
+        asked = sorted({d.isoformat() for d in spec.days or ()})
+        for day in prev_days:
+            if day not in asked:
+                for file in prev_dir.glob(f"{day}.*"):
+                    os.link(file, tmp / file.name)
+        for day in asked:
+            target = tmp / f"{day}.parquet"
+            connection.execute(
+                f"copy (select * from {relation} where {column} = {quote_literal(day)}::date) "
+                f"to {quote_literal(str(target))} (format parquet, compression zstd)"
+            )
+            new_files.append(target)
+        checksums = {d: c for d, c in prev_days.items() if d not in asked}
+    if new_files:  # checksums of what was written now; carried days keep theirs
+        listed = ", ".join(quote_literal(str(f)) for f in new_files)
+        for value, rows, total in connection.execute(
+            f"select {column}, count(*), coalesce(sum(hash(t)::hugeint), 0) "
+            f"from read_parquet([{listed}]) t group by 1"
+        ).fetchall():
+            checksums[_day_key(value)] = f"{int(rows)}:{int(total) % (1 << 128):032x}"
+    for file in new_files:  # a day asked for that has no rows (anymore): no file
+        if file.name.split(".")[0] not in checksums:
+            file.unlink()
+    if not any(tmp.glob("*.parquet")):  # no rows at all: one empty file keeps the schema
+        connection.execute(
+            f"copy (select * from {relation} limit 0) to "
+            f"{quote_literal(str(tmp / 'empty.parquet'))} (format parquet)"
+        )
+    for file in tmp.iterdir():
+        _fsync(file)
+    _fsync_dir(tmp)
+    written = sorted(checksums) if asked is None else [d for d in asked if d in checksums]
+    return checksums, written
+
+
+def _reusable_days(
+    connection: Any, relation: str, previous: Path | None, spec: DayPartitions
+) -> tuple[dict[str, str], Path] | None:
+    """The previous snapshot's days and directory, if its days can be carried over as they are:
+    a per-day snapshot of the same column whose files have the relation's schema."""
+    if previous is None or not previous.is_dir():
+        return None
+    try:
+        meta = json.loads(previous.with_suffix(".json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if meta.get("partition_column") != spec.column or not isinstance(meta.get("partitions"), dict):
+        return None
+    sample = next(iter(sorted(previous.glob("*.parquet"))), None)
+    if sample is None:
+        return None
+    schema = "describe select * from {}"
+    now = connection.execute(schema.format(relation)).fetchall()
+    then = connection.execute(
+        schema.format(f"read_parquet({quote_literal(str(sample))})")
+    ).fetchall()
+    if [r[:2] for r in now] != [r[:2] for r in then]:
+        return None  # the model's columns changed: write every day again
+    return meta["partitions"], previous
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -191,8 +352,8 @@ def remove_leftovers(directory: Path) -> list[Path]:
     candidates = [*snapshots.glob(".*.tmp"), *directory.glob(f".{POINTER}.*")]
     candidates += [j for j in snapshots.glob("*.json") if not j.with_suffix(".parquet").exists()]
     for path in candidates:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        if path.exists() or path.is_symlink():
+            _remove_path(path)
             removed.append(path)
     return removed
 
@@ -218,19 +379,50 @@ def _apply_retention(snapshots: Path, keep: int) -> list[Path]:
 
 
 def _remove_unleased(snapshot: Path) -> bool:
-    """Unlink a snapshot (and its JSON) unless a reader holds a lease on it."""
+    """Remove a snapshot (file or per-day directory) and its JSON unless a reader holds a
+    lease on it."""
     try:
-        handle = open(snapshot, "rb")  # noqa: SIM115 - held across the lock and unlink
+        handle = _LockHandle(snapshot)
     except FileNotFoundError:
         return False
-    with handle:
+    try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False  # a reader uses it: try again at a later publish
-        snapshot.unlink(missing_ok=True)
+        _remove_path(snapshot)
         snapshot.with_suffix(".json").unlink(missing_ok=True)
+    finally:
+        handle.close()
     return True
+
+
+def _remove_path(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+class _LockHandle:
+    """An open descriptor on a snapshot file or directory, to ``flock`` (a directory cannot
+    be opened with ``open()``)."""
+
+    def __init__(self, path: Path) -> None:
+        self._fd: int | None = os.open(path, os.O_RDONLY)
+
+    def fileno(self) -> int:
+        if self._fd is None:
+            raise ValueError("lease already released")
+        return self._fd
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.close()
 
 
 class SnapshotLease:
@@ -239,7 +431,7 @@ class SnapshotLease:
     Released by :meth:`release`, when the object is garbage-collected, or when the process
     dies (the kernel drops ``flock`` locks with the last open descriptor)."""
 
-    def __init__(self, handle: BinaryIO, published: PublishedPort) -> None:
+    def __init__(self, handle: _LockHandle, published: PublishedPort) -> None:
         self._handle = handle
         self.published = published
 
@@ -251,13 +443,13 @@ class SnapshotLease:
         self._handle.close()
 
 
-def lease_snapshot(path: Path) -> BinaryIO | None:
+def lease_snapshot(path: Path) -> _LockHandle | None:
     """Take a shared lease on ``path``; None if the snapshot is gone (retention removed it)."""
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - the open file *is* the lease
+        handle = _LockHandle(path)  # the open descriptor *is* the lease
     except FileNotFoundError:
         return None
-    fcntl.flock(handle, fcntl.LOCK_SH)
+    fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
     try:
         # retention may have unlinked it between our open and our lock
         still_there = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
