@@ -56,16 +56,23 @@ FAILPOINTS = [
 
 
 def port_state(ports_dir: Path) -> dict[str, dict]:
-    """Per published port: checksum, rows and the sha256 of the current snapshot's bytes."""
+    """Per published port: checksum, rows and the sha256 of the current snapshot's bytes
+    (of each of its files, by name, for a snapshot published per day)."""
     from mesh_platform.ports import list_published
 
     state = {}
     for published in list_published(ports_dir):
-        data = Path(published.path).read_bytes()
+        path = Path(published.path)
+        digest = hashlib.sha256()
+        if path.is_dir():  # day files by name (the snapshot id differs between runs)
+            for file in sorted(path.iterdir()):
+                digest.update(file.name.encode() + b"\0" + file.read_bytes())
+        else:
+            digest.update(path.read_bytes())
         state[f"{published.address} v{published.version}"] = {
             "checksum": published.checksum,
             "rows": published.rows,
-            "sha256": hashlib.sha256(data).hexdigest(),
+            "sha256": digest.hexdigest(),
         }
     return state
 

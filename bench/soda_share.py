@@ -34,7 +34,7 @@ def measure(data_dir: Path) -> dict:
     from mesh_platform.dbt_manifest import load_manifest
     from mesh_platform.domain import load_all_domains
     from mesh_platform.environment import apply_tool_env
-    from mesh_platform.ports import publish_snapshot
+    from mesh_platform.ports import DayPartitions, publish_snapshot
 
     env = apply_tool_env()
     manifest = load_manifest(env.dbt_project_dir)
@@ -50,8 +50,16 @@ def measure(data_dir: Path) -> dict:
                     verification = verify_contract(con, binding.contract, data_source=domain.name)
                     verify_s = time.perf_counter() - t
                     t = time.perf_counter()
+                    part = binding.product.partitioning
                     published = publish_snapshot(
-                        con, binding.relation, scratch, domain.name, binding.port.name, 1
+                        con,
+                        binding.relation,
+                        scratch,
+                        domain.name,
+                        binding.port.name,
+                        1,
+                        # as the full build publishes it: per day when the product says so
+                        partitions=DayPartitions(part.column) if part and part.column else None,
                     )
                     publish_s = time.perf_counter() - t
                     ports.append(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
@@ -25,8 +26,9 @@ from mesh_platform.failpoints import failpoint
 from mesh_platform.governance import gate as governance
 from mesh_platform.governance.port_schema import declared_port_schema, write_published_schema
 from mesh_platform.governance.report import Finding, errors
-from mesh_platform.ports import publish_snapshot, record_json
+from mesh_platform.ports import DayPartitions, publish_snapshot, record_json
 from mesh_platform.rejects import publish_split, split_port
+from mesh_platform.sql import quote_ident, quote_literal
 from mesh_platform.views_file import refresh_views_file
 
 
@@ -189,9 +191,13 @@ def _audit_and_publish(
                     "governance checks."
                 )
                 continue
+            days = _days_built(context, binding)
+            row_filter = _days_filter(days)
             # partial publishing (descriptor opt-in): bad rows move to the rejects table first
-            split = split_port(context.log, con, binding)
-            verification = verify_contract(con, binding.contract, data_source=domain)
+            split = split_port(context.log, con, binding, row_filter)
+            verification = verify_contract(
+                con, binding.contract, data_source=domain, row_filter=row_filter
+            )
             findings = gate.evaluate_at_run(binding, con, env.ports_dir)
             blocking = errors(findings)
             published = None
@@ -208,6 +214,7 @@ def _audit_and_publish(
                     binding.port.name,
                     binding.port.version,
                     run_id=context.run.run_id,
+                    partitions=days,
                 )
                 write_published_schema(env.ports_dir, schema)
                 split_metadata = (
@@ -225,6 +232,7 @@ def _audit_and_publish(
                         "mesh/checksum": published.checksum,
                         "mesh/snapshot_path": dg.MetadataValue.path(published.path),
                         "dagster/row_count": published.rows,
+                        **_days_metadata(published),
                         "mesh/contract_checks_passed": len(verification.outcomes),
                         **split_metadata,
                     }
@@ -247,6 +255,44 @@ def _audit_and_publish(
         con.close()
     if published_any:
         _refresh_views_file(context, env.ports_dir)
+
+
+def _days_built(context: dg.AssetExecutionContext, binding: PortBinding) -> DayPartitions | None:
+    """The days this run built of a port published per day (its product names a
+    ``partitioning.column``); None for a port published whole."""
+    part = binding.product.partitioning
+    if part is None or part.column is None:
+        return None
+    if not context.has_partition_key and not context.has_partition_key_range:
+        return DayPartitions(part.column)
+    window = context.partition_time_window
+    first, end = window.start.date(), window.end.date()
+    return DayPartitions(
+        part.column, tuple(first + timedelta(d) for d in range((end - first).days))
+    )
+
+
+def _days_filter(days: DayPartitions | None) -> str | None:
+    """SQL selecting the rows of the days built: contract checks and the rejects split look
+    at those rows only (the other days were verified when they were built)."""
+    if days is None or not days.days:
+        return None
+    first, last = min(days.days), max(days.days)
+    column = quote_ident(days.column)
+    return (
+        f"{column} >= {quote_literal(first.isoformat())}::date "
+        f"and {column} <= {quote_literal(last.isoformat())}::date"
+    )
+
+
+def _days_metadata(published) -> dict[str, Any]:
+    if published.days_written is None:
+        return {}
+    return {
+        "mesh/days_written": len(published.days_written),
+        "mesh/rows_written": published.rows_written,
+        "mesh/days_published": len(published.partitions or {}),
+    }
 
 
 def _with_rejections(results: Iterator[dg.AssetCheckResult], split) -> Iterator[Any]:

@@ -107,29 +107,45 @@ def _daily_inputs(
 def _dbt_multi_assets(
     bindings: DomainBindings, translator: MeshDbtTranslator, gate: GovernanceGate
 ) -> list[dg.AssetsDefinition]:
+    """One dbt step per partitioning; models built from a port that rejects bad rows get a
+    step of their own after it, so they read the port's rows *after* the rejects split."""
     manifest = bindings.manifest
     domain = bindings.domain.name
     models = domain_models(manifest, domain)
     partitioned = _partitioned_models(bindings)
-    groups: dict[dg.PartitionsDefinition | None, list[str]] = {}
+    after = _after_rejecting_ports(bindings)
+    groups: dict[tuple[dg.PartitionsDefinition | None, bool], list[str]] = {}
     for uid in sorted(models):
-        groups.setdefault(partitioned.get(uid), []).append(uid)
-    in_any_partitioning = sorted(models[uid]["name"] for uid in partitioned if uid in models)
+        groups.setdefault((partitioned.get(uid), uid in after), []).append(uid)
     assets = []
-    for pdef, uids in groups.items():
-        if pdef is None:
+    for (pdef, after_rejects), uids in groups.items():
+        name = f"{domain}_dbt" + ("_daily" if pdef else "")
+        if after_rejects and (pdef, False) in groups:
+            name += "_after_rejects"
+        if pdef is None and not after_rejects:
             # One dbt selection criterion for the whole domain folder, not one per model:
             # dbt's selector matches every criterion against every node of the project, which
             # took 25 s for a 500-product domain with model names.
-            name = f"{domain}_dbt"
             select = f"fqn:{manifest['metadata']['project_name']}.{domain}"
-            exclude = " ".join(in_any_partitioning)
+            mine = set(uids)
+            exclude = " ".join(sorted(models[u]["name"] for u in models if u not in mine))
         else:
-            name = f"{domain}_dbt_daily"
             select = " ".join(sorted(models[uid]["name"] for uid in uids))
             exclude = ""
         assets.append(_dbt_multi_asset(bindings, translator, gate, name, select, exclude, pdef))
     return assets
+
+
+def _after_rejecting_ports(bindings: DomainBindings) -> set[str]:
+    """Models downstream (in the domain) of an output port whose bad rows are rejected."""
+    rejecting = {uid for uid, b in bindings.ports.items() if b.port.rejects_bad_rows}
+    if not rejecting:
+        return set()
+    return {
+        uid
+        for uid in domain_models(bindings.manifest, bindings.domain.name)
+        if rejecting & in_domain_ancestors(bindings.manifest, uid) - {uid}
+    }
 
 
 def _dbt_multi_asset(bindings, translator, gate, name, select, exclude, partitions_def):

@@ -130,6 +130,9 @@ class Automation(_Strict):
 class Partitioning(_Strict):
     kind: Literal["daily"]
     start: date
+    # The model's DATE column holding the day. When named, the product's ports are verified
+    # and published per day: a run for one day checks and writes that day only (see ports.py).
+    column: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
 
 
 class DataProduct(_Strict):

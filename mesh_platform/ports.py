@@ -246,6 +246,8 @@ def _write_days(
             "right column in the descriptor."
         )
     carried = _reusable_days(connection, relation, previous, spec) if spec.days else None
+    if carried and 2 * len(spec.days or ()) > len(carried[0]):
+        carried = None  # most days change (a backfill): one pass over the table is cheaper
     tmp.mkdir()
     new_files: list[Path] = []
     if carried is None:  # every day, in one pass

@@ -216,9 +216,16 @@ def _flag(i: int) -> str:
 
 
 def split_bad_rows(
-    connection: Any, relation: str, rules: list[RowRule], max_share: float
+    connection: Any,
+    relation: str,
+    rules: list[RowRule],
+    max_share: float,
+    row_filter: str | None = None,
 ) -> SplitResult:
     """Move the rows of ``relation`` that break a rule into ``<relation>__rejects``.
+
+    ``row_filter`` (SQL) limits the split to the rows a run built (the days of a daily port):
+    the other rows were split when they were built. Duplicates are then found within those rows.
 
     All in one transaction: if the rejected share is above ``max_share`` it is rolled back and
     the relation is left exactly as built. The rejects table always exists afterwards (empty when
@@ -237,12 +244,13 @@ def split_bad_rows(
         if rules
         else "''"
     )
+    where = f" where {row_filter}" if row_filter else ""
     connection.execute("begin transaction")
     try:
-        result.rows_in = connection.execute(f"select count(*) from {relation}").fetchone()[0]
+        result.rows_in = connection.execute(f"select count(*) from {relation}{where}").fetchone()[0]
         connection.execute(
             f"create or replace table {rejects} as select *, {reason} as {REASON_COLUMN} "
-            f"from (select rowid as {_ROWID}, *, {', '.join(flags)} from {relation}) "
+            f"from (select rowid as {_ROWID}, *, {', '.join(flags)} from {relation}{where}) "
             f"where {any_bad}"
         )
         counts = ", ".join(f"count(*) filter (where {_flag(i)})" for i in range(len(rules)))
@@ -335,7 +343,9 @@ def read_rejects_record(
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def split_port(log: Any, connection: Any, binding: Any) -> SplitResult | None:
+def split_port(
+    log: Any, connection: Any, binding: Any, row_filter: str | None = None
+) -> SplitResult | None:
     """Split one port's built relation when its descriptor allows partial publishing.
 
     Logs a warning naming domain, product, column and check when rows were rejected; returns
@@ -345,7 +355,7 @@ def split_port(log: Any, connection: Any, binding: Any) -> SplitResult | None:
     if not port.rejects_bad_rows:
         return None
     rules = derive_row_rules(binding.contract)
-    split = split_bad_rows(connection, binding.relation, rules, port.bad_rows.max_share)
+    split = split_bad_rows(connection, binding.relation, rules, port.bad_rows.max_share, row_filter)
     if split.rows_rejected and not split.over_threshold:
         product = binding.product
         log.warning(split.describe(product.domain, product.name, binding.address, port.version))
@@ -367,12 +377,12 @@ def publish_split(
         port.name,
         port.version,
         published.snapshot_id,
-        published.rows,
+        published.rows_written,
     )
     meta = split.metadata()
     metadata: dict[str, Any] = {
         "mesh/rows_in": split.rows_in,
-        "mesh/rows_published": published.rows,
+        "mesh/rows_published": published.rows_written,
         "mesh/rows_rejected": split.rows_rejected,
         "mesh/rejects_relation": split.rejects_relation,
         "mesh/rejects_path": dg.MetadataValue.path(str(path)),

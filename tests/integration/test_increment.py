@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +52,13 @@ def test_a_new_day_runs_its_partition_and_only_what_is_downstream(own_copy):
     )
     assert new_rows > 0
     assert plays_after.rows == plays_before.rows + new_rows  # history kept, the day added
+    # published per day: the day's file was written, every other day is the previous file
+    assert plays_after.days_written == [day.isoformat()]
+    new = Path(plays_after.path)
+    old = new.parent / Path(plays_before.path).name  # (the JSON names the copied-from path)
+    carried = [f for f in new.glob("*.parquet") if f.name != f"{day}.parquet"]
+    assert len(carried) == len(plays_before.partitions)
+    assert all(os.stat(f).st_ino == os.stat(old / f.name).st_ino for f in carried)
     charted = (
         connect()
         .execute(f"select count(*) from playback.daily_track_plays where event_date = date '{day}'")

@@ -79,6 +79,26 @@ def test_domain_steps_hold_the_domains_duckdb_pool(playback_defs):
     assert pools == {"duckdb_playback"}
 
 
+def test_models_built_from_a_port_that_rejects_rows_run_in_a_step_after_its_split(playback_defs):
+    """play_events rejects bad rows after dbt built it: the aggregates built from it must read
+    the port's rows after the split, so they are a step of their own (same partitions)."""
+    steps = {
+        a.node_def.name: {k.path[1] for k in a.keys}
+        for a in playback_defs.assets
+        if isinstance(a, dg.AssetsDefinition) and a.node_def.name.startswith("playback_dbt")
+    }
+    assert steps == {
+        "playback_dbt_daily": {"stg_play_event_stream__plays", "play_events"},
+        "playback_dbt_daily_after_rejects": {"daily_track_plays", "listening_sessions"},
+    }
+    graph = playback_defs.resolve_asset_graph()
+    after = graph.get(dg.AssetKey(["playback", "daily_track_plays"]))
+    assert dg.AssetKey(["playback", "play_events"]) in after.parent_keys
+    assert (
+        after.partitions_def == graph.get(dg.AssetKey(["playback", "play_events"])).partitions_def
+    )
+
+
 def test_scheduled_product_gets_a_schedule(playback_defs):
     names = [s.name for s in playback_defs.schedules]
     assert any("play_events" in n for n in names)
@@ -139,16 +159,23 @@ def test_scheduled_products_of_a_domain_share_one_job():
 
 
 def test_eager_products_fire_downstream_of_a_daily_product_with_old_days_missing(playback_defs):
-    """One new day of play_events makes daily_track_plays due, although every other day of
-    play_events is missing; before any day exists it is not due."""
+    """The day that just ended of play_events (what its schedule runs) makes that day of the
+    daily aggregates due, and the sessions too, although every other day of play_events is
+    missing; before any day exists nothing is due."""
     instance = dg.DagsterInstance.ephemeral()
     plays = dg.AssetKey(["playback", "play_events"])
     daily = dg.AssetKey(["playback", "daily_track_plays"])
+    sessions = dg.AssetKey(["playback", "listening_sessions"])
+    graph = playback_defs.resolve_asset_graph()
+    latest = graph.get(plays).partitions_def.get_last_partition_key()
     first = dg.evaluate_automation_conditions(defs=playback_defs, instance=instance)
     assert first.get_num_requested(daily) == 0  # no day of play_events yet
-    instance.report_runless_asset_event(dg.AssetMaterialization(plays, partition="2026-03-09"))
+    instance.report_runless_asset_event(dg.AssetMaterialization(plays, partition=latest))
     second = dg.evaluate_automation_conditions(
         defs=playback_defs, instance=instance, cursor=first.cursor
     )
     assert second.get_num_requested(daily) == 1
+    assert second.get_num_requested(sessions) == 1
+    requested = second.get_requested_partitions(daily)
+    assert requested == {latest}
     assert second.get_num_requested(plays) == 0  # scheduled, not eager

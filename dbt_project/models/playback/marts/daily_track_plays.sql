@@ -1,8 +1,22 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='event_date',
+        on_schema_change='fail',
+    )
+}}
+
+{#- Daily-partitioned like play_events: a run rebuilds exactly the days of its partition window
+    (MESH_PARTITION_START/END, end exclusive), so a new day costs a day, not the history. -#}
+
 with
 
 plays as (
 
     select * from {{ ref('play_events') }}
+    where event_date >= cast('{{ env_var("MESH_PARTITION_START", "1900-01-01") }}' as date)
+      and event_date < cast('{{ env_var("MESH_PARTITION_END", "2999-12-31") }}' as date)
 
 ),
 

@@ -1,8 +1,37 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='session_id',
+        on_schema_change='fail',
+    )
+}}
+
+{#- Daily-partitioned: a run recomputes every session with a play in its partition window
+    (MESH_PARTITION_START/END, end exclusive) from all of that session's plays. A session can
+    run past midnight (never for more than a day), so its plays are looked for one day either
+    side of the window; delete+insert by session keeps reruns and late days idempotent. -#}
+
+{%- set window_start = "cast('" ~ env_var("MESH_PARTITION_START", "1900-01-02") ~ "' as date)" -%}
+{%- set window_end = "cast('" ~ env_var("MESH_PARTITION_END", "2999-12-30") ~ "' as date)" -%}
+
 with
+
+touched as (
+
+    select distinct session_id
+    from {{ ref('play_events') }}
+    where event_date >= {{ window_start }}
+      and event_date < {{ window_end }}
+
+),
 
 plays as (
 
     select * from {{ ref('play_events') }}
+    where event_date >= {{ window_start }} - interval 1 day
+      and event_date < {{ window_end }} + interval 1 day
+      and session_id in (select session_id from touched)
 
 ),
 
