@@ -124,7 +124,8 @@ def _port_rows(data_dir: Path, ports: dict[str, str]) -> dict[str, int | None]:
 
 
 def mesh_cmd() -> list[str]:
-    return [PY, "-m", "mesh_platform.cli", "materialize"]
+    # a full build: incremental consumer models rebuild fully too, whatever changed upstream
+    return [PY, "-m", "mesh_platform.cli", "materialize", "--full-refresh"]
 
 
 def run_rep(bench: Bench, rep: int) -> None:

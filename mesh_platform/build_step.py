@@ -29,6 +29,15 @@ from mesh_platform.governance.report import Finding, errors
 from mesh_platform.ports import DayPartitions, publish_snapshot, record_json
 from mesh_platform.rejects import publish_split, split_port
 from mesh_platform.sql import quote_ident, quote_literal
+from mesh_platform.upstream_changes import (
+    FULL_REFRESH_TAG,
+    UpstreamChanges,
+    decide,
+    load_record,
+    read_upstream,
+    save_record,
+    upstream_ports,
+)
 from mesh_platform.views_file import refresh_views_file
 
 
@@ -111,8 +120,10 @@ def run_domain_step(
     # A stable target path per step keeps dbt's partial-parse cache, which is only valid for
     # one domain's profile (the database path differs per domain).
     target_path = env.dbt_artifacts_dir / context.op_def.name
+    changes = _upstream_changes(context, bindings, target_path)
     failpoint("build.before_dbt")
-    with domain_invocation_env(domain, {**env.tool_env(), **_partition_env(context)}):
+    step_env = {**env.tool_env(), **_partition_env(context), **changes.env()}
+    with domain_invocation_env(domain, step_env):
         invocation = dbt.cli(
             ["build"], context=context, raise_on_error=False, target_path=target_path
         )
@@ -130,7 +141,9 @@ def run_domain_step(
             f"domain {domain}: dbt could not lock {env.domain_database(domain)} (another "
             "process holds it); retrying"
         )
-    if not invocation.is_successful():
+    if invocation.is_successful():
+        save_record(target_path, changes)  # what the models were built from
+    else:
         failures.append(
             f"domain {domain}: dbt build failed — {invocation.get_error() or 'see the step logs'}. "
             "The models above that failed were not built and nothing downstream was published."
@@ -139,6 +152,25 @@ def run_domain_step(
     if failures:
         # Bad data or a failed model is not transient: retrying would only fail again.
         raise dg.Failure(description="\n".join(failures), allow_retries=False)
+
+
+def _upstream_changes(
+    context: dg.AssetExecutionContext, bindings: DomainBindings, step_dir
+) -> UpstreamChanges:
+    """From which day the step's incremental models may rebuild (see upstream_changes.py)."""
+    env = get_environment()
+    current = read_upstream(env.ports_dir, upstream_ports(bindings.manifest, bindings.domain.name))
+    full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
+    changes = decide(load_record(step_dir), current, full_refresh=full_refresh)
+    context.log.info(
+        f"domain {bindings.domain.name}: "
+        + (
+            f"incremental models rebuild from {changes.changed_from} ({changes.reason})"
+            if changes.changed_from
+            else f"incremental models rebuild fully ({changes.reason})"
+        )
+    )
+    return changes
 
 
 class TransientBuildError(RuntimeError):

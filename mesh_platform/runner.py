@@ -24,6 +24,7 @@ from mesh_platform.definitions import build_domain_definitions
 from mesh_platform.domain import Domain, load_all_domains
 from mesh_platform.environment import MeshEnvironment, apply_tool_env
 from mesh_platform.instance import get_instance
+from mesh_platform.upstream_changes import FULL_REFRESH_TAG
 
 # The run's events live in the instance; the CLI prints its own summary of them.
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -82,7 +83,10 @@ def generated_window(env: MeshEnvironment) -> tuple[date, date]:
 
 
 def materialize_domain(
-    domain: Domain, instance: dg.DagsterInstance, window: tuple[date, date]
+    domain: Domain,
+    instance: dg.DagsterInstance,
+    window: tuple[date, date],
+    full_refresh: bool = False,
 ) -> DomainRun:
     defs = build_domain_definitions(domain.path)
     graph = defs.resolve_asset_graph()
@@ -92,7 +96,9 @@ def materialize_domain(
     plain = [k for k in materializable if not graph.get(k).partitions_def]
     run = DomainRun(domain=domain.name, spec=domain)
     reap_dead_runs(instance)
-    for keys, tags in ((partitioned, _range_tags(window)), (plain, {})):
+    # consumers rebuild incremental models from the first changed upstream day, unless asked
+    extra = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
+    for keys, tags in ((partitioned, {**_range_tags(window), **extra}), (plain, extra)):
         if not keys:
             continue
         result = job.execute_in_process(
@@ -170,7 +176,9 @@ def _collect(run: DomainRun, result: dg.ExecuteInProcessResult) -> None:
                 run.errors.append(_without_exception_class(message))
 
 
-def _materialize_logged(domain: Domain, window: tuple[date, date]) -> DomainRun:
+def _materialize_logged(
+    domain: Domain, window: tuple[date, date], full_refresh: bool = False
+) -> DomainRun:
     """Run one domain with dbt's console output sent to ``logs/<domain>.log``.
 
     Module-level so a worker process can run it: each worker gets its own environment, so the
@@ -180,7 +188,7 @@ def _materialize_logged(domain: Domain, window: tuple[date, date]) -> DomainRun:
     log_dir = env.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     with (log_dir / f"{domain.name}.log").open("a") as log, contextlib.redirect_stdout(log):
-        return materialize_domain(domain, get_instance(), window)
+        return materialize_domain(domain, get_instance(), window, full_refresh)
 
 
 def _without_exception_class(message: str) -> str:
@@ -194,8 +202,11 @@ def materialize_mesh(
     on_start: Callable[[str], None] = lambda _: None,
     on_done: Callable[[DomainRun], None] = lambda _: None,
     workers: int | None = None,
+    full_refresh: bool = False,
 ) -> list[DomainRun]:
     """Materialize every domain (or ``only`` those): upstream domains first, others in parallel.
+
+    ``full_refresh`` rebuilds incremental consumer models fully, whatever changed upstream.
 
     Domains own separate DuckDB files, so independent domains run at the same time (one
     worker process per core by default); a domain starts once every domain it reads from is
@@ -214,16 +225,18 @@ def materialize_mesh(
         runs = []
         for domain in selected:
             on_start(domain.name)
-            runs.append(_materialize_logged(domain, window))
+            runs.append(_materialize_logged(domain, window, full_refresh))
             on_done(runs[-1])
         return runs
-    return _materialize_parallel(selected, window, workers, on_start, on_done)
+    return _materialize_parallel(selected, window, workers, on_start, on_done, full_refresh)
 
 
-def _materialize_parallel(selected, window, workers, on_start, on_done) -> list[DomainRun]:
+def _materialize_parallel(
+    selected, window, workers, on_start, on_done, full_refresh=False
+) -> list[DomainRun]:
     return run_in_domain_order(
         selected,
-        lambda domain, _: (_materialize_logged, domain, window),
+        lambda domain, _: (_materialize_logged, domain, window, full_refresh),
         workers,
         on_start,
         on_done,

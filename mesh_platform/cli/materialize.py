@@ -13,10 +13,13 @@ from mesh_platform.cli.output import console
 from mesh_platform.environment import get_environment
 
 
-def run_materialize(only: list[str] | None, console: Console, day: str | None = None) -> bool:
+def run_materialize(
+    only: list[str] | None, console: Console, day: str | None = None, full_refresh: bool = False
+) -> bool:
     """Materialize, print progress and the summary table; True when every product passed.
 
-    With ``day``, only that day of the daily products and what is downstream of it."""
+    With ``day``, only that day of the daily products and what is downstream of it; with
+    ``full_refresh``, incremental models rebuild fully whatever changed upstream."""
     # Dagster and dbt load only for the verbs that run pipelines: `mesh products` stays fast.
     from mesh_platform.increment import materialize_day
     from mesh_platform.runner import DomainRun, materialize_mesh
@@ -65,7 +68,9 @@ def run_materialize(only: list[str] | None, console: Console, day: str | None = 
                 ),
             )
     else:
-        runs = materialize_mesh(only=only, on_start=on_start, on_done=on_done)
+        runs = materialize_mesh(
+            only=only, on_start=on_start, on_done=on_done, full_refresh=full_refresh
+        )
     rows = product_rows(runs)
     console.print(_table(rows))
     failed = [r for r in rows if r.status != "published"]
@@ -115,7 +120,15 @@ def register(app: typer.Typer) -> None:
             "--day",
             help="Only this day (YYYY-MM-DD) of the daily products, and what is downstream.",
         ),
+        full_refresh: bool = typer.Option(
+            False,
+            "--full-refresh",
+            help="Rebuild incremental models fully (default: from the first upstream day that "
+            "changed since their last build).",
+        ),
     ) -> None:
         """Materialize every product of the given domains (all by default), upstream first."""
-        if not run_materialize(domains or None, console(), day=day):
+        if day and full_refresh:
+            raise typer.BadParameter("--day runs one day; --full-refresh rebuilds everything")
+        if not run_materialize(domains or None, console(), day=day, full_refresh=full_refresh):
             raise typer.Exit(1)

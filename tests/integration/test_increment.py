@@ -11,7 +11,9 @@ import pytest
 from mesh_platform.consume import connect
 from mesh_platform.environment import apply_tool_env
 from mesh_platform.increment import materialize_day
+from mesh_platform.instance import get_instance
 from mesh_platform.ports import current_snapshot
+from mesh_platform.runner import materialize_mesh
 from operational.increment import append_day
 
 pytestmark = pytest.mark.slow
@@ -65,6 +67,28 @@ def test_a_new_day_runs_its_partition_and_only_what_is_downstream(own_copy):
         .fetchone()[0]
     )
     assert charted > 0
+
+    # consumers rebuilt only the periods from the new day on, and got what a full rebuild gets
+    logs = "\n".join(
+        e.message
+        for r in runs
+        if r.domain in {"artists", "listeners"}
+        for run_id in r.run_ids
+        for e in get_instance().all_logs(run_id)
+    )
+    assert f"incremental models rebuild from {day}" in logs
+    consumer_ports = [
+        ("artists", "artist_royalties"),
+        ("listeners", "monthly_listener_summary"),
+        ("recommendations", "weekly_top_tracks"),
+        ("playback", "listening_sessions"),
+        ("playback", "daily_track_plays"),
+    ]
+    after_day = {p: current_snapshot(env.ports_dir, *p, 1).checksum for p in consumer_ports}
+    full = materialize_mesh(full_refresh=True)
+    assert all(r.success for r in full), [e for r in full for e in r.errors]
+    rebuilt = {p: current_snapshot(env.ports_dir, *p, 1).checksum for p in consumer_ports}
+    assert after_day == rebuilt
 
 
 def test_a_day_outside_the_data_is_refused_before_anything_runs(own_copy):

@@ -1,10 +1,17 @@
 {%- set royalty_eur_per_stream = 0.0035 -%}
+{{ mesh_incremental_config(unique_key='period_month') }}
+{#- Incremental: when only days of the play_events port changed, the months from the first
+    changed day on are recomputed (whole months: delete+insert by period_month). -#}
+{%- set changed_from = mesh_changed_from() %}
 
 with
 
 streams as (
 
     select * from {{ ref('int_streams_joined_to_artists') }}
+    {%- if changed_from %}
+    where event_date >= cast(date_trunc('month', {{ changed_from }}) as date)
+    {%- endif %}
 
 ),
 

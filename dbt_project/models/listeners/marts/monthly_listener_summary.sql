@@ -1,8 +1,16 @@
+{{ mesh_incremental_config(unique_key='month') }}
+{#- Incremental: when only days of the play_events port changed, the months from the first
+    changed day on are recomputed (whole months: delete+insert by month). -#}
+{%- set changed_from = mesh_changed_from() %}
+
 with
 
 plays as (
 
     select * from {{ ref('stg_listeners_playback_ports__play_events') }}
+    {%- if changed_from %}
+    where event_date >= cast(date_trunc('month', {{ changed_from }}) as date)
+    {%- endif %}
 
 ),
 

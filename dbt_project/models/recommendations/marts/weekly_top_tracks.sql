@@ -1,10 +1,17 @@
 {%- set chart_size = 50 -%}
+{{ mesh_incremental_config(unique_key='week_start') }}
+{#- Incremental: when only days of the daily_track_plays port changed (and the track catalog
+    did not), the weeks from the first changed day on are recomputed (delete+insert by week). -#}
+{%- set changed_from = mesh_changed_from() %}
 
 with
 
 weekly as (
 
     select * from {{ ref('int_track_plays_aggregated_to_weeks') }}
+    {%- if changed_from %}
+    where week_start >= cast(date_trunc('week', {{ changed_from }}) as date)
+    {%- endif %}
 
 ),
 
