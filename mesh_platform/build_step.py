@@ -33,9 +33,10 @@ from mesh_platform.upstream_changes import (
     FULL_REFRESH_TAG,
     UpstreamChanges,
     decide,
-    load_record,
+    load_records,
     read_upstream,
-    save_record,
+    record_path,
+    save_records,
     upstream_ports,
 )
 from mesh_platform.views_file import refresh_views_file
@@ -120,7 +121,9 @@ def run_domain_step(
     # A stable target path per step keeps dbt's partial-parse cache, which is only valid for
     # one domain's profile (the database path differs per domain).
     target_path = env.dbt_artifacts_dir / context.op_def.name
-    changes = _upstream_changes(context, bindings, target_path)
+    record = record_path(target_path)
+    rebuilt = sorted(k.to_user_string() for k in context.selected_asset_keys)
+    changes = _upstream_changes(context, bindings, load_records(record, rebuilt))
     failpoint("build.before_dbt")
     step_env = {**env.tool_env(), **_partition_env(context), **changes.env()}
     with domain_invocation_env(domain, step_env):
@@ -142,7 +145,7 @@ def run_domain_step(
             "process holds it); retrying"
         )
     if invocation.is_successful():
-        save_record(target_path, changes)  # what the models were built from
+        save_records(record, rebuilt, changes)  # what these models were built from
     else:
         failures.append(
             f"domain {domain}: dbt build failed — {invocation.get_error() or 'see the step logs'}. "
@@ -155,13 +158,13 @@ def run_domain_step(
 
 
 def _upstream_changes(
-    context: dg.AssetExecutionContext, bindings: DomainBindings, step_dir
+    context: dg.AssetExecutionContext, bindings: DomainBindings, records: list
 ) -> UpstreamChanges:
     """From which day the step's incremental models may rebuild (see upstream_changes.py)."""
     env = get_environment()
     current = read_upstream(env.ports_dir, upstream_ports(bindings.manifest, bindings.domain.name))
     full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
-    changes = decide(load_record(step_dir), current, full_refresh=full_refresh)
+    changes = decide(records, current, full_refresh=full_refresh)
     context.log.info(
         f"domain {bindings.domain.name}: "
         + (

@@ -3,8 +3,8 @@
 A consumer domain's aggregates over a daily port (royalties per month, listener summaries per
 month, weekly charts) need not re-read the port's whole history when one day arrives. A port
 published per day records a checksum per day (see ports.py); a step remembers, after it
-succeeded, the checksums of every upstream port it read (``consumed.json`` beside the step's
-dbt artifacts). Before the next build it compares them with the ports' current snapshots:
+succeeded, the checksums of every upstream port each asset it rebuilt was built from
+(``consumed.json`` beside the step's dbt artifacts). Before the next build it compares them with the ports' current snapshots:
 
 * only days of per-day ports changed → ``MESH_CHANGED_FROM`` = the earliest changed day, and an
   incremental model recomputes its periods from there (``{{ mesh_changed_from() }}``);
@@ -72,10 +72,13 @@ def read_upstream(ports_dir: Path, ports: list[tuple[str, int]]) -> dict[str, di
 
 
 def decide(
-    record: dict[str, dict[str, Any]] | None,
+    records: list[dict[str, dict[str, Any]] | None],
     current: dict[str, dict[str, Any]],
     full_refresh: bool = False,
 ) -> UpstreamChanges:
+    """``records``: for each asset the run rebuilds, what it was last built from (None if
+    unknown). Rebuild from the earliest day any of them has not seen, or fully."""
+
     def full(reason: str) -> UpstreamChanges:
         return UpstreamChanges(current, None, reason)
 
@@ -83,25 +86,26 @@ def decide(
         return full("a full rebuild was asked for")
     if not current:
         return full("the step reads no output port")
-    if record is None:
-        return full("first build of the step (nothing recorded yet)")
+    if not records or any(r is None for r in records):
+        return full("an asset of the step has not been built since it was recorded")
     earliest: str | None = None
-    for name, now in current.items():
-        then = record.get(name)
-        if then is None:
-            return full(f"{name} is read for the first time")
-        if "days" not in now or "days" not in then:
-            if now != then:
-                return full(f"{name} changed (published whole, not per day)")
-            continue
-        changed = [
-            day
-            for day in set(now["days"]) | set(then["days"])
-            if now["days"].get(day) != then["days"].get(day)
-        ]
-        if changed:
-            first = min(changed)
-            earliest = first if earliest is None else min(earliest, first)
+    for record in records:
+        for name, now in current.items():
+            then = record.get(name)
+            if then is None:
+                return full(f"{name} is read for the first time")
+            if "days" not in now or "days" not in then:
+                if now != then:
+                    return full(f"{name} changed (published whole, not per day)")
+                continue
+            changed = [
+                day
+                for day in set(now["days"]) | set(then["days"])
+                if now["days"].get(day) != then["days"].get(day)
+            ]
+            if changed:
+                first = min(changed)
+                earliest = first if earliest is None else min(earliest, first)
     if earliest is None:
         return full("no upstream port changed since the last build")
     return UpstreamChanges(current, earliest, f"upstream days changed from {earliest}")
@@ -111,14 +115,24 @@ def record_path(step_dir: Path) -> Path:
     return step_dir / RECORD
 
 
-def load_record(step_dir: Path) -> dict[str, dict[str, Any]] | None:
+def load_records(path: Path, assets: list[str]) -> list[dict[str, dict[str, Any]] | None]:
+    """What each of ``assets`` was last built from (None for an asset never recorded)."""
     try:
-        return json.loads(record_path(step_dir).read_text())
+        by_asset = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
-        return None
+        by_asset = {}
+    return [by_asset.get(asset) for asset in assets]
 
 
-def save_record(step_dir: Path, changes: UpstreamChanges) -> None:
-    """After a successful build: what it read becomes the base of the next comparison."""
-    step_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(record_path(step_dir), changes.current)
+def save_records(path: Path, assets: list[str], changes: UpstreamChanges) -> None:
+    """After a successful build: what it read is what each rebuilt asset was built from.
+
+    Per asset, because a run may rebuild a subset of the step (``--day`` runs only what is
+    downstream of the day): a run vouches only for the assets it rebuilt."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        by_asset = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        by_asset = {}
+    by_asset.update({asset: changes.current for asset in assets})
+    write_json_atomic(path, by_asset)

@@ -113,3 +113,24 @@ def append_day(out_dir: Path, seed: int | None = None) -> dt.date:
     meta["appended_days"] = [*appended, day.isoformat()]
     _write_atomic(manifest_file, json.dumps(meta, indent=2) + "\n")
     return day
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m operational.increment [--out DIR]``: land the next day of play events."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m operational.increment",
+        description="Append the next day of play events to generated operational data.",
+    )
+    default = Path(os.environ.get("MESH_DATA_DIR", "data")) / "operational"
+    parser.add_argument("--out", type=Path, default=default, help=f"(default {default})")
+    args = parser.parse_args(argv)
+    if not (args.out / MANIFEST).exists():
+        parser.exit(2, f"error: no generated data in {args.out}; run `mesh generate` first\n")
+    day = append_day(args.out)
+    print(f"appended {day.isoformat()} to {args.out}; run: mesh materialize --day {day}")
+
+
+if __name__ == "__main__":
+    main()

@@ -34,6 +34,8 @@ def run_materialize(
         console.print(f"[bold]▶ {domain}[/]: {what} → Soda contracts → publish …")
 
     def on_done(run: DomainRun) -> None:
+        if day:
+            _only_touched(run)
         took = time.monotonic() - started[run.domain]
         mark = "[green]✔[/]" if run.success else "[red]✘[/]"
         console.print(f"{mark} {run.domain} in {took:.1f}s (runs {', '.join(run.run_ids)})")
@@ -54,19 +56,8 @@ def run_materialize(
 
     if day:
         runs = materialize_day(day, only=only, on_start=on_start, on_done=on_done)
-        # products the day did not touch are not part of its summary
         for run in runs:
-            run.spec = replace(
-                run.spec,
-                products=tuple(
-                    p
-                    for p in run.spec.products
-                    if any(
-                        f"{p.domain}/{port.model}" in run.materialized for port in p.output_ports
-                    )
-                    or any(f"{p.domain}/{port.model}" in run.checks for port in p.output_ports)
-                ),
-            )
+            _only_touched(run)
     else:
         runs = materialize_mesh(
             only=only, on_start=on_start, on_done=on_done, full_refresh=full_refresh
@@ -109,6 +100,19 @@ def _table(rows) -> Table:
             f"[{style}]{r.status}[/]",
         )
     return table
+
+
+def _only_touched(run) -> None:
+    """Products a day's run did not touch are not part of its report."""
+    run.spec = replace(
+        run.spec,
+        products=tuple(
+            p
+            for p in run.spec.products
+            if any(f"{p.domain}/{port.model}" in run.materialized for port in p.output_ports)
+            or any(f"{p.domain}/{port.model}" in run.checks for port in p.output_ports)
+        ),
+    )
 
 
 def register(app: typer.Typer) -> None:

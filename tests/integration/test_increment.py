@@ -70,7 +70,7 @@ def test_a_new_day_runs_its_partition_and_only_what_is_downstream(own_copy):
 
     # consumers rebuilt only the periods from the new day on, and got what a full rebuild gets
     logs = "\n".join(
-        e.message
+        e.user_message
         for r in runs
         if r.domain in {"artists", "listeners"}
         for run_id in r.run_ids
@@ -81,6 +81,7 @@ def test_a_new_day_runs_its_partition_and_only_what_is_downstream(own_copy):
         ("artists", "artist_royalties"),
         ("listeners", "monthly_listener_summary"),
         ("recommendations", "weekly_top_tracks"),
+        ("recommendations", "listener_taste_profiles"),
         ("playback", "listening_sessions"),
         ("playback", "daily_track_plays"),
     ]

@@ -116,3 +116,15 @@ def test_a_hard_linked_manifest_is_replaced_not_modified(generated: Path, tmp_pa
 def test_no_generated_data_is_a_clear_error(tmp_path: Path):
     with pytest.raises(FileNotFoundError, match="no generated operational data"):
         append_day(tmp_path)
+
+
+def test_the_command_appends_the_next_day_and_refuses_a_dir_without_data(copy, tmp_path, capsys):
+    from operational.increment import main
+
+    main(["--out", str(copy)])
+    assert existing_days(copy)[-1] == START + dt.timedelta(days=DAYS)
+    assert f"mesh materialize --day {START + dt.timedelta(days=DAYS)}" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--out", str(tmp_path / "nothing")])
+    assert exit_info.value.code == 2
+    assert "run `mesh generate` first" in capsys.readouterr().err

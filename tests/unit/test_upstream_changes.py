@@ -8,9 +8,10 @@ from mesh_platform.ports import DayPartitions, publish_snapshot
 from mesh_platform.upstream_changes import (
     CHANGED_FROM_ENV,
     decide,
-    load_record,
+    load_records,
     read_upstream,
-    save_record,
+    record_path,
+    save_records,
 )
 
 PLAYS = "playback.play_events v1"
@@ -23,38 +24,50 @@ def days(**by_day):
 
 def test_first_build_and_full_refresh_rebuild_fully():
     now = {PLAYS: days(d2026_01_01="1:a")}
-    assert decide(None, now).changed_from is None
-    assert decide(now, now, full_refresh=True).changed_from is None
-    assert decide(None, now).env() == {}
+    assert decide([None], now).changed_from is None
+    assert decide([now], now, full_refresh=True).changed_from is None
+    assert decide([None], now).env() == {}
+    # one rebuilt asset never recorded is enough to rebuild fully
+    then = {PLAYS: days(d2026_01_01="1:a")}
+    assert decide([then, None], {PLAYS: days(d2026_01_01="1:a", d2026_01_02="1:b")}).env() == {}
+
+
+def test_the_asset_that_saw_the_least_decides():
+    """Each rebuilt asset recomputes from what *it* has not seen: the earliest day wins."""
+    seen_up_to_day_2 = {PLAYS: days(d2026_01_01="1:a", d2026_01_02="1:b")}
+    seen_day_1 = {PLAYS: days(d2026_01_01="1:a")}
+    now = {PLAYS: days(d2026_01_01="1:a", d2026_01_02="1:b", d2026_01_03="1:c")}
+    assert decide([seen_up_to_day_2], now).changed_from == "2026-01-03"
+    assert decide([seen_up_to_day_2, seen_day_1], now).changed_from == "2026-01-02"
 
 
 def test_only_changed_days_of_a_per_day_port_rebuild_from_the_earliest():
     then = {PLAYS: days(d2026_01_01="1:a", d2026_01_02="1:b"), CATALOG: {"checksum": "9:x"}}
     new_day = {PLAYS: days(d2026_01_01="1:a", d2026_01_02="1:b", d2026_01_03="1:c")}
     new_day[CATALOG] = {"checksum": "9:x"}
-    assert decide(then, new_day).changed_from == "2026-01-03"
+    assert decide([then], new_day).changed_from == "2026-01-03"
     late_rows = {PLAYS: days(d2026_01_01="2:z", d2026_01_02="1:b"), CATALOG: {"checksum": "9:x"}}
-    changes = decide(then, late_rows)
+    changes = decide([then], late_rows)
     assert changes.changed_from == "2026-01-01"
     assert changes.env() == {CHANGED_FROM_ENV: "2026-01-01"}
     dropped = {PLAYS: days(d2026_01_02="1:b"), CATALOG: {"checksum": "9:x"}}
-    assert decide(then, dropped).changed_from == "2026-01-01"
+    assert decide([then], dropped).changed_from == "2026-01-01"
 
 
 def test_a_port_published_whole_that_changed_or_is_new_rebuilds_fully():
     then = {PLAYS: days(d2026_01_01="1:a"), CATALOG: {"checksum": "9:x"}}
     catalog_changed = {PLAYS: days(d2026_01_01="1:a", d2026_01_02="1:b")}
     catalog_changed[CATALOG] = {"checksum": "9:y"}
-    changes = decide(then, catalog_changed)
+    changes = decide([then], catalog_changed)
     assert changes.changed_from is None and "published whole" in changes.reason
     newly_read = {**then, "podcasts.podcast_shows v1": {"checksum": "1:q"}}
-    assert decide(then, newly_read).changed_from is None
+    assert decide([then], newly_read).changed_from is None
 
 
 def test_nothing_changed_upstream_rebuilds_fully():
     """Then the run was started by something else (an operational source): be safe."""
     now = {PLAYS: days(d2026_01_01="1:a")}
-    changes = decide(now, now)
+    changes = decide([now], now)
     assert changes.changed_from is None and "no upstream port changed" in changes.reason
 
 
@@ -74,13 +87,19 @@ def test_reads_published_ports_and_remembers_what_was_read(tmp_path):
     first = read_upstream(tmp_path, ports)
     assert sorted(first[PLAYS]["days"]) == ["2026-01-01", "2026-01-02", "2026-01-03"]
     assert "checksum" in first[CATALOG] and first["x.missing v1"] == {"snapshot": None}
-    step = tmp_path / "step"
-    assert load_record(step) is None
-    save_record(step, decide(None, first))
-    assert load_record(step) == first
+    record = record_path(tmp_path / "step")
+    assert load_records(record, ["artists/artist_royalties"]) == [None]
+    save_records(record, ["artists/artist_royalties"], decide([None], first))
+    assert load_records(record, ["artists/artist_royalties"]) == [first]
+    # a run of other assets of the step vouches only for those
+    save_records(record, ["artists/track_catalog"], decide([None], first))
+    assert load_records(record, ["artists/artist_royalties", "x/y"]) == [first, None]
     con.execute("insert into plays values (date '2026-01-04', 99)")
     publish_snapshot(
         con, "plays", tmp_path, "playback", "play_events", 1,
         partitions=DayPartitions("event_date", ()),
     )  # fmt: skip
-    assert decide(load_record(step), read_upstream(tmp_path, ports)).changed_from == "2026-01-04"
+    later = decide(
+        load_records(record, ["artists/artist_royalties"]), read_upstream(tmp_path, ports)
+    )
+    assert later.changed_from == "2026-01-04"

@@ -1,10 +1,23 @@
 {#- Ties for the top genre / artist are broken by name, so the profile is deterministic. -#}
 
+-- depends_on: {{ ref('stg_recommendations_playback_ports__play_events') }}
+{{ mesh_incremental_config(unique_key='listener_id') }}
+{#- Incremental: when only days of the play_events port changed (and the track catalog did
+    not), only the listeners who played on those days get their profile recomputed — from their
+    whole history (delete+insert by listener). -#}
+{%- set changed_from = mesh_changed_from() %}
+
 with
 
 plays as (
 
     select * from {{ ref('int_plays_joined_to_tracks') }}
+    {%- if changed_from %}
+    where listener_id in (
+        select listener_id from {{ ref('stg_recommendations_playback_ports__play_events') }}
+        where event_date >= {{ changed_from }}
+    )
+    {%- endif %}
 
 ),
 

@@ -12,7 +12,8 @@ renamed as (
         event_id,
         listener_id,
         track_id,
-        played_at
+        played_at,
+        event_date
 
     from source
 
