@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -389,6 +390,15 @@ class Analysts:
 # --- step intervals from the Dagster instance ---------------------------------------------------
 
 
+DBT_STEP = re.compile(r"^(?P<domain>[a-z][a-z0-9_]*?)_dbt(_daily)?(_after_rejects)?$")
+
+
+def step_domain(step_key: str) -> str | None:
+    """The domain of a dbt step (``<domain>_dbt``, ``_dbt_daily``, ``…_after_rejects``)."""
+    match = DBT_STEP.match(step_key or "")
+    return match["domain"] if match else None
+
+
 def dbt_step_intervals(instance, run_ids: list[str]) -> list[tuple[str, str, float, float]]:
     """(run id, step key, first start, end) of every dbt step of ``run_ids``."""
     intervals = []
@@ -396,7 +406,7 @@ def dbt_step_intervals(instance, run_ids: list[str]) -> list[tuple[str, str, flo
         starts, ends = {}, {}
         for record in instance.all_logs(run_id):
             event = record.dagster_event
-            if event is None or not (event.step_key or "").endswith("_dbt"):
+            if event is None or step_domain(event.step_key) is None:
                 continue
             if event.event_type_value == "STEP_START":
                 starts.setdefault(event.step_key, record.timestamp)

@@ -31,6 +31,7 @@ from bench.reliability import (
     overlaps,
     port_state,
     run_kill_trials,
+    step_domain,
 )
 from mesh_platform.environment import apply_tool_env
 from mesh_platform.ports import current_snapshot
@@ -103,7 +104,7 @@ def test_same_domain_runs_are_serialized_other_domains_run_in_parallel(env):
     new = [r.dagster_run for r in instance.get_run_records() if r.dagster_run.run_id not in known]
     by_domain = {"podcasts": [], "playback": []}
     for interval in dbt_step_intervals(instance, [r.run_id for r in new]):
-        by_domain[interval[1].removesuffix("_dbt")].append(interval)
+        by_domain[step_domain(interval[1])].append(interval)
     podcasts, playback = by_domain["podcasts"], by_domain["playback"]
     print(
         f"\npodcasts dbt steps: {[(round(s), round(e)) for *_, s, e in podcasts]}, "
