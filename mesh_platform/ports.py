@@ -265,7 +265,9 @@ def _write_days(
                 new_files.append(target)
         shutil.rmtree(stage, ignore_errors=True)
         checksums: dict[str, str] = {}
-        asked: list[str] | None = None
+        # a backfill of most days writes them all in one pass; it still *published* (and
+        # reports) the days it was asked for
+        asked = sorted({d.isoformat() for d in spec.days}) if spec.days else None
     else:
         prev_days, prev_dir = carried
         asked = sorted({d.isoformat() for d in spec.days or ()})

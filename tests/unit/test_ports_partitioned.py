@@ -144,3 +144,14 @@ def test_retention_removes_old_directories_but_never_a_leased_one(tmp_path):
     # removing a directory whose files other snapshots link to leaves those snapshots whole
     current = current_snapshot(tmp_path, "playback", "plays", 1)
     assert content_checksum(con, Path(current.path)) == current.checksum
+
+
+def test_a_backfill_of_most_days_reports_the_days_it_was_asked_for(tmp_path):
+    """Most days asked for: one pass writes every day, but the publish reports (and the
+    rejects reconciliation counts) only the days of the run."""
+    con = duckdb.connect()
+    build(con)
+    publish(con, tmp_path)
+    published = publish(con, tmp_path, days=DAYS[:3], run="run-44444444")
+    assert published.days_written == [d.isoformat() for d in DAYS[:3]]
+    assert published.rows_written == 300 and published.rows == 500
