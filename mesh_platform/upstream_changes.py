@@ -115,12 +115,17 @@ def record_path(step_dir: Path) -> Path:
     return step_dir / RECORD
 
 
+def _read(path: Path) -> dict[str, dict[str, Any]]:
+    """The step's record by asset; empty when there is none (or it cannot be read)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
 def load_records(path: Path, assets: list[str]) -> list[dict[str, dict[str, Any]] | None]:
     """What each of ``assets`` was last built from (None for an asset never recorded)."""
-    try:
-        by_asset = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        by_asset = {}
+    by_asset = _read(path)
     return [by_asset.get(asset) for asset in assets]
 
 
@@ -130,9 +135,6 @@ def save_records(path: Path, assets: list[str], changes: UpstreamChanges) -> Non
     Per asset, because a run may rebuild a subset of the step (``--day`` runs only what is
     downstream of the day): a run vouches only for the assets it rebuilt."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        by_asset = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        by_asset = {}
+    by_asset = _read(path)
     by_asset.update({asset: changes.current for asset in assets})
     write_json_atomic(path, by_asset)
