@@ -189,6 +189,53 @@ def _soda_summary(bench: Bench, summary: dict, breakdown: dict) -> dict:
     }
 
 
+def _result(
+    bench: Bench,
+    args: argparse.Namespace,
+    source: Path,
+    machine: dict,
+    started: float,
+    done: int,
+    defs: dict,
+) -> dict:
+    """The result document of the repetitions measured so far (`done` of `args.repeat`)."""
+    samples = [s.to_json() for s in bench.samples]
+    summary = report.summarize_samples(samples)
+    breakdown = {
+        v: _median_totals(bench, f"breakdown_{v}")
+        for v in ("mesh_full", "mesh_increment", "mesh_full_warm")
+    }
+    meta = json.loads((source / "manifest.json").read_text())
+    return {
+        "config": {
+            "scale": args.scale,
+            "repeat": done,
+            "repeat_planned": args.repeat,
+            "seed": args.seed,
+            "synthetic": args.synthetic,
+            "work": str(bench.work),
+            "pycache": None if args.no_pycache else str(args.pycache),
+            "domains": bench.domains,
+            "note": args.note,
+            "seconds": round(time.time() - started, 1),
+        },
+        "machine": machine,
+        "data": {
+            "play_events": meta["counts"]["play_events"],
+            "days": meta["days"],
+            "counts": meta["counts"],
+        },
+        "summary": summary,
+        "ratios": report.ratios(summary),
+        "breakdown_summary": {k: v for k, v in breakdown.items() if v},
+        "soda": _soda_summary(bench, summary, breakdown),
+        "defs_load": defs,
+        "consistency": (bench.extra.get("consistency") or {}).get("1", {}),
+        "samples": samples,
+        "details": {k: v for k, v in bench.extra.items() if k != "consistency"},
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _args(argv)
     work = (args.work or Path(tempfile.mkdtemp(prefix="mesh-bench-"))).resolve()
@@ -212,48 +259,19 @@ def main(argv: list[str] | None = None) -> None:
     for rep in range(1, args.repeat + 1):
         print(f"repetition {rep}/{args.repeat}", flush=True)
         run_rep(bench, rep)
+        if rep < args.repeat:
+            # A long run (scale 50 is hours) that is cut short still leaves its finished
+            # repetitions on disk, marked as such, instead of nothing.
+            partial = _result(bench, args, source, machine, started, rep, {})
+            report.write(partial, args.out, args.name)
     defs = _defs_load(bench, args)
-
-    samples = [s.to_json() for s in bench.samples]
-    summary = report.summarize_samples(samples)
-    breakdown = {
-        v: _median_totals(bench, f"breakdown_{v}")
-        for v in ("mesh_full", "mesh_increment", "mesh_full_warm")
-    }
-    meta = json.loads((source / "manifest.json").read_text())
-    result = {
-        "config": {
-            "scale": args.scale,
-            "repeat": args.repeat,
-            "seed": args.seed,
-            "synthetic": args.synthetic,
-            "work": str(work),
-            "pycache": None if args.no_pycache else str(args.pycache),
-            "domains": domains,
-            "note": args.note,
-            "seconds": round(time.time() - started, 1),
-        },
-        "machine": machine,
-        "data": {
-            "play_events": meta["counts"]["play_events"],
-            "days": meta["days"],
-            "counts": meta["counts"],
-        },
-        "summary": summary,
-        "ratios": report.ratios(summary),
-        "breakdown_summary": {k: v for k, v in breakdown.items() if v},
-        "soda": _soda_summary(bench, summary, breakdown),
-        "defs_load": defs,
-        "consistency": (bench.extra.get("consistency") or {}).get("1", {}),
-        "samples": samples,
-        "details": {k: v for k, v in bench.extra.items() if k != "consistency"},
-    }
+    result = _result(bench, args, source, machine, started, args.repeat, defs)
     json_path, md_path = report.write(result, args.out, args.name)
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
     if not args.keep and args.work is None:
         shutil.rmtree(work, ignore_errors=True)
-    failed = [s for s in samples if not s["ok"]]
+    failed = [s for s in result["samples"] if not s["ok"]]
     sys.exit(1 if failed else 0)
 
 

@@ -114,12 +114,19 @@ def _median(rows: list[dict], key: str) -> float | None:
     return round(statistics.median(values), 3) if values else None
 
 
+def _repetitions(cfg: dict) -> str:
+    planned = cfg.get("repeat_planned", cfg["repeat"])
+    if cfg["repeat"] < planned:
+        return f"**partial: {cfg['repeat']} of {planned} interleaved repetitions done**"
+    return f"{cfg['repeat']} interleaved repetitions"
+
+
 def markdown(result: dict) -> str:
     m, cfg = result["machine"], result["config"]
     lines = [
         f"# Mesh benchmark — scale {cfg['scale']}",
         "",
-        f"{result['finished_at']} · {cfg['repeat']} interleaved repetitions · "
+        f"{result['finished_at']} · {_repetitions(cfg)} · "
         f"{result['data']['play_events']:,} play events over {result['data']['days']} days · "
         f"medians (min–max)",
         "",
