@@ -260,12 +260,18 @@ def _consistency_md(result: dict) -> list[str]:
     rows = result.get("consistency") or {}
     if not rows:
         return []
-    same = all(len({v for v in r.values() if v is not None}) == 1 for r in rows.values())
+    if any(v is None for r in rows.values() for v in r.values()):
+        verdict = "are INCOMPLETE — a variant failed, see the run's logs"
+    elif all(len(set(r.values())) == 1 for r in rows.values()):
+        verdict = "are identical"
+    else:
+        verdict = "DIFFER — see the JSON result"
     return [
         "",
-        f"Consistency: rows of every output-port table after (1), (2) and (3) "
-        f"{'are identical' if same else 'DIFFER — see latest.json'} ("
-        + ", ".join(f"{k} {next(iter(v.values())):,}" for k, v in list(rows.items())[:3])
+        f"Consistency: rows of every output-port table after (1), (2) and (3) {verdict} ("
+        + ", ".join(
+            f"{k} {_fmt(next(iter(v.values())), '{:,}')}" for k, v in list(rows.items())[:3]
+        )
         + ", …).",
     ]
 
