@@ -128,7 +128,10 @@ def run_domain_step(
     step_env = {**env.tool_env(), **_partition_env(context), **changes.env()}
     with domain_invocation_env(domain, step_env):
         invocation = dbt.cli(
-            ["build"], context=context, raise_on_error=False, target_path=target_path
+            _dbt_build_args(context),
+            context=context,
+            raise_on_error=False,
+            target_path=target_path,
         )
         for event in invocation.stream():
             uid = port_keys.get(getattr(event, "asset_key", None) or _output_key(context, event))
@@ -155,6 +158,20 @@ def run_domain_step(
     if failures:
         # Bad data or a failed model is not transient: retrying would only fail again.
         raise dg.Failure(description="\n".join(failures), allow_retries=False)
+
+
+def _dbt_build_args(context: dg.AssetExecutionContext) -> list[str]:
+    """``dbt build``, with dbt's own ``--full-refresh`` when a full rebuild was asked for.
+
+    Withholding ``MESH_CHANGED_FROM`` already recomputes every period, but an incremental
+    model whose columns changed (``on_schema_change='fail'``) fails until its table is
+    recreated, which only dbt's flag does. Never on a partitioned step: dbt would drop the
+    table and rebuild it from the run's days only, losing every other day.
+    """
+    partitioned = context.has_partition_key or context.has_partition_key_range
+    if context.run.tags.get(FULL_REFRESH_TAG) == "true" and not partitioned:
+        return ["build", "--full-refresh"]
+    return ["build"]
 
 
 def _upstream_changes(

@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from mesh_platform.consume import connect
@@ -86,10 +87,24 @@ def test_a_new_day_runs_its_partition_and_only_what_is_downstream(own_copy):
         ("playback", "daily_track_plays"),
     ]
     after_day = {p: current_snapshot(env.ports_dir, *p, 1).checksum for p in consumer_ports}
+    # An incremental model whose table no longer matches it (here: a column gone, as after a
+    # model gained one) fails an incremental run (on_schema_change='fail'); a full rebuild asked
+    # for recreates the table (dbt's --full-refresh on the unpartitioned step).
+    _drop_last_column(env.domain_database("artists"), "artist_royalties")
     full = materialize_mesh(full_refresh=True)
     assert all(r.success for r in full), [e for r in full for e in r.errors]
     rebuilt = {p: current_snapshot(env.ports_dir, *p, 1).checksum for p in consumer_ports}
     assert after_day == rebuilt
+
+
+def _drop_last_column(database: Path, table: str) -> None:
+    with duckdb.connect(str(database)) as con:
+        schema, column = con.execute(
+            "select table_schema, column_name from information_schema.columns "
+            "where table_name = ? order by ordinal_position desc limit 1",
+            [table],
+        ).fetchone()
+        con.execute(f'alter table "{schema}"."{table}" drop column "{column}"')
 
 
 def test_a_day_outside_the_data_is_refused_before_anything_runs(own_copy):

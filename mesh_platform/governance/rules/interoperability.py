@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from mesh_platform.governance.context import MeshContext
+from mesh_platform.governance.context import MeshContext, PortSubject
 from mesh_platform.governance.port_schema import normalize_type
 from mesh_platform.governance.report import Finding
 
@@ -17,6 +17,7 @@ def evaluate(ctx: MeshContext) -> Iterator[Finding]:
     naming = ctx.config.naming
     keys = ctx.config.shared_keys
     for subject in ctx.ports:
+        yield from _partition_column(ctx, subject)
         name = subject.port.name
         if not re.fullmatch(naming.port_name, name) or re.search(naming.port_name_forbidden, name):
             yield ctx.port_finding(
@@ -57,3 +58,30 @@ def evaluate(ctx: MeshContext) -> Iterator[Finding]:
                     f"cast it to {keys.keys[key].data_type} in model {subject.port.model} and "
                     f"set `data_type` in {subject.model_file} (governance/shared_keys.yaml).",
                 )
+
+
+def _partition_column(ctx: MeshContext, subject: PortSubject) -> Iterator[Finding]:
+    """A product published per day names a DATE column every port has: otherwise the publish
+    of its first run fails (ports.py refuses it) — found here, before anything runs."""
+    part = subject.product.partitioning
+    if part is None or part.column is None:
+        return
+    column = subject.columns.get(part.column)
+    data_type = normalize_type((column or {}).get("data_type") or "")
+    if column is not None and data_type == "date":
+        return
+    model = subject.port.model
+    found = (
+        f"is not a column of model {model}"
+        if column is None
+        else f"is typed {data_type or 'nothing'} in model {model}"
+    )
+    yield ctx.port_finding(
+        "interoperability.partition-column",
+        subject,
+        part.column,
+        f"partitioning.column `{part.column}` {found}; a product published per day needs a "
+        "DATE column holding the day in every output port.",
+        f"declare `{part.column}` with `data_type: date` in model {subject.port.model} "
+        f"({subject.model_file}), or fix partitioning.column in {subject.descriptor_file}.",
+    )

@@ -165,6 +165,14 @@ def _file_literal_in_sql(m):
     m.model["raw_code"] = "select * from '/data/ports/orders/orders/v1/current.parquet'"
 
 
+def _partition_column_missing(m):
+    m.product["partitioning"] = {"kind": "daily", "start": "2026-01-01", "column": "sold_at"}
+
+
+def _partition_column_not_a_date(m):
+    m.product["partitioning"] = {"kind": "daily", "start": "2026-01-01", "column": "widgets"}
+
+
 MUTATIONS = {
     name.lstrip("_"): fn
     for name, fn in list(globals().items())
@@ -331,6 +339,24 @@ EXPECTED = {
         "bigint in model daily_widgets and set `data_type` in "
         "dbt_project/models/shop/marts/daily_widgets.yml "
         "(governance/shared_keys.yaml)."
+    ],
+    "partition_column_missing": [
+        "[error] interoperability.partition-column — domain shop, product "
+        "daily_widgets, port shop.daily_widgets v1, field `sold_at`: "
+        "partitioning.column `sold_at` is not a column of model daily_widgets; "
+        "a product published per day needs a DATE column holding the day in "
+        "every output port. Fix: declare `sold_at` with `data_type: date` in "
+        "model daily_widgets (dbt_project/models/shop/marts/daily_widgets.yml), "
+        "or fix partitioning.column in domains/shop/products/daily_widgets.yaml."
+    ],
+    "partition_column_not_a_date": [
+        "[error] interoperability.partition-column — domain shop, product "
+        "daily_widgets, port shop.daily_widgets v1, field `widgets`: "
+        "partitioning.column `widgets` is typed bigint in model daily_widgets; "
+        "a product published per day needs a DATE column holding the day in "
+        "every output port. Fix: declare `widgets` with `data_type: date` in "
+        "model daily_widgets (dbt_project/models/shop/marts/daily_widgets.yml), "
+        "or fix partitioning.column in domains/shop/products/daily_widgets.yaml."
     ],
     "model_not_private": [
         "[error] boundaries.dbt-group-access — domain shop, product "
