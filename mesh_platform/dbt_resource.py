@@ -1,8 +1,14 @@
 """The dbt CLI resource the mesh runs with.
 
-dagster-dbt asks ``dbt --version`` in a subprocess at every step to learn which dbt it drives
-(about 3 s, and dbt then checks the package index for a newer release). The version is that
-of the dbt-core package installed beside us, so we read it from package metadata instead.
+Two costs of dagster-dbt's resource are removed, both paid at every step:
+
+- it asks ``dbt --version`` in a subprocess to learn which dbt it drives (about 3 s, and dbt
+  then checks the package index for a newer release). The version is that of the dbt-core
+  package installed beside us, so we read it from package metadata instead;
+- it starts dbt as a subprocess (about 6.5 s before the first model runs). The command runs in
+  this process instead (:mod:`mesh_platform.dbt_in_process`); dagster-dbt still selects the
+  models, translates the events and reports the result. ``in_process=False`` restores the
+  subprocess.
 """
 
 from __future__ import annotations
@@ -12,15 +18,107 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
 
-from dagster_dbt import DbtCliResource
+from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource
+from dagster_dbt.asset_utils import (
+    DBT_INDIRECT_SELECTION_ENV,
+    extract_runtime_selection_from_args,
+    get_updated_cli_invocation_params_for_context,
+)
+from dagster_dbt.dagster_dbt_translator import validate_opt_translator
+from dagster_dbt.dbt_manifest import validate_manifest
 from packaging import version
+from pydantic import Field
+
+from mesh_platform.dbt_in_process import InProcessDbt
 
 
 class MeshDbtCliResource(DbtCliResource):
+    in_process: bool = Field(
+        default=True,
+        description="Run dbt inside the step's process (fast) rather than as a subprocess.",
+    )
+
     @cached_property
     def _cli_version(self) -> version.Version:
         return version.parse(package_version("dbt-core"))
+
+    def cli(
+        self,
+        args,
+        *,
+        raise_on_error: bool = True,
+        manifest: Any = None,
+        dagster_dbt_translator: DagsterDbtTranslator | None = None,
+        context: Any = None,
+        target_path: Path | None = None,
+    ) -> DbtCliInvocation:
+        """dagster-dbt's ``cli``, with the dbt command run by :class:`InProcessDbt`.
+
+        What it hands dbt is dagster-dbt's own: the context's selection (the same helpers
+        ``DbtCliResource.cli`` calls), the target and log paths, profiles and project dirs.
+        It does not create dagster-dbt's read-only adapter handle, which only serves
+        ``fetch_column_metadata`` (unused here) and would import the adapter in every step.
+        """
+        if not self.in_process:
+            return super().cli(
+                args,
+                raise_on_error=raise_on_error,
+                manifest=manifest,
+                dagster_dbt_translator=dagster_dbt_translator,
+                context=context,
+                target_path=target_path,
+            )
+        translator = validate_opt_translator(dagster_dbt_translator) or DagsterDbtTranslator()
+        cleaned_args, selects, excludes = extract_runtime_selection_from_args(args)
+        params = get_updated_cli_invocation_params_for_context(
+            context=context,
+            manifest=validate_manifest(manifest) if manifest else {},
+            dagster_dbt_translator=translator,
+            runtime_selects=selects,
+            runtime_excludes=excludes,
+        )
+        project_dir = Path(
+            params.dbt_project.project_dir if params.dbt_project else self.project_dir
+        )
+        target_path = target_path or self._get_unique_target_path(context=context)
+        if not target_path.is_absolute():
+            target_path = project_dir / target_path
+        env = {
+            "DAGSTER_DBT_CLI": "true",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DBT_TARGET_PATH": os.fspath(target_path),
+            "DBT_LOG_PATH": os.fspath(target_path),
+            "DBT_PROJECT_DIR": os.fspath(project_dir),
+            **({"DBT_PROFILES_DIR": self.profiles_dir} if self.profiles_dir else {}),
+            **(
+                {DBT_INDIRECT_SELECTION_ENV: params.indirect_selection}
+                if params.indirect_selection
+                else {}
+            ),
+        }
+        profile_args = [*(["--profile", self.profile] if self.profile else [])]
+        profile_args += ["--target", self.target] if self.target else []
+        command = [
+            self.dbt_executable,
+            *self.global_config_flags,
+            *cleaned_args,
+            *profile_args,
+            *params.selection_args,
+        ]
+        return DbtCliInvocation(
+            process=InProcessDbt(command, env),  # type: ignore[arg-type]
+            manifest=params.manifest,
+            dagster_dbt_translator=params.dagster_dbt_translator,
+            project_dir=project_dir,
+            target_path=target_path,
+            raise_on_error=raise_on_error,
+            cli_version=self._cli_version,
+            project=params.dbt_project,
+            context=context,
+        )
 
 
 @contextmanager

@@ -64,6 +64,7 @@ def build_domain_definitions(domain_dir: Path) -> dg.Definitions:
                 profiles_dir=str(env.dbt_project_dir),
                 # the dbt installed beside this interpreter, whether or not the venv is active
                 dbt_executable=str(Path(sys.executable).parent / "dbt"),
+                in_process=env.dbt_in_process,
             )
         },
     )

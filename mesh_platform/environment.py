@@ -50,6 +50,12 @@ class MeshEnvironment:
         return Path(override).resolve() if override else self.governance_dir / "access"
 
     @property
+    def dbt_in_process(self) -> bool:
+        """Run dbt inside each step's process (the default) or, with ``MESH_DBT_SUBPROCESS=1``,
+        as dagster-dbt's subprocess (an escape hatch; 5–6 s slower per step)."""
+        return os.environ.get("MESH_DBT_SUBPROCESS", "") not in {"1", "true"}
+
+    @property
     def operational_dir(self) -> Path:
         return self.data_dir / "operational"
 
