@@ -21,7 +21,7 @@ from mesh_platform.catalog_model import DomainBindings, PortBinding
 from mesh_platform.contracts import ContractVerification, verify_contract
 from mesh_platform.dbt_manifest import in_domain_ancestors
 from mesh_platform.dbt_resource import MeshDbtCliResource, domain_invocation_env
-from mesh_platform.environment import get_environment
+from mesh_platform.environment import duckdb_memory_limit, get_environment
 from mesh_platform.failpoints import failpoint
 from mesh_platform.governance import gate as governance
 from mesh_platform.governance.port_schema import declared_port_schema, write_published_schema
@@ -231,7 +231,9 @@ def _audit_and_publish(
     domain = bindings.domain.name
     blocked: set[str] = set()
     published_any = False
-    con = duckdb.connect(str(env.domain_database(domain)))
+    con = duckdb.connect(
+        str(env.domain_database(domain)), config={"memory_limit": duckdb_memory_limit()}
+    )
     try:
         for uid in _in_build_order(bindings, held):
             binding = bindings.ports[uid]

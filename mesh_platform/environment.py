@@ -7,6 +7,7 @@ setting ``MESH_DATA_DIR`` before calling :func:`get_environment`, with no module
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,25 @@ TELEMETRY_OFF = {
     "DO_NOT_TRACK": "1",
     "DBT_VERSION_CHECK": "false",
 }
+
+
+# DuckDB's own default is 80 % of the machine's memory for every database instance, and a
+# mesh run has several at once (two domains build in parallel, each with dbt's and the
+# platform's connection). Bounded, DuckDB spills to a temporary file next to the database.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "1GB"
+MEMORY_LIMIT = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)\s*$", re.IGNORECASE)
+
+
+def duckdb_memory_limit() -> str:
+    """Each DuckDB instance's ``memory_limit`` (``MESH_DUCKDB_MEMORY_LIMIT``, e.g. ``2GB`` or
+    ``50%``); checked here so a typo fails before any build, naming the variable."""
+    value = os.environ.get("MESH_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT
+    if not MEMORY_LIMIT.match(value):
+        raise ValueError(
+            f"MESH_DUCKDB_MEMORY_LIMIT={value!r} is not a memory size: use a number with a unit "
+            "(B, KB, MB, GB, TB, KiB…TiB) or a percentage of RAM, e.g. 2GB or 50%"
+        )
+    return value.strip()
 
 
 @dataclass(frozen=True)
@@ -88,6 +108,7 @@ class MeshEnvironment:
             "MESH_PORTS_DIR": str(self.ports_dir),
             "MESH_WAREHOUSE_DIR": str(self.warehouse_dir),
             "DAGSTER_HOME": str(self.dagster_home),
+            "MESH_DUCKDB_MEMORY_LIMIT": duckdb_memory_limit(),  # dbt's profile reads it
         }
 
 

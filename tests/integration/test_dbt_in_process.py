@@ -138,3 +138,24 @@ def test_terminating_stops_a_running_query(project, tmp_path):
         e["data"]["node_info"]["node_status"] for e in rest if e["info"]["name"] == "LogModelResult"
     ]
     assert "success" not in results
+
+
+def test_the_mesh_profile_bounds_dbts_duckdb_memory(tmp_path, monkeypatch):
+    """dbt's DuckDB gets MESH_DUCKDB_MEMORY_LIMIT (the platform's own connection does too)."""
+    from mesh_platform.environment import REPO_ROOT
+
+    project = REPO_ROOT / "dbt_project"
+    env = {
+        **_env(project, tmp_path / "artists.duckdb"),
+        "DBT_TARGET_PATH": str(tmp_path / "target"),
+        "DBT_LOG_PATH": str(tmp_path / "target"),
+        "MESH_DOMAIN": "artists",
+        "MESH_WAREHOUSE_DIR": str(tmp_path),
+        "MESH_DUCKDB_MEMORY_LIMIT": "123MB",
+    }
+    query = "select current_setting('memory_limit') as memory_limit"
+    dbt = InProcessDbt(["dbt", "show", "--inline", query, "--output", "json"], env)
+    events = [json.loads(line) for line in dbt.stdout]
+    assert dbt.wait() == 0, [e["info"]["msg"] for e in events if e["info"]["level"] == "error"]
+    shown = next(e for e in events if e["info"]["name"] == "ShowNode")
+    assert json.loads(shown["data"]["preview"]) == [{"memory_limit": "117.3 MiB"}]
