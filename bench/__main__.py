@@ -22,13 +22,8 @@ from pathlib import Path
 from bench import defs_load, report, synthetic
 from bench.measure import run_measured
 from bench.variants import PY, REPO, Bench, run_rep
+from mesh_platform.environment import DEFAULT_DUCKDB_MEMORY_LIMIT, TELEMETRY_OFF
 
-TELEMETRY_OFF = {
-    "SODA_CORE_TELEMETRY_ENABLED": "false",
-    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    "DO_NOT_TRACK": "1",
-    "DBT_VERSION_CHECK": "false",
-}
 DEFAULT_PYCACHE = Path(tempfile.gettempdir()) / "mesh-bench-pycache"
 
 
@@ -53,12 +48,19 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-pycache", action="store_true", help="measure with the env as it is")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds per measured run")
     p.add_argument("--note", default="", help="free text recorded with the results")
+    p.add_argument(
+        "--memory-limit",
+        default=None,
+        help="MESH_DUCKDB_MEMORY_LIMIT of every variant's DuckDB (default: the mesh's default)",
+    )
     return p.parse_args(argv)
 
 
 def _base_env(args: argparse.Namespace) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MESH_") and k != "DAGSTER_HOME"}
     env.update(TELEMETRY_OFF)
+    # the same bound on DuckDB for the mesh, the dbt peer (same profile) and the raw floor
+    env["MESH_DUCKDB_MEMORY_LIMIT"] = args.memory_limit or DEFAULT_DUCKDB_MEMORY_LIMIT
     if not args.no_pycache:
         # Users' Pythons cache bytecode; this sandbox sets PYTHONDONTWRITEBYTECODE and the venv
         # ships none, which would add seconds of compiling to every process. The cache lives
@@ -220,6 +222,7 @@ def _result(
             "pycache": None if args.no_pycache else str(args.pycache),
             "domains": bench.domains,
             "note": args.note,
+            "duckdb_memory_limit": bench.env["MESH_DUCKDB_MEMORY_LIMIT"],
             "seconds": round(time.time() - started, 1),
         },
         "machine": machine,

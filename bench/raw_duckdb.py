@@ -31,6 +31,7 @@ import duckdb
 import pandas as pd
 import yaml
 
+from mesh_platform.environment import duckdb_memory_limit
 from mesh_platform.sql import qualified, quote_ident
 
 REPO = Path(__file__).resolve().parent.parent
@@ -119,7 +120,8 @@ def build_domain(domain: str, target: Path, data_dir: Path, sql_root: str) -> di
     database.unlink(missing_ok=True)
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    con = duckdb.connect(str(database))
+    # bounded like the mesh's and dbt's DuckDB (MESH_DUCKDB_MEMORY_LIMIT, set by the harness)
+    con = duckdb.connect(str(database), config={"memory_limit": duckdb_memory_limit()})
     try:
         for schema in sorted({n["schema"] for n in models.values()}):
             con.execute(f'create schema if not exists "{schema}"')

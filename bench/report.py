@@ -135,6 +135,11 @@ def markdown(result: dict) -> str:
         + ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
         + f". Load average at start {m['loadavg_at_start'][0]:.2f}, at end "
         f"{m.get('loadavg_at_end', [0])[0]:.2f}"
+        + (
+            f". DuckDB memory limit per database instance: {cfg['duckdb_memory_limit']}"
+            if cfg.get("duckdb_memory_limit")
+            else ""
+        )
         + (f". Note: {cfg['note']}" if cfg.get("note") else "")
         + ".",
         "",

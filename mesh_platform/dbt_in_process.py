@@ -31,6 +31,8 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from mesh_platform.environment import temporary_environ
+
 # dbt's stdout shows info and above; dagster-dbt reads exactly what the subprocess printed.
 STREAMED_LEVELS = frozenset({"info", "warn", "error"})
 INVOCATION_LOCK = threading.Lock()
@@ -114,7 +116,7 @@ class InProcessDbt:
         args = [*self.args[1:], "--log-level", "none"]
         code = 2
         try:
-            with INVOCATION_LOCK, _environment(self._env), _fresh_duckdb_environment():
+            with INVOCATION_LOCK, temporary_environ(self._env), _fresh_duckdb_environment():
                 result = dbtRunner(callbacks=[self._on_event]).invoke(args)
             if result.exception is not None:
                 self._error_line(result.exception)
@@ -142,21 +144,6 @@ class InProcessDbt:
             "data": {"exception": type(exc).__name__},
         }
         self.stdout.put(json.dumps(line).encode())
-
-
-@contextlib.contextmanager
-def _environment(env: Mapping[str, str]) -> Iterator[None]:
-    """``env`` as the process environment for the invocation (dbt reads flags and ``env_var``)."""
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @contextlib.contextmanager

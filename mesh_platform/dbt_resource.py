@@ -33,6 +33,7 @@ from packaging import version
 from pydantic import Field
 
 from mesh_platform.dbt_in_process import InProcessDbt
+from mesh_platform.environment import temporary_environ
 
 
 class MeshDbtCliResource(DbtCliResource):
@@ -129,14 +130,5 @@ def domain_invocation_env(domain: str, extra: dict[str, str]) -> Iterator[None]:
     path from ``MESH_DOMAIN``. Steps of one process run one at a time (in-process executor or
     one subprocess per step), so the swap cannot leak into another domain's invocation.
     """
-    updates = {"MESH_DOMAIN": domain, **extra}
-    saved = {key: os.environ.get(key) for key in updates}
-    os.environ.update(updates)
-    try:
+    with temporary_environ({"MESH_DOMAIN": domain, **extra}):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value

@@ -6,8 +6,10 @@ setting ``MESH_DATA_DIR`` before calling :func:`get_environment`, with no module
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,3 +133,18 @@ def apply_tool_env(env: MeshEnvironment | None = None) -> MeshEnvironment:
     env = env or get_environment()
     os.environ.update(env.tool_env())
     return env
+
+
+@contextlib.contextmanager
+def temporary_environ(updates: Mapping[str, str]) -> Iterator[None]:
+    """``updates`` in ``os.environ`` for the block, then each variable as it was (or unset)."""
+    saved = {key: os.environ.get(key) for key in updates}
+    os.environ.update(updates)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

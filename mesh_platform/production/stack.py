@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from mesh_platform.domain import discover_domain_dirs
-from mesh_platform.environment import MeshEnvironment
+from mesh_platform.environment import MeshEnvironment, temporary_environ
 from mesh_platform.production.postgres import PostgresCluster
 from mesh_platform.production.processes import (
     Service,
@@ -149,17 +149,11 @@ class Stack:
         import dagster as dg
 
         updates = {**self.postgres.env(), "DAGSTER_HOME": str(self.dagster_home)}
-        saved = {k: os.environ.get(k) for k in updates}
-        os.environ.update(updates)
-        try:
-            with dg.DagsterInstance.from_config(str(self.dagster_home)) as instance:
-                yield instance
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        with (
+            temporary_environ(updates),
+            dg.DagsterInstance.from_config(str(self.dagster_home)) as instance,
+        ):
+            yield instance
 
     def _code_server(self, domain: str, port: int, repo_root: Path) -> CodeServer:
         args = [
