@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
-
 import dagster as dg
 
 from mesh_platform.environment import MeshEnvironment, apply_tool_env
 
+HOME_PLACEHOLDER = "${DAGSTER_HOME}"
+
 
 def ensure_dagster_home(env: MeshEnvironment) -> None:
-    """Create ``$DAGSTER_HOME`` with the environment's ``dagster.yaml`` (telemetry off)."""
+    """Create ``$DAGSTER_HOME`` with the environment's ``dagster.yaml`` (telemetry off).
+
+    ``${DAGSTER_HOME}`` in the file becomes the home's absolute path: Dagster's config has no
+    way to name a directory relative to the instance (only a whole environment variable), and
+    tools that open the instance by its directory do not set ``DAGSTER_HOME``.
+    """
     env.dagster_home.mkdir(parents=True, exist_ok=True)
     target = env.dagster_home / "dagster.yaml"
     source = env.repo_root / "infra" / f"dagster.{env.name}.yaml"
@@ -18,8 +23,9 @@ def ensure_dagster_home(env: MeshEnvironment) -> None:
         raise FileNotFoundError(
             f"no Dagster instance settings for environment {env.name!r}: {source}"
         )
-    if not target.exists() or target.read_bytes() != source.read_bytes():
-        shutil.copyfile(source, target)
+    text = source.read_text().replace(HOME_PLACEHOLDER, str(env.dagster_home.resolve()))
+    if not target.exists() or target.read_text() != text:
+        target.write_text(text)
 
 
 def get_instance() -> dg.DagsterInstance:
