@@ -4,10 +4,12 @@ Each domain's steps run in a Dagster pool of one slot, so that one run at a time
 domain's DuckDB file. Dagster's SQL storage claims a slot in separate statements (count the
 free slots, queue the step as assigned, pick a free slot row, write the run into it) and relies
 on ``SELECT … FOR UPDATE SKIP LOCKED`` to keep two claimers apart — which PostgreSQL honours
-and SQLite ignores. Two ``mesh materialize`` processes starting the same domain at the same
-instant could then both take its one slot and both write its file (seen in
-``tests/integration/test_reliability.py``). On the embedded instance every process is on one
-host, so one file lock around each read-then-write of the slot tables makes them atomic.
+and SQLite ignores; the final ``UPDATE … WHERE id = ?`` has no "still free" guard. Two
+``mesh materialize`` processes starting the same domain within the same milliseconds can then
+both be told they hold its one slot and both write its file (an overlap of two runs of one
+domain was seen once in ``tests/integration/test_reliability.py``). On the embedded instance
+every process is on one host, so one file lock around each read-then-write of the slot tables
+makes them atomic.
 
 The production instance (PostgreSQL) does not use this class.
 """
