@@ -36,6 +36,7 @@ from packaging import version
 from pydantic import Field
 
 from mesh_platform.dbt_in_process import InProcessDbt
+from mesh_platform.dbt_manifest import manifest_path
 from mesh_platform.environment import temporary_environ
 
 
@@ -137,7 +138,7 @@ def _seed_partial_parse(project_dir: Path, target_path: Path) -> None:
     ``target/``; copying its ``partial_parse.msgpack`` lets a step's first dbt invocation skip
     re-parsing the whole project.
     """
-    source = project_dir / "target" / PARTIAL_PARSE_FILE_NAME
+    source = manifest_path(project_dir).with_name(PARTIAL_PARSE_FILE_NAME)
     destination = target_path / PARTIAL_PARSE_FILE_NAME
     if source.exists() and not destination.exists():
         destination.parent.mkdir(parents=True, exist_ok=True)

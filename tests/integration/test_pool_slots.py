@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -78,7 +77,6 @@ def test_processes_claiming_a_domain_pool_at_once_get_one_slot(tmp_path, monkeyp
         for run_id in run_ids:
             instance.event_log_storage.free_concurrency_slots_for_run(run_id)
         assert not instance.event_log_storage.get_concurrency_info(POOL).claimed_slots
-        time.sleep(0.1)
 
 
 def test_a_data_dir_made_with_dagsters_default_storage_keeps_its_history(tmp_path, monkeypatch):
