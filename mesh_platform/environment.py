@@ -15,6 +15,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# Events Dagster buffers before handing them to the storage as one batch (see tool_env).
+EVENT_BATCH_SIZE = "1000"
+
 # A data platform does not phone home: every tool's telemetry is off inside the project.
 TELEMETRY_OFF = {
     "SODA_CORE_TELEMETRY_ENABLED": "false",
@@ -113,6 +116,10 @@ class MeshEnvironment:
             "MESH_WAREHOUSE_DIR": str(self.warehouse_dir),
             "DAGSTER_HOME": str(self.dagster_home),
             "MESH_DUCKDB_MEMORY_LIMIT": duckdb_memory_limit(),  # dbt's profile reads it
+            # Dagster hands a run's per-partition planned and materialization events to the
+            # storage in batches only when this is set; the embedded SQLite storage writes a
+            # batch in one transaction (local_event_log.py), PostgreSQL's in one statement.
+            "DAGSTER_EVENT_BATCH_SIZE": EVENT_BATCH_SIZE,
         }
 
 

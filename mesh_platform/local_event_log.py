@@ -1,4 +1,5 @@
-"""The embedded instance's SQLite event log, with pool slots claimed atomically across processes.
+"""The embedded instance's SQLite event log: pool slots claimed atomically across processes,
+and event batches written in one transaction per database.
 
 Each domain's steps run in a Dagster pool of one slot, so that one run at a time writes the
 domain's DuckDB file. Dagster's SQL storage claims a slot in separate statements (count the
@@ -11,6 +12,15 @@ domain was seen once in ``tests/integration/test_reliability.py``). On the embed
 every process is on one host, so one file lock around each read-then-write of the slot tables
 makes them atomic.
 
+Event batches: a run over a range of daily partitions announces every asset *and partition* it
+plans to materialize (one ``ASSET_MATERIALIZATION_PLANNED`` event each, ~1,000 for a 90-day full
+build) and each step reports one materialization per partition. Dagster hands these to the
+storage as batches when ``DAGSTER_EVENT_BATCH_SIZE`` is set (the mesh sets it, see
+``environment.py``), but its SQLite storage stores a batch one event at a time: a new engine,
+connection and commit (an fsync) for the run's database and another for the index database,
+per event. :meth:`HostLockedSqliteEventLogStorage.store_event_batch` writes the same rows in
+one transaction per database.
+
 The production instance (PostgreSQL) does not use this class.
 """
 
@@ -20,11 +30,14 @@ import fcntl
 import functools
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS
+from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
+from dagster._core.storage.sqlalchemy_compat import db_result
 
 LOCK_FILE = "pool_slots.lock"
 
@@ -63,6 +76,55 @@ class HostLockedSqliteEventLogStorage(SqliteEventLogStorage):
                 finally:
                     self._slot_depth = 0
                     fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        """Store ``events`` (one run's) as ``store_event`` would — the same rows, in the same
+        order — in one transaction on the run's database and one per stretch of asset events on
+        the index database, instead of two commits per event.
+
+        A batch of several runs, or holding a run-status event, is stored event by event as
+        Dagster's base class does (Dagster batches neither).
+        """
+        if not events:
+            return
+        if len({event.run_id for event in events}) != 1 or any(
+            event.is_dagster_event and event.dagster_event_type in EVENT_TYPE_TO_PIPELINE_RUN_STATUS
+            for event in events
+        ):
+            super().store_event_batch(events)
+            return
+        statements = [self.prepare_insert_event(event) for event in events]
+        # If this fails nothing of the batch is stored, and Dagster stores it event by event.
+        with self.run_connection(events[0].run_id) as conn:
+            for statement in statements:
+                conn.execute(statement)
+        stretch: list[tuple[EventLogEntry, Any]] = []
+        for event, statement in zip(events, statements, strict=True):
+            kind = event.dagster_event_type if event.is_dagster_event else None
+            if kind in ASSET_EVENTS:
+                stretch.append((event, statement))
+            elif kind in ASSET_CHECK_EVENTS:
+                self._mirror_asset_events(stretch)
+                stretch = []
+                self._mirror_asset_check_event(event, statement)
+        self._mirror_asset_events(stretch)
+
+    def _mirror_asset_events(self, stretch: list[tuple[EventLogEntry, Any]]) -> None:
+        """Copy asset events into the cross-run index database, as ``store_event`` does."""
+        if not stretch:
+            return
+        with self.index_transaction() as conn:
+            for event, statement in stretch:
+                with db_result(conn, statement) as result:
+                    event_id = result.inserted_primary_key[0]
+                self._store_asset_event_tags(conn, [event], [event_id])
+                self._store_asset_event(conn, event, event_id)
+
+    def _mirror_asset_check_event(self, event: EventLogEntry, statement: Any) -> None:
+        """As ``store_event`` does: the check's own tables take their own connection."""
+        with self.index_connection() as conn, db_result(conn, statement) as result:
+            event_id = result.inserted_primary_key[0]
+        self.store_asset_check_event(event, event_id)
 
 
 # Every method that reads the slot tables and then writes them (each calls the others freely).
