@@ -247,11 +247,16 @@ def _audit_and_publish(
                 continue
             days = _days_built(context, binding)
             row_filter = _days_filter(days)
-            # partial publishing (descriptor opt-in): bad rows move to the rejects table first
-            split = split_port(context.log, con, binding, row_filter)
             verification = verify_contract(
                 con, binding.contract, data_source=domain, row_filter=row_filter
             )
+            # partial publishing (descriptor opt-in): bad rows move to the rejects table, and
+            # the rows left are verified again — what is published passed its contract as is
+            split = split_port(context.log, con, binding, verification, row_filter)
+            if split is not None and split.rows_rejected and not split.over_threshold:
+                verification = verify_contract(
+                    con, binding.contract, data_source=domain, row_filter=row_filter
+                )
             findings = gate.evaluate_at_run(binding, con, env.ports_dir)
             blocking = errors(findings)
             published = None

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+from types import SimpleNamespace
+
 import duckdb
 import pytest
 import yaml
 
-from mesh_platform.contracts import load_contract
+from mesh_platform.contracts import (
+    CheckOutcome,
+    ContractVerification,
+    load_contract,
+    verify_contract,
+)
 from mesh_platform.rejects import (
     REASON_COLUMN,
+    counted_no_bad_rows,
     derive_row_rules,
     publish_rejects,
     read_rejects_record,
     split_bad_rows,
+    split_port,
 )
 
 CONTRACT = {
@@ -155,3 +165,66 @@ def test_rejects_are_published_beside_the_snapshot_with_reconciliation(spec, con
     assert record["reconciled"] and record["rows_rejected"] == 10 and record["rows_in"] == 12
     n = con.execute(f"select count(*) from read_parquet('{path}')").fetchone()[0]
     assert n == 10
+
+
+def _port(spec):
+    """The parts of a port binding :func:`split_port` reads."""
+    return SimpleNamespace(
+        contract=spec,
+        relation="marts.orders",
+        address="shop.orders",
+        product=SimpleNamespace(domain="shop", name="orders"),
+        port=SimpleNamespace(
+            rejects_bad_rows=True, version=1, bad_rows=SimpleNamespace(max_share=0.9)
+        ),
+    )
+
+
+def _clean(con):
+    con.execute("delete from marts.orders where id is null or id not in ('o1', 'o2')")
+    con.execute("delete from marts.orders where rowid = (select max(rowid) from marts.orders)")
+    assert con.execute("select id from marts.orders order by id").fetchall() == [("o1",), ("o2",)]
+
+
+def test_soda_counting_no_bad_rows_skips_the_split(spec, con):
+    """The usual day: Soda counted no bad row, so the relation is not scanned again; the rejects
+    table exists (empty, the split's shape) and the reconciliation still holds."""
+    _clean(con)
+    verification = verify_contract(con, spec, "shop")
+    assert verification.passed and counted_no_bad_rows(derive_row_rules(spec), verification)
+    con.execute("create table marts.orders__rejects as select 1 as stale")  # from an old run
+    split = split_port(logging.getLogger("t"), con, _port(spec), verification)
+    assert (split.rows_in, split.rows_rejected, split.over_threshold) == (2, 0, False)
+    assert set(split.by_check) == {r.check.name for r in derive_row_rules(spec)}
+    columns = [r[0] for r in con.execute("describe marts.orders__rejects").fetchall()]
+    assert columns == ["id", "status", "code", "amount", REASON_COLUMN]
+    assert con.execute("select count(*) from marts.orders__rejects").fetchone()[0] == 0
+    # it takes Soda's counts for the rows verified: it does not scan them again
+    con.execute("insert into marts.orders values ('o1', 'lost', 'AB', 10)")
+    again = split_port(logging.getLogger("t"), con, _port(spec), verification)
+    assert (again.rows_in, again.rows_rejected) == (3, 0)
+
+
+def test_soda_counting_bad_rows_splits_them_out(spec, con):
+    verification = verify_contract(con, spec, "shop")
+    assert not verification.passed
+    assert not counted_no_bad_rows(derive_row_rules(spec), verification)
+    split = split_port(logging.getLogger("t"), con, _port(spec), verification)
+    assert (split.rows_in, split.rows_rejected) == (12, 10)
+    # what is left passes the contract (the build step verifies it again before publishing)
+    assert verify_contract(con, spec, "shop").passed
+
+
+def test_a_row_check_soda_did_not_count_means_bad_rows(spec, con):
+    """Silence is not a count of zero: a rule without its Soda count makes the split run."""
+    _clean(con)
+    verification = verify_contract(con, spec, "shop")
+    rules = derive_row_rules(spec)
+    duplicate = next(r.check for r in rules if r.check.check_type == "duplicate")
+    outcomes = [
+        CheckOutcome(o.check, o.passed, o.outcome, {}) if o.check == duplicate else o
+        for o in verification.outcomes
+    ]
+    assert not counted_no_bad_rows(rules, ContractVerification(spec, outcomes))
+    missing = [o for o in verification.outcomes if o.check != duplicate]
+    assert not counted_no_bad_rows(rules, ContractVerification(spec, missing))
