@@ -22,12 +22,8 @@ import socket
 from collections.abc import Callable
 from datetime import date
 
-import dagster as dg
-
-from mesh_platform.definitions import build_domain_definitions
 from mesh_platform.domain import Domain, load_all_domains
 from mesh_platform.environment import apply_tool_env
-from mesh_platform.instance import get_instance
 from mesh_platform.runner import (
     HOST_TAG,
     PID_TAG,
@@ -71,6 +67,11 @@ def check_day(day: str) -> date:
 def materialize_day_in_domain(domain: Domain, day: str, changed: set[str]) -> DomainRun:
     """The domain's daily partitions for ``day``, then what is downstream of them and of the
     upstream assets in ``changed`` (asset key strings)."""
+    import dagster as dg
+
+    from mesh_platform.definitions import build_domain_definitions
+    from mesh_platform.instance import get_instance
+
     env = apply_tool_env()
     log_dir = env.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -122,7 +123,6 @@ def materialize_day(
         if unknown:
             raise ValueError(f"unknown domain(s) {sorted(unknown)}")
         domains = [d for d in domains if d.name in only]
-    get_instance()  # create the instance before workers race to
     upstream = domain_upstreams(domains)
 
     def work(domain: Domain, finished: dict[str, DomainRun]) -> tuple:

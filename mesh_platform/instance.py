@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+
 import dagster as dg
 
 from mesh_platform.environment import MeshEnvironment, apply_tool_env
@@ -29,6 +31,14 @@ def ensure_dagster_home(env: MeshEnvironment) -> None:
 
 
 def get_instance() -> dg.DagsterInstance:
+    """The instance; processes opening it at once (a pool's workers) take turns, so that only
+    one creates its SQLite storage on first use."""
     env = apply_tool_env()
-    ensure_dagster_home(env)
-    return dg.DagsterInstance.from_config(str(env.dagster_home))
+    env.dagster_home.mkdir(parents=True, exist_ok=True)
+    with open(env.dagster_home / "instance.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            ensure_dagster_home(env)
+            return dg.DagsterInstance.from_config(str(env.dagster_home))
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -3,6 +3,10 @@
 Used by ``mesh materialize`` and ``mesh demo``: each domain is one run per partitioning (its
 daily-partitioned products as one single-run backfill over the generated days, then the rest),
 recorded in the same Dagster instance ``make dev`` shows.
+
+The coordinating process never imports Dagster (≈ 6 s here): domains run in spawned worker
+processes, which import it and open the instance as soon as the pool starts, while the
+coordinator plans — instead of one after the other.
 """
 
 from __future__ import annotations
@@ -17,14 +21,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from graphlib import CycleError, TopologicalSorter
+from typing import TYPE_CHECKING
 
-import dagster as dg
-
-from mesh_platform.definitions import build_domain_definitions
 from mesh_platform.domain import Domain, load_all_domains
 from mesh_platform.environment import MeshEnvironment, apply_tool_env
-from mesh_platform.instance import get_instance
 from mesh_platform.upstream_changes import FULL_REFRESH_TAG
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 # The run's events live in the instance; the CLI prints its own summary of them.
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -88,6 +92,8 @@ def materialize_domain(
     window: tuple[date, date],
     full_refresh: bool = False,
 ) -> DomainRun:
+    from mesh_platform.definitions import build_domain_definitions
+
     defs = build_domain_definitions(domain.path)
     graph = defs.resolve_asset_graph()
     job = defs.resolve_implicit_global_asset_job_def()
@@ -130,6 +136,8 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     worse, keeps its domain's pool slot, so the next run of the domain would wait for it
     forever. Its process id (run tag) tells that it is gone. Returns the reaped run ids.
     """
+    import dagster as dg
+
     host = socket.gethostname()
     unfinished = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]
     reaped = []
@@ -188,6 +196,8 @@ def _materialize_logged(
     log_dir = env.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     with (log_dir / f"{domain.name}.log").open("a") as log, contextlib.redirect_stdout(log):
+        from mesh_platform.instance import get_instance
+
         return materialize_domain(domain, get_instance(), window, full_refresh)
 
 
@@ -219,7 +229,6 @@ def materialize_mesh(
         raise ValueError(f"unknown domain(s) {sorted(unknown)}; known: {[d.name for d in domains]}")
     selected = [d for d in domains if not only or d.name in only]
     window = generated_window(env)
-    get_instance()  # create the instance before workers race to
     workers = min(workers or os.cpu_count() or 1, len(selected))
     if workers <= 1:
         runs = []
@@ -243,6 +252,14 @@ def _materialize_parallel(
     )
 
 
+def warm_worker() -> None:
+    """Import what a domain's run needs and open the instance (creating it on first use)."""
+    from mesh_platform.definitions import build_domain_definitions  # noqa: F401
+    from mesh_platform.instance import get_instance
+
+    get_instance()
+
+
 def run_in_domain_order(
     domains: list[Domain],
     work: Callable[[Domain, dict[str, DomainRun]], tuple],
@@ -259,6 +276,11 @@ def run_in_domain_order(
     finished: dict[str, DomainRun] = {}
     running: dict[Future, str] = {}
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        # one warm-up per worker: each submit while none is idle starts a worker, so every
+        # worker imports Dagster now rather than when its first domain is due (a warm-up that
+        # fails is not lost: the domain's own run opens the instance again and reports it)
+        for _ in range(workers):
+            pool.submit(warm_worker)
         while len(finished) < len(domains):
             started = set(running.values()) | set(finished)
             for domain in domains:
