@@ -279,7 +279,7 @@ def run_in_domain_order(
         # one warm-up per worker: each submit while none is idle starts a worker, so every
         # worker imports Dagster now rather than when its first domain is due (a warm-up that
         # fails is not lost: the domain's own run opens the instance again and reports it)
-        for _ in range(workers):
+        for _ in range(min(workers, len(domains))):
             pool.submit(warm_worker)
         while len(finished) < len(domains):
             started = set(running.values()) | set(finished)

@@ -31,3 +31,20 @@ def test_upstreams_follow_the_descriptors(domains):
 def test_subset_ignores_domains_not_selected(domains):
     subset = [d for d in domains if d.name in {"artists", "recommendations"}]
     assert domain_upstreams(subset)["recommendations"] == {"artists"}
+
+
+def test_the_coordinating_process_does_not_import_dagster():
+    """`mesh materialize` plans in its own process while the workers import Dagster (≈ 6 s):
+    if the coordinator imported it too, every run would wait for it first."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mesh_platform.cli.materialize, mesh_platform.increment, "
+        "mesh_platform.runner, mesh_platform.summary; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dagster', 'dbt')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout
