@@ -47,6 +47,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
                    help="bytecode cache dir for measured processes (PYTHONPYCACHEPREFIX)")  # fmt: skip
     p.add_argument("--no-pycache", action="store_true", help="measure with the env as it is")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds per measured run")
+    p.add_argument(
+        "--no-warm-rebuild",
+        action="store_true",
+        help="skip variant (4'), the warm full rebuild (increment/full is then against (3))",
+    )
     p.add_argument("--note", default="", help="free text recorded with the results")
     p.add_argument(
         "--memory-limit",
@@ -271,7 +276,13 @@ def main(argv: list[str] | None = None) -> None:
                    stdout=subprocess.DEVNULL)  # fmt: skip
     domains, port_relations = _domains_and_ports()
     bench = Bench(
-        work=work, source=source, env=env, domains=domains, keep=args.keep, timeout=args.timeout
+        work=work,
+        source=source,
+        env=env,
+        domains=domains,
+        keep=args.keep,
+        timeout=args.timeout,
+        warm_rebuild=not args.no_warm_rebuild,
     )
     bench.extra["port_relations"] = port_relations
     for rep in range(1, args.repeat + 1):

@@ -8,7 +8,8 @@ One repetition runs, in this order (each depends on the one before):
 2. ``mesh_increment``: one day appended to that dir's sources, then what the mesh's automation
    runs for it (``bench.increment_run``);
 3. ``mesh_full_warm``: ``mesh materialize`` again in the same dir: a full rebuild of the same
-   91 days, with dbt's partial-parse caches and the Dagster instance warm;
+   91 days, with dbt's partial-parse caches and the Dagster instance warm (skipped with
+   ``--no-warm-rebuild``);
 4. ``dbt_build``: plain dbt, per domain, in a fresh dir with the ports of step 1;
 5. ``raw_duckdb``: the run SQL dbt wrote in step 4, executed by DuckDB in a fresh dir.
 """
@@ -40,6 +41,7 @@ class Bench:
     domains: list[str]  # mesh order, upstream first
     keep: bool = False
     timeout: float | None = None
+    warm_rebuild: bool = True  # variant (4'): at scale 50 it costs 10 min per repetition
     samples: list[Sample] = field(default_factory=list)
     extra: dict = field(default_factory=dict)  # breakdowns, soda, consistency per rep
 
@@ -153,7 +155,7 @@ def run_rep(bench: Bench, rep: int) -> None:
     if measure(bench, "mesh_increment", rep, inc_cmd, mesh_dir).ok:
         bench.record("breakdown_mesh_increment", rep, _breakdown(bench, mesh_dir, since))
     since = time.time()
-    if measure(bench, "mesh_full_warm", rep, mesh_cmd(), mesh_dir).ok:
+    if bench.warm_rebuild and measure(bench, "mesh_full_warm", rep, mesh_cmd(), mesh_dir).ok:
         bench.record("breakdown_mesh_full_warm", rep, _breakdown(bench, mesh_dir, since))
 
     domains = ",".join(bench.domains)
