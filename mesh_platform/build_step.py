@@ -257,7 +257,7 @@ def _audit_and_publish(
                 verification = verify_contract(
                     con, binding.contract, data_source=domain, row_filter=row_filter
                 )
-            findings = gate.evaluate_at_run(binding, con, env.ports_dir)
+            findings = gate.evaluate_at_run(binding, con, env.ports_dir, row_filter)
             blocking = errors(findings)
             published = None
             too_many_bad_rows = split is not None and split.over_threshold
@@ -332,8 +332,9 @@ def _days_built(context: dg.AssetExecutionContext, binding: PortBinding) -> DayP
 
 
 def _days_filter(days: DayPartitions | None) -> str | None:
-    """SQL selecting the rows of the days built: contract checks and the rejects split look
-    at those rows only (the other days were verified when they were built)."""
+    """SQL selecting the rows of the days built: contract checks, the rejects split and the
+    data-level governance checks look at those rows only (the other days were verified when
+    they were built)."""
     if days is None or not days.days:
         return None
     first, last = min(days.days), max(days.days)

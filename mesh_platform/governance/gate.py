@@ -90,12 +90,16 @@ class GovernanceGate:
         }
 
     def evaluate_at_run(
-        self, binding: PortBinding, connection: Any, ports_dir: Path
+        self,
+        binding: PortBinding,
+        connection: Any,
+        ports_dir: Path,
+        row_filter: str | None = None,
     ) -> list[Finding]:
         subject = self.subject(binding)
         return [
             *self.static_findings(binding),
-            *data_findings(self.ctx, subject, connection, binding.relation),
+            *data_findings(self.ctx, subject, connection, binding.relation, row_filter),
             *versioning_at_publish(self.ctx, subject, self.repo_root, ports_dir),
         ]
 

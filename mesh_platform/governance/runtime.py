@@ -7,7 +7,9 @@ breaking change against what is published under the same major version.
 
 Cost is bounded: the declared treatments are verified on every row (one pass over only those
 columns), the content and key-format scans read a block sample of at most
-``value_scan_sample_rows`` rows, so governance does not grow with the port's history.
+``value_scan_sample_rows`` rows, and a run of a daily port looks only at the days it built
+(``row_filter``, the same rows its contract verifies), so governance does not grow with the
+port's history.
 """
 
 from __future__ import annotations
@@ -26,14 +28,21 @@ TEXT_TYPES = {"varchar", "char", "text", "string"}
 
 
 def data_findings(
-    ctx: MeshContext, subject: PortSubject, connection: Any, relation: str
+    ctx: MeshContext,
+    subject: PortSubject,
+    connection: Any,
+    relation: str,
+    row_filter: str | None = None,
 ) -> list[Finding]:
+    """``row_filter`` (SQL) limits the checks to the rows a run built (the days of a daily
+    port); the other days were checked when they were built."""
     import duckdb
 
+    rows = f"(select * from {relation} where {row_filter})" if row_filter else relation
     try:
         return [
-            *_treatments(ctx, subject, connection, relation),
-            *_sampled(ctx, subject, connection, relation),
+            *_treatments(ctx, subject, connection, rows),
+            *_sampled(ctx, subject, connection, rows),
         ]
     except duckdb.Error as exc:
         return [
@@ -122,6 +131,7 @@ def _sampled(
         return
     sample = _sample_clause(connection, relation, personal.value_scan_sample_rows)
     columns = ", ".join(sorted({quote_ident(c) for _, c, _, _ in probes}))
+    # the sample is taken of the rows selected (a subquery when filtered), not before the filter
     counts = connection.execute(
         f"select {', '.join(p[3] for p in probes)} from (select {columns} from {relation}{sample})"
     ).fetchone()

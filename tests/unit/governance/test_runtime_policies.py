@@ -109,3 +109,37 @@ def test_value_scan_is_sampled_on_big_tables(tmp_path):
     con.execute("create table big as select range as id from range(1000000)")
     assert _sample_clause(con, "big", 200_000) == " using sample 20.0000% (system)"
     assert _sample_clause(con, "big", 2_000_000) == ""
+
+
+def test_a_daily_run_checks_only_the_days_it_built(tmp_path):
+    """A run of a daily port checks the days it built, like its contract: a bad value in a day
+    published earlier is not re-read (nor re-reported) by every later day's run."""
+    ctx, subject = _subject(tmp_path)
+    old_bad = ("2025-12-31", 1, 3, "2025-12-31 10:00:00", "jane@example.com", "call jane@x.org",
+               "TRK-1")  # fmt: skip
+    con = _table([old_bad, CLEAN])
+    today = "sold_on >= '2026-01-01'::date and sold_on <= '2026-01-01'::date"
+    assert data_findings(ctx, subject, con, "t", row_filter=today) == []
+    assert sorted(f.policy for f in data_findings(ctx, subject, con, "t")) == [
+        "classification.personal-data-in-values",
+        "classification.treatment-verified",
+        "interoperability.shared-key-format",
+    ]
+    new_bad = ("2026-01-01", *old_bad[1:])
+    con.execute("insert into t values (?, ?, ?, ?, ?, ?, ?)", new_bad)
+    assert len(data_findings(ctx, subject, con, "t", row_filter=today)) == 3
+
+
+def test_the_sample_is_taken_of_the_days_built(tmp_path):
+    """The block sample is sized on the filtered rows: a day of a big table is sampled, not
+    the table (where one day's rows could miss the sample altogether)."""
+    from mesh_platform.governance.runtime import _sample_clause
+
+    con = duckdb.connect()
+    con.execute(
+        "create table big as select range as id, date '2026-01-01' + (range // 100000)::int "
+        "as d from range(1000000)"
+    )
+    day = "(select * from big where d = '2026-01-05'::date)"
+    assert _sample_clause(con, day, 200_000) == ""
+    assert _sample_clause(con, day, 50_000) == " using sample 50.0000% (system)"
