@@ -38,8 +38,8 @@ def data_findings(
     port); the other days were checked when they were built."""
     import duckdb
 
-    rows = f"(select * from {relation} where {row_filter})" if row_filter else relation
     try:
+        rows = _rows_checked(connection, relation, row_filter)
         return [
             *_treatments(ctx, subject, connection, rows),
             *_sampled(ctx, subject, connection, rows),
@@ -55,6 +55,18 @@ def data_findings(
                 "(an enforced contract guarantees it).",
             )
         ]
+
+
+def _rows_checked(connection: Any, relation: str, row_filter: str | None) -> str:
+    """The relation, or the subquery of the rows ``row_filter`` selects when it leaves some
+    out. A filter that selects every row (a full build of all days) is dropped: on the bare
+    table DuckDB pushes the block sample into the scan, under a filter it reads every row."""
+    if not row_filter:
+        return relation
+    selected, total = connection.execute(
+        f"select count(*) filter (where {row_filter}), count(*) from {relation}"
+    ).fetchone()
+    return relation if selected == total else f"(select * from {relation} where {row_filter})"
 
 
 def _treatments(
@@ -131,7 +143,7 @@ def _sampled(
         return
     sample = _sample_clause(connection, relation, personal.value_scan_sample_rows)
     columns = ", ".join(sorted({quote_ident(c) for _, c, _, _ in probes}))
-    # the sample is taken of the rows selected (a subquery when filtered), not before the filter
+    # of a subquery (rows filtered), the sample is taken of the rows it selects
     counts = connection.execute(
         f"select {', '.join(p[3] for p in probes)} from (select {columns} from {relation}{sample})"
     ).fetchone()

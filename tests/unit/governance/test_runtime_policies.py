@@ -143,3 +143,16 @@ def test_the_sample_is_taken_of_the_days_built(tmp_path):
     day = "(select * from big where d = '2026-01-05'::date)"
     assert _sample_clause(con, day, 200_000) == ""
     assert _sample_clause(con, day, 50_000) == " using sample 50.0000% (system)"
+
+
+def test_a_build_of_every_day_samples_the_bare_table(tmp_path):
+    """When the days built are all the rows (a full build), the filter is dropped so DuckDB
+    can push the block sample into the scan instead of reading every row."""
+    from mesh_platform.governance.runtime import _rows_checked
+
+    con = _table([CLEAN, ("2026-01-02", *CLEAN[1:])])
+    every_day = "sold_on >= '2026-01-01'::date and sold_on <= '2026-01-02'::date"
+    one_day = "sold_on >= '2026-01-02'::date and sold_on <= '2026-01-02'::date"
+    assert _rows_checked(con, "t", every_day) == "t"
+    assert _rows_checked(con, "t", None) == "t"
+    assert _rows_checked(con, "t", one_day) == f"(select * from t where {one_day})"
