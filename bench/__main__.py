@@ -50,7 +50,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--no-warm-rebuild",
         action="store_true",
-        help="skip variant (4'), the warm full rebuild (increment/full is then against (3))",
+        help="skip variant (4'), the warm full rebuild (then read increment/full_cold)",
     )
     p.add_argument("--note", default="", help="free text recorded with the results")
     p.add_argument(
