@@ -22,7 +22,7 @@ from pathlib import Path
 from bench import defs_load, report, synthetic
 from bench.measure import run_measured
 from bench.variants import PY, REPO, Bench, run_rep
-from mesh_platform.environment import DEFAULT_DUCKDB_MEMORY_LIMIT, TELEMETRY_OFF
+from mesh_platform.core.environment import DEFAULT_DUCKDB_MEMORY_LIMIT, TELEMETRY_OFF
 
 DEFAULT_PYCACHE = Path(tempfile.gettempdir()) / "mesh-bench-pycache"
 
@@ -103,9 +103,9 @@ def _generate(work: Path, scale: float, seed: int, env: dict[str, str]) -> Path:
 
 
 def _domains_and_ports() -> tuple[list[str], dict[str, str]]:
-    from mesh_platform.catalog_model import MARTS_SCHEMA
-    from mesh_platform.domain import load_all_domains
-    from mesh_platform.runner import domain_order
+    from mesh_platform.core.bindings import MARTS_SCHEMA
+    from mesh_platform.core.domain import load_all_domains
+    from mesh_platform.run.runner import domain_order
 
     domains = domain_order(load_all_domains(REPO / "domains"))
     ports = {

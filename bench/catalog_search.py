@@ -33,7 +33,7 @@ REAL_QUERIES = ["royalties", "plays per country", "listener email", "podcast epi
 def _vocabulary(repo: Path) -> list[str]:
     from mesh_platform.catalog.build import build_catalog
     from mesh_platform.catalog.search import _WORD
-    from mesh_platform.environment import get_environment
+    from mesh_platform.core.environment import get_environment
 
     os.environ["MESH_REPO_ROOT"] = str(repo)
     catalog = build_catalog(get_environment())
@@ -83,7 +83,7 @@ def _percentile(values: list[float], q: float) -> float:
 def run(products: int, queries: int, seed: int, work: Path) -> dict:
     from mesh_platform.catalog.build import build_catalog
     from mesh_platform.catalog.search import SearchIndex
-    from mesh_platform.environment import get_environment
+    from mesh_platform.core.environment import get_environment
 
     rng = random.Random(seed)
     repo = synthetic.make_repo(work / "repo", products)

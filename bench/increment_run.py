@@ -1,6 +1,6 @@
 """What the mesh runs for one new day: ``mesh materialize --day`` as a measured process.
 
-The platform's verb (``mesh_platform.increment.materialize_day``) runs the day's partition of
+The platform's verb (``mesh_platform.run.increment.materialize_day``) runs the day's partition of
 every daily product, then only what is downstream of it; this wrapper writes a JSON report
 of what ran, for the benchmark's logs.
 
@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from mesh_platform.increment import materialize_day
+from mesh_platform.run.increment import materialize_day
 
 
 def main(argv: list[str] | None = None) -> None:

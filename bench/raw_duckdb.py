@@ -31,8 +31,8 @@ import duckdb
 import pandas as pd
 import yaml
 
-from mesh_platform.environment import duckdb_memory_limit
-from mesh_platform.sql import qualified, quote_ident
+from mesh_platform.core.environment import duckdb_memory_limit
+from mesh_platform.core.sql import qualified, quote_ident
 
 REPO = Path(__file__).resolve().parent.parent
 TMP_SUFFIX = "__dbt_tmp"

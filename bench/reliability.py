@@ -38,12 +38,12 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from mesh_platform.failpoints import BUILD_POINTS, PUBLISH_POINTS
+from mesh_platform.core.failpoints import BUILD_POINTS, PUBLISH_POINTS
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 
-# every point a process can die at (see mesh_platform/failpoints.py); ":2" = the second time
+# every point a process can die at (see mesh_platform/core/failpoints.py); ":2" = the second time
 FAILPOINTS = [
     *BUILD_POINTS,
     *PUBLISH_POINTS,
@@ -59,7 +59,7 @@ FAILPOINTS = [
 def port_state(ports_dir: Path) -> dict[str, dict]:
     """Per published port: checksum, rows and the sha256 of the current snapshot's bytes
     (of each of its files, by name, for a snapshot published per day)."""
-    from mesh_platform.ports import list_published
+    from mesh_platform.ports.store import list_published
 
     state = {}
     for published in list_published(ports_dir):
@@ -80,7 +80,7 @@ def port_state(ports_dir: Path) -> dict[str, dict]:
 
 def check_ports_once(ports_dir: Path, con) -> tuple[int, list[str]]:
     """Lease each port's current snapshot and check it against its JSON; (checks, problems)."""
-    from mesh_platform.ports import POINTER, content_checksum, lease_current
+    from mesh_platform.ports.store import POINTER, content_checksum, lease_current
 
     checks, problems = 0, []
     for pointer in sorted(ports_dir.glob(f"*/*/v*/{POINTER}")):
@@ -110,7 +110,7 @@ def reader_main(ports_dir: str, stop_file: str, out_file: str) -> None:
     """A separate reader process: check every port until ``stop_file`` exists."""
     import duckdb
 
-    from mesh_platform.consume import connect, release
+    from mesh_platform.ports.reader import connect, release
 
     ports, stop = Path(ports_dir), Path(stop_file)
     con = duckdb.connect()
@@ -329,7 +329,7 @@ def _count_every_view(con, tally: QueryTally, channel: str) -> None:
 
 
 def _trusted_reader(tally: QueryTally, stop: threading.Event) -> None:
-    from mesh_platform.consume import connect, release
+    from mesh_platform.ports.reader import connect, release
 
     while not stop.is_set():
         try:
@@ -344,8 +344,8 @@ def _trusted_reader(tally: QueryTally, stop: threading.Event) -> None:
 def _views_file_reader(tally: QueryTally, stop: threading.Event) -> None:
     import duckdb
 
-    from mesh_platform.environment import get_environment
-    from mesh_platform.views_file import views_file_path
+    from mesh_platform.core.environment import get_environment
+    from mesh_platform.ports.views_file import views_file_path
 
     path = views_file_path(get_environment().ports_dir)
     while not stop.is_set():
@@ -432,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     args.add_argument("--skip-analysts", action="store_true")
     opts = args.parse_args(argv)
 
-    from mesh_platform.environment import apply_tool_env
+    from mesh_platform.core.environment import apply_tool_env
     from operational import generate
 
     data_dir = Path(tempfile.mkdtemp(prefix="mesh-reliability-"))
@@ -465,8 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     write_report(report)
 
     if not opts.skip_analysts:
-        from mesh_platform.instance import get_instance
-        from mesh_platform.runner import materialize_mesh
+        from mesh_platform.build.instance import get_instance
+        from mesh_platform.run.runner import materialize_mesh
 
         materialize_mesh()  # every domain published once, so analysts have ports to read
         started = time.monotonic()

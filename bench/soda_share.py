@@ -29,12 +29,12 @@ def measure(data_dir: Path) -> dict:
 
     import duckdb
 
-    from mesh_platform.catalog_model import bind_domain
-    from mesh_platform.contracts import verify_contract
-    from mesh_platform.dbt_manifest import load_manifest
-    from mesh_platform.domain import load_all_domains
-    from mesh_platform.environment import apply_tool_env
-    from mesh_platform.ports import DayPartitions, publish_snapshot
+    from mesh_platform.core.bindings import bind_domain
+    from mesh_platform.core.contracts import verify_contract
+    from mesh_platform.core.domain import load_all_domains
+    from mesh_platform.core.environment import apply_tool_env
+    from mesh_platform.core.manifest import load_manifest
+    from mesh_platform.ports.store import DayPartitions, publish_snapshot
 
     env = apply_tool_env()
     manifest = load_manifest(env.dbt_project_dir)

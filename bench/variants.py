@@ -131,7 +131,7 @@ def mesh_cmd() -> list[str]:
 
 
 def run_rep(bench: Bench, rep: int) -> None:
-    from mesh_platform.ports import list_published
+    from mesh_platform.ports.store import list_published
     from operational.increment import append_day
 
     mesh_dir = fresh_dir(bench, f"r{rep}-mesh")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mesh_platform.environment import MeshEnvironment, apply_tool_env
+from mesh_platform.core.environment import MeshEnvironment, apply_tool_env
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_SCALE = 0.02
@@ -22,7 +22,7 @@ def _isolated_data_dir(tmp_path_factory, monkeypatch) -> None:
 @pytest.fixture(scope="session")
 def built_mesh(tmp_path_factory) -> Iterator[tuple[MeshEnvironment, list]]:
     """Generate a small Daff and materialize every domain through Dagster, once per session."""
-    from mesh_platform.runner import materialize_mesh
+    from mesh_platform.run.runner import materialize_mesh
     from operational import generate
 
     data_dir = tmp_path_factory.mktemp("mesh-data")

@@ -2,6 +2,6 @@
 
 from pathlib import Path
 
-from mesh_platform.definitions import build_domain_definitions
+from mesh_platform.build.definitions import build_domain_definitions
 
 defs = build_domain_definitions(Path(__file__).parent)

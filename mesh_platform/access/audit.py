@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mesh_platform.access.store import locked
+from mesh_platform.core.locked_files import locked
 
 AUDIT_FILE = "audit.jsonl"
 

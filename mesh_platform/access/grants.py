@@ -16,9 +16,9 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mesh_platform import yaml_io
 from mesh_platform.access.errors import AccessError
-from mesh_platform.access.store import locked, write_atomic
+from mesh_platform.core import yaml_io
+from mesh_platform.core.locked_files import locked, write_atomic
 
 GRANTS_FILE = "grants.yaml"
 PRINCIPAL = r"^(user|team|role):[a-z][a-z0-9_.-]*$"

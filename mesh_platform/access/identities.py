@@ -7,8 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mesh_platform import yaml_io
 from mesh_platform.access.errors import AccessError
+from mesh_platform.core import yaml_io
 
 USERS_FILE = "users.yaml"
 USER_ID = r"^[a-z][a-z0-9_.-]*$"

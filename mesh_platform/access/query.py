@@ -27,7 +27,7 @@ from mesh_platform.access.identities import User
 from mesh_platform.access.policy import ReadDecision
 from mesh_platform.access.sql_guard import TableRef, check_statements
 from mesh_platform.catalog.entries import PortEntry
-from mesh_platform.ports import SnapshotLease, lease_published
+from mesh_platform.ports.store import SnapshotLease, lease_published
 
 _MISSING_TABLE = re.compile(r"Table with name (\w+) does not exist", re.I)
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from mesh_platform.access.store import locked, write_atomic
+from mesh_platform.core.locked_files import locked, write_atomic
 
 REQUESTS_FILE = "requests.json"
 MIN_REASON = 10

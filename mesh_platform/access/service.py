@@ -20,7 +20,7 @@ from mesh_platform.access.query import MeshConnection
 from mesh_platform.access.requests import AccessRequest
 from mesh_platform.catalog.build import build_catalog
 from mesh_platform.catalog.catalog import Catalog, CatalogError
-from mesh_platform.environment import MeshEnvironment, get_environment
+from mesh_platform.core.environment import MeshEnvironment, get_environment
 
 
 class AccessService:

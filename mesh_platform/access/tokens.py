@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from mesh_platform.access.store import locked, write_atomic
+from mesh_platform.core.locked_files import locked, write_atomic
 
 TOKENS_FILE = "tokens.json"
 DEFAULT_TTL_DAYS = 30

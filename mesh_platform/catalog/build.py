@@ -19,14 +19,14 @@ from mesh_platform.catalog.entries import (
     PortEntry,
     ProductEntry,
 )
-from mesh_platform.contracts import load_contract
-from mesh_platform.descriptor import DataProduct, DescriptorError, OutputPort, PortInput
-from mesh_platform.domain import Domain, discover_domain_dirs, load_domain
-from mesh_platform.environment import MeshEnvironment, get_environment
+from mesh_platform.core.contracts import load_contract
+from mesh_platform.core.declared_schema import model_entries, normalize_type
+from mesh_platform.core.descriptor import DataProduct, DescriptorError, OutputPort, PortInput
+from mesh_platform.core.domain import Domain, discover_domain_dirs, load_domain
+from mesh_platform.core.environment import MeshEnvironment, get_environment
 from mesh_platform.governance.context import column_meta
-from mesh_platform.governance.port_schema import model_entries, normalize_type
 from mesh_platform.governance.report import GOVERNANCE_CHECK_NAME as GOVERNANCE_CHECK
-from mesh_platform.ports import current_snapshot, port_dir
+from mesh_platform.ports.store import current_snapshot, port_dir
 
 GOVERNANCE_RECORD = "governance.json"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mesh_platform.ports import PublishedPort
+from mesh_platform.ports.store import PublishedPort
 
 
 @dataclass(frozen=True)

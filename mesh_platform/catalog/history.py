@@ -108,11 +108,11 @@ def freshness(
 
 def open_instance() -> Any:
     """The environment's Dagster instance, or None when nothing has run yet."""
-    from mesh_platform.environment import get_environment
+    from mesh_platform.core.environment import get_environment
 
     env = get_environment()
     if not (env.dagster_home / "dagster.yaml").exists():
         return None
-    from mesh_platform.instance import get_instance
+    from mesh_platform.build.instance import get_instance
 
     return get_instance()

@@ -195,7 +195,7 @@ def audit(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Every read, denial, refusal and decision: who, what, when, rows."""
-    from mesh_platform.environment import get_environment
+    from mesh_platform.core.environment import get_environment
 
     entries = [
         e

@@ -29,8 +29,8 @@ from mesh_platform.cli import (
     serve,
 )
 from mesh_platform.cli.output import console
-from mesh_platform.dbt_manifest import DbtProjectError
-from mesh_platform.descriptor import DescriptorError
+from mesh_platform.core.descriptor import DescriptorError
+from mesh_platform.core.manifest import DbtProjectError
 
 app = typer.Typer(
     name="mesh",

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from mesh_platform.cli.output import console
-from mesh_platform.environment import get_environment
+from mesh_platform.core.environment import get_environment
 
 contract_app = typer.Typer(
     help="Output-port contracts as open standards (ODCS v3).", no_args_is_help=True
@@ -30,7 +30,7 @@ def export(
     ),
 ) -> None:
     """Write each output port's contract as <domain>.<port>.v<N>.odcs.yaml (ODCS v3)."""
-    from mesh_platform.governance.odcs import export_all, to_yaml
+    from mesh_platform.interchange.odcs import export_all, to_yaml
 
     env = get_environment()
     exported = export_all(env)
@@ -75,7 +75,7 @@ def export(
     if invalid:
         console().print(
             "Fix the port's descriptor, dbt model YAML or Soda contract that the path points "
-            "at (mapping in mesh_platform/governance/odcs.py), then export again."
+            "at (mapping in mesh_platform/interchange/odcs.py), then export again."
         )
         raise typer.Exit(1)
 

@@ -7,8 +7,8 @@ import typer
 from mesh_platform.cli.generate import run_generate
 from mesh_platform.cli.materialize import run_materialize
 from mesh_platform.cli.output import console
-from mesh_platform.dbt_manifest import prepare_manifest
-from mesh_platform.environment import apply_tool_env
+from mesh_platform.core.environment import apply_tool_env
+from mesh_platform.core.manifest import prepare_manifest
 
 
 def register(app: typer.Typer) -> None:

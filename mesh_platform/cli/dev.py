@@ -10,8 +10,8 @@ import typer
 
 from mesh_platform.cli.generate import run_generate
 from mesh_platform.cli.output import console
-from mesh_platform.dbt_manifest import prepare_manifest
-from mesh_platform.environment import apply_tool_env
+from mesh_platform.core.environment import apply_tool_env
+from mesh_platform.core.manifest import prepare_manifest
 
 
 def register(app: typer.Typer) -> None:
@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", help="Bind address (loopback by default)."),
     ) -> None:
         """Start `dagster dev` (webserver + daemon) over workspace.yaml."""
-        from mesh_platform.instance import ensure_dagster_home
+        from mesh_platform.build.instance import ensure_dagster_home
 
         env = apply_tool_env()
         ensure_dagster_home(env)

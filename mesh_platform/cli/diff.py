@@ -18,9 +18,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from mesh_platform.cli.output import console
-from mesh_platform.descriptor import DescriptorError
-from mesh_platform.environment import get_environment
-from mesh_platform.governance.port_schema import declared_port_schemas, declared_port_schemas_at
+from mesh_platform.core.declared_schema import declared_port_schemas, declared_port_schemas_at
+from mesh_platform.core.descriptor import DescriptorError
+from mesh_platform.core.environment import get_environment
 from mesh_platform.governance.versioning import (
     NEW_PORT,
     NO_BASELINE_SCHEMA,
@@ -161,8 +161,8 @@ def register(app: typer.Typer) -> None:
         ]
         differing = [c for c in comparisons if _detailed(c)]
         if differing:
-            from mesh_platform.dbt_manifest import load_manifest
-            from mesh_platform.domain import load_all_domains
+            from mesh_platform.core.domain import load_all_domains
+            from mesh_platform.core.manifest import load_manifest
 
             manifest = load_manifest(root / "dbt_project")
             domains = load_all_domains(root / "domains")

@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 
 from mesh_platform.cli.output import console
-from mesh_platform.environment import apply_tool_env
+from mesh_platform.core.environment import apply_tool_env
 
 
 def run_generate(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mesh_platform.cli.output import console
-from mesh_platform.environment import get_environment
+from mesh_platform.core.environment import get_environment
 from mesh_platform.production import helm
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from mesh_platform.cli.output import console
-from mesh_platform.environment import get_environment
+from mesh_platform.core.environment import get_environment
 
 
 class Format(StrEnum):

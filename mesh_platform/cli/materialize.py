@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mesh_platform.cli.output import console
-from mesh_platform.environment import get_environment
+from mesh_platform.core.environment import get_environment
 
 
 def run_materialize(
@@ -21,9 +21,9 @@ def run_materialize(
     With ``day``, only that day of the daily products and what is downstream of it; with
     ``full_refresh``, incremental models rebuild fully whatever changed upstream."""
     # Dagster and dbt load only for the verbs that run pipelines: `mesh products` stays fast.
-    from mesh_platform.increment import materialize_day
-    from mesh_platform.runner import DomainRun, materialize_mesh
-    from mesh_platform.summary import product_rows
+    from mesh_platform.run.increment import materialize_day
+    from mesh_platform.run.runner import DomainRun, materialize_mesh
+    from mesh_platform.run.summary import product_rows
 
     env = get_environment()
     started: dict[str, float] = {}

@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from mesh_platform.cli.output import console
-from mesh_platform.environment import get_environment
+from mesh_platform.core.environment import get_environment
 
 new_app = typer.Typer(
     help="Scaffold a new domain or data product, governed from the first minute.",
@@ -119,7 +119,7 @@ def new_product(
     dry_run: bool = DRY_RUN,
 ) -> None:
     """Create a product from an operational source or another domain's port (wired lineage)."""
-    from mesh_platform.domain import discover_domain_dirs
+    from mesh_platform.core.domain import discover_domain_dirs
     from mesh_platform.scaffold.product import ProductOptions, plan_new_product
     from mesh_platform.scaffold.sources import OperationalSource
 

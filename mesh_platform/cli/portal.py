@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
         """
         import uvicorn
 
-        from mesh_platform.environment import apply_tool_env
+        from mesh_platform.core.environment import apply_tool_env
         from mesh_platform.portal import create_app
 
         env = apply_tool_env()

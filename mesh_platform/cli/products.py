@@ -8,8 +8,8 @@ import typer
 from rich.table import Table
 
 from mesh_platform.cli.output import console
-from mesh_platform.environment import get_environment
-from mesh_platform.ports import list_published
+from mesh_platform.core.environment import get_environment
+from mesh_platform.ports.store import list_published
 
 
 def register(app: typer.Typer) -> None:

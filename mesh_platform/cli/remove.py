@@ -7,7 +7,7 @@ from enum import StrEnum
 import typer
 
 from mesh_platform.cli.new import DRY_RUN, finish
-from mesh_platform.environment import get_environment
+from mesh_platform.core.environment import get_environment
 
 
 class Kind(StrEnum):

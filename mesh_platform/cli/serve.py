@@ -13,7 +13,7 @@ import typer
 
 from mesh_platform.cli.generate import run_generate
 from mesh_platform.cli.output import console
-from mesh_platform.environment import apply_tool_env
+from mesh_platform.core.environment import apply_tool_env
 
 
 def register(app: typer.Typer) -> None:

@@ -20,8 +20,8 @@ from pydantic import (
     ValidationError,
 )
 
-from mesh_platform import yaml_io
-from mesh_platform.descriptor import DescriptorError
+from mesh_platform.core import yaml_io
+from mesh_platform.core.descriptor import DescriptorError
 from mesh_platform.governance.report import Severity
 
 

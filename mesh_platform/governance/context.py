@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from mesh_platform.catalog_model import DomainBindings
-from mesh_platform.contracts import ContractSpec
-from mesh_platform.descriptor import DataProduct, OutputPort
-from mesh_platform.domain import Domain
+from mesh_platform.core.bindings import DomainBindings
+from mesh_platform.core.contracts import ContractSpec
+from mesh_platform.core.descriptor import DataProduct, OutputPort
+from mesh_platform.core.domain import Domain
 from mesh_platform.governance.config import GovernanceConfig
 from mesh_platform.governance.report import Finding
 

@@ -13,10 +13,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from mesh_platform.catalog_model import DomainBindings, bind_domain
-from mesh_platform.descriptor import DescriptorError
-from mesh_platform.domain import Domain, discover_domain_dirs, load_domain
-from mesh_platform.environment import MeshEnvironment
+from mesh_platform.core.bindings import DomainBindings, bind_domain
+from mesh_platform.core.descriptor import DescriptorError
+from mesh_platform.core.domain import Domain, discover_domain_dirs, load_domain
+from mesh_platform.core.environment import MeshEnvironment
 from mesh_platform.governance.config import GovernanceConfig, load_governance
 from mesh_platform.governance.context import MeshContext
 from mesh_platform.governance.report import Finding, Severity, sorted_findings
@@ -127,7 +127,7 @@ def evaluate_mesh(
     ``include_published``, ports are also compared with what is published in the data
     directory (versioning policy).
     """
-    from mesh_platform.dbt_manifest import load_manifest
+    from mesh_platform.core.manifest import load_manifest
 
     config = load_governance(env.governance_dir)
     manifest = manifest if manifest is not None else load_manifest(env.dbt_project_dir)

@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mesh_platform.core.declared_schema import normalize_type
+from mesh_platform.core.sql import quote_ident, quote_literal
 from mesh_platform.governance.context import MeshContext, PortSubject
-from mesh_platform.governance.port_schema import normalize_type
 from mesh_platform.governance.report import Finding
 from mesh_platform.governance.rules.classification import pii_of
-from mesh_platform.sql import quote_ident, quote_literal
 
 TEXT_TYPES = {"varchar", "char", "text", "string"}
 
@@ -177,7 +177,7 @@ def versioning_at_publish(
     ctx: MeshContext, subject: PortSubject, repo_root: Path, ports_dir: Path
 ) -> list[Finding]:
     """A breaking change against the schema published under the same major blocks publishing."""
-    from mesh_platform.governance.port_schema import declared_port_schema, read_published_schema
+    from mesh_platform.core.declared_schema import declared_port_schema, read_published_schema
     from mesh_platform.governance.schema_diff import breaking_changes, diff_port_schemas
 
     published = read_published_schema(

@@ -40,7 +40,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mesh_platform.governance.port_schema import ColumnSchema, PortSchema
+from mesh_platform.core.declared_schema import ColumnSchema, PortSchema
 
 COLUMN_ADDED = "column_added"
 COLUMN_REMOVED = "column_removed"

@@ -27,16 +27,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from mesh_platform.domain import Domain, load_all_domains
-from mesh_platform.governance.consumers import Consumer, downstream_consumers
-from mesh_platform.governance.port_schema import (
+from mesh_platform.core.declared_schema import (
     PortSchema,
     declared_port_schemas,
     read_published_schema,
 )
+from mesh_platform.core.domain import Domain, load_all_domains
+from mesh_platform.core.lineage import Consumer, downstream_consumers
 from mesh_platform.governance.report import Finding, Severity
 from mesh_platform.governance.schema_diff import Change, diff_port_schemas
-from mesh_platform.ports import POINTER
+from mesh_platform.ports.store import POINTER
 
 BREAKING_NEEDS_MAJOR = "versioning.breaking-change-needs-major"
 RETIRED_EARLY = "versioning.previous-major-retired-early"
@@ -273,7 +273,7 @@ def versioning_findings(
         return []
     domains = load_all_domains(repo_root / "domains")
     if manifest is None:
-        from mesh_platform.dbt_manifest import load_manifest
+        from mesh_platform.core.manifest import load_manifest
 
         manifest = load_manifest(repo_root / "dbt_project")
     return [_finding(c, domains) for c in with_consumers(violations, manifest, domains)]

@@ -15,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mesh_platform.catalog.catalog import CatalogError
-from mesh_platform.environment import MeshEnvironment, get_environment
+from mesh_platform.core.environment import MeshEnvironment, get_environment
 from mesh_platform.portal import api, pages
 from mesh_platform.portal.auth import page_user
 from mesh_platform.portal.state import PortalState

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from mesh_platform.access.query import MeshConnection
 from mesh_platform.catalog.entries import PortEntry
-from mesh_platform.sql import qualified, quote_ident
+from mesh_platform.core.sql import qualified, quote_ident
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",

@@ -14,7 +14,7 @@ from mesh_platform.catalog.build import build_catalog
 from mesh_platform.catalog.catalog import Catalog
 from mesh_platform.catalog.detail import access_summary, product_detail
 from mesh_platform.catalog.search import SearchIndex
-from mesh_platform.environment import MeshEnvironment
+from mesh_platform.core.environment import MeshEnvironment
 
 CATALOG_TTL_SECONDS = 5.0
 

@@ -17,8 +17,8 @@ from typing import Any
 import jsonschema
 import yaml
 
-from mesh_platform.domain import load_all_domains
-from mesh_platform.environment import MeshEnvironment
+from mesh_platform.core.domain import load_all_domains
+from mesh_platform.core.environment import MeshEnvironment
 
 VALUES_FILE = Path("infra/helm/values.yaml")
 SCHEMA_FILE = Path("infra/helm/values.schema.json")

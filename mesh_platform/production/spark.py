@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mesh_platform.environment import MeshEnvironment, apply_tool_env
+from mesh_platform.core.environment import MeshEnvironment, apply_tool_env
 from mesh_platform.production.processes import Service, free_port, wait_until
 
 # C2 compilation costs more than it saves in short JVM lives: about half the start-up time

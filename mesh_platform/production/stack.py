@@ -23,8 +23,8 @@ from pathlib import Path
 
 import yaml
 
-from mesh_platform.domain import discover_domain_dirs
-from mesh_platform.environment import MeshEnvironment, temporary_environ
+from mesh_platform.core.domain import discover_domain_dirs
+from mesh_platform.core.environment import MeshEnvironment, temporary_environ
 from mesh_platform.production.postgres import PostgresCluster
 from mesh_platform.production.processes import (
     Service,
@@ -48,7 +48,7 @@ def _tool(name: str) -> str:
 
 
 def domain_pool(domain: str) -> str:
-    # same name as mesh_platform.definitions.domain_pool, without importing Dagster definitions
+    # same name as mesh_platform.build.definitions.domain_pool, without importing Dagster definitions
     return f"duckdb_{domain}"
 
 
@@ -181,7 +181,7 @@ class Stack:
         return CodeServer(domain, port, repo_root, service)
 
     def _start_code_servers(self) -> None:
-        from mesh_platform.dbt_manifest import prepare_manifest
+        from mesh_platform.core.manifest import prepare_manifest
 
         prepare_manifest(self.env.dbt_project_dir)  # parse once, not in every code server
         for domain in self.domains:

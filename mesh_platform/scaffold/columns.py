@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
-from mesh_platform import yaml_io
+from mesh_platform.core import yaml_io
+from mesh_platform.core.declared_schema import normalize_type
 from mesh_platform.governance.config import GovernanceConfig
-from mesh_platform.governance.port_schema import normalize_type
 from mesh_platform.scaffold.plan import ScaffoldError
 
 KEY = re.compile(r"(^|_)id$")

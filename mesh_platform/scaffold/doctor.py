@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from mesh_platform import yaml_io
-from mesh_platform.environment import TELEMETRY_OFF, MeshEnvironment
+from mesh_platform.core import yaml_io
+from mesh_platform.core.environment import TELEMETRY_OFF, MeshEnvironment
 
 # The tools whose version decides how the mesh behaves; they must be the locked ones.
 LOCKED_TOOLS = (
@@ -95,7 +95,7 @@ def tool_versions(env: MeshEnvironment) -> Check:
 
 
 def dbt_manifest(env: MeshEnvironment) -> Check:
-    from mesh_platform.dbt_manifest import manifest_path, project_fingerprint
+    from mesh_platform.core.manifest import manifest_path, project_fingerprint
 
     path = manifest_path(env.dbt_project_dir)
     stamp = path.with_name("mesh_fingerprint.txt")
@@ -111,7 +111,7 @@ def dbt_manifest(env: MeshEnvironment) -> Check:
 
 
 def workspace_entries(env: MeshEnvironment) -> Check:
-    from mesh_platform.domain import discover_domain_dirs
+    from mesh_platform.core.domain import discover_domain_dirs
 
     domains = {d.name for d in discover_domain_dirs(env.domains_dir)}
     file = env.repo_root / "workspace.yaml"

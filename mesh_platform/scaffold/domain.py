@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mesh_platform.environment import MeshEnvironment
+from mesh_platform.core.environment import MeshEnvironment
 from mesh_platform.governance.config import load_governance
 from mesh_platform.scaffold import names, registry
 from mesh_platform.scaffold.plan import Plan, ScaffoldError

@@ -1,6 +1,6 @@
 """Removing and renaming domains and products — refused while other products consume them.
 
-Consumers are found the way ``mesh diff`` finds them (:mod:`mesh_platform.governance.consumers`):
+Consumers are found the way ``mesh diff`` finds them (:mod:`mesh_platform.core.lineage`):
 other products whose models read a port as a dbt source with ``meta.mesh_port``.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mesh_platform.dbt_manifest import domain_models, in_domain_ancestors, load_manifest
-from mesh_platform.domain import load_all_domains, load_domain
-from mesh_platform.environment import MeshEnvironment
-from mesh_platform.governance.consumers import downstream_consumers
+from mesh_platform.core.domain import load_all_domains, load_domain
+from mesh_platform.core.environment import MeshEnvironment
+from mesh_platform.core.lineage import downstream_consumers
+from mesh_platform.core.manifest import domain_models, in_domain_ancestors, load_manifest
 from mesh_platform.scaffold import names, registry
 from mesh_platform.scaffold.plan import Plan, ScaffoldError
 

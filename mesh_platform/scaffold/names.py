@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from mesh_platform.descriptor import ADDRESS_PATTERN, NAME_PATTERN
-from mesh_platform.domain import discover_domain_dirs
-from mesh_platform.environment import MeshEnvironment
+from mesh_platform.core.descriptor import ADDRESS_PATTERN, NAME_PATTERN
+from mesh_platform.core.domain import discover_domain_dirs
+from mesh_platform.core.environment import MeshEnvironment
 from mesh_platform.scaffold.plan import ScaffoldError
 
 TEAM_PATTERN = r"^[a-z][a-z0-9-]*$"

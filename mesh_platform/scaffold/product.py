@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import yaml
 from pydantic import ValidationError
 
-from mesh_platform import yaml_io
-from mesh_platform.dbt_manifest import domain_models, load_manifest
-from mesh_platform.descriptor import DataProduct, load_descriptor
-from mesh_platform.domain import load_domain
-from mesh_platform.environment import MeshEnvironment
+from mesh_platform.core import yaml_io
+from mesh_platform.core.descriptor import DataProduct, load_descriptor
+from mesh_platform.core.domain import load_domain
+from mesh_platform.core.environment import MeshEnvironment
+from mesh_platform.core.manifest import domain_models, load_manifest
 from mesh_platform.governance.config import GovernanceConfig, load_governance
 from mesh_platform.governance.engine import declared_ports_leniently
 from mesh_platform.scaffold import columns as cols

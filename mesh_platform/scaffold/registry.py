@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from mesh_platform import yaml_io
+from mesh_platform.core import yaml_io
 from mesh_platform.scaffold.plan import ScaffoldError
 
 MARTS = "marts: {+materialized: table, +schema: marts, +contract: {enforced: true}}"

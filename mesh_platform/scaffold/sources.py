@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mesh_platform import yaml_io
-from mesh_platform.environment import MeshEnvironment
+from mesh_platform.core import yaml_io
+from mesh_platform.core.environment import MeshEnvironment
+from mesh_platform.core.sql import quote_ident
 from mesh_platform.scaffold.plan import ScaffoldError
-from mesh_platform.sql import quote_ident
 
 OPERATIONAL_KINDS = ("file_drop", "api", "event_stream", "database")
 _ENV_DIR = "{{ env_var('MESH_OPERATIONAL_DIR', '../data/operational') }}"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from mesh_platform.environment import TELEMETRY_OFF
+from mesh_platform.core.environment import TELEMETRY_OFF
 from operational import generate
 from security.netwatch import outbound, parse, report, strace_argv
 

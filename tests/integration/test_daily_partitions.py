@@ -6,9 +6,9 @@ import importlib
 
 import pytest
 
-from mesh_platform.consume import connect
-from mesh_platform.instance import get_instance
-from mesh_platform.ports import current_snapshot
+from mesh_platform.build.instance import get_instance
+from mesh_platform.ports.reader import connect
+from mesh_platform.ports.store import current_snapshot
 
 pytestmark = pytest.mark.slow
 

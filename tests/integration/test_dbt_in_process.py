@@ -1,4 +1,4 @@
-"""dbt run inside the step's process (mesh_platform.dbt_in_process) on a real dbt-duckdb project.
+"""dbt run inside the step's process (mesh_platform.build.dbt_in_process) on a real dbt-duckdb project.
 
 What a domain engineer relies on when dbt no longer has a process of its own: the events still
 stream as dbt's JSON log lines, a failed model still fails the command with dbt's error, one
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from mesh_platform.dbt_in_process import InProcessDbt
+from mesh_platform.build.dbt_in_process import InProcessDbt
 
 pytestmark = pytest.mark.slow
 
@@ -142,7 +142,7 @@ def test_terminating_stops_a_running_query(project, tmp_path):
 
 def test_the_mesh_profile_bounds_dbts_duckdb_memory(tmp_path, monkeypatch):
     """dbt's DuckDB gets MESH_DUCKDB_MEMORY_LIMIT (the platform's own connection does too)."""
-    from mesh_platform.environment import REPO_ROOT
+    from mesh_platform.core.environment import REPO_ROOT
 
     project = REPO_ROOT / "dbt_project"
     env = {

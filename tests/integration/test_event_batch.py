@@ -3,7 +3,7 @@
 Real Dagster runs on the embedded default's storage in a temp data dir: a daily-partitioned
 asset with a check, materialized over five days in one run, once with Dagster's per-event
 writes and once with the batches the mesh turns on (``DAGSTER_EVENT_BATCH_SIZE``) and stores in
-one transaction per database (mesh_platform/local_event_log.py).
+one transaction per database (mesh_platform/build/local_event_log.py).
 """
 
 from collections import Counter
@@ -11,7 +11,7 @@ from collections import Counter
 import dagster as dg
 import pytest
 
-from mesh_platform.local_event_log import HostLockedSqliteEventLogStorage
+from mesh_platform.build.local_event_log import HostLockedSqliteEventLogStorage
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2026-01-01", end_date="2026-01-06")
 KEYS = DAYS.get_partition_keys()
@@ -36,8 +36,8 @@ def _assets(fail: bool) -> list:
 
 
 def _instance(tmp_path, monkeypatch, name: str, batch: bool) -> dg.DagsterInstance:
-    from mesh_platform.environment import apply_tool_env
-    from mesh_platform.instance import get_instance
+    from mesh_platform.build.instance import get_instance
+    from mesh_platform.core.environment import apply_tool_env
 
     monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / name))
     apply_tool_env()

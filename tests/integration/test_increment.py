@@ -9,12 +9,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from mesh_platform.consume import connect
-from mesh_platform.environment import apply_tool_env
-from mesh_platform.increment import materialize_day
-from mesh_platform.instance import get_instance
-from mesh_platform.ports import current_snapshot
-from mesh_platform.runner import materialize_mesh
+from mesh_platform.build.instance import get_instance
+from mesh_platform.core.environment import apply_tool_env
+from mesh_platform.ports.reader import connect
+from mesh_platform.ports.store import current_snapshot
+from mesh_platform.run.increment import materialize_day
+from mesh_platform.run.runner import materialize_mesh
 from operational.increment import append_day
 
 pytestmark = pytest.mark.slow

@@ -19,14 +19,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mesh_platform.dbt_manifest import load_manifest, manifest_path, project_fingerprint
-from mesh_platform.domain import load_all_domains
-from mesh_platform.governance.consumers import downstream_consumers
-from mesh_platform.governance.port_schema import (
+from mesh_platform.core.declared_schema import (
     declared_port_schemas,
     declared_port_schemas_at,
     write_published_schema,
 )
+from mesh_platform.core.domain import load_all_domains
+from mesh_platform.core.lineage import downstream_consumers
+from mesh_platform.core.manifest import load_manifest, manifest_path, project_fingerprint
 from mesh_platform.governance.versioning import (
     BREAKING_NEEDS_MAJOR,
     RETIRED_EARLY,

@@ -7,10 +7,10 @@ import json
 import dagster as dg
 import pytest
 
-from mesh_platform.consume import connect
-from mesh_platform.domain import load_all_domains
-from mesh_platform.instance import get_instance
-from mesh_platform.ports import list_published
+from mesh_platform.build.instance import get_instance
+from mesh_platform.core.domain import load_all_domains
+from mesh_platform.ports.reader import connect
+from mesh_platform.ports.store import list_published
 
 pytestmark = pytest.mark.slow
 

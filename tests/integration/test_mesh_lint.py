@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mesh_platform.environment import get_environment
+from mesh_platform.core.environment import get_environment
 from mesh_platform.governance.engine import evaluate_mesh
 
 REPO = Path(__file__).resolve().parents[2]

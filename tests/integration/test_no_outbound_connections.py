@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from mesh_platform.environment import TELEMETRY_OFF
+from mesh_platform.core.environment import TELEMETRY_OFF
 from security.netwatch import outbound, parse, report, strace_argv
 
 pytestmark = pytest.mark.slow

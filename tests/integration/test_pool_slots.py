@@ -55,9 +55,9 @@ def _race(home: Path, go: Path, run_ids: list[str]) -> list[str]:
 
 
 def test_processes_claiming_a_domain_pool_at_once_get_one_slot(tmp_path, monkeypatch):
-    from mesh_platform.environment import apply_tool_env
-    from mesh_platform.instance import get_instance
-    from mesh_platform.local_event_log import HostLockedSqliteEventLogStorage
+    from mesh_platform.build.instance import get_instance
+    from mesh_platform.build.local_event_log import HostLockedSqliteEventLogStorage
+    from mesh_platform.core.environment import apply_tool_env
 
     monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / "data"))
     instance = get_instance()
@@ -83,8 +83,8 @@ def test_a_data_dir_made_with_dagsters_default_storage_keeps_its_history(tmp_pat
     """Same files as Dagster's default SQLite storage: runs recorded before are still there."""
     import dagster as dg
 
-    from mesh_platform.environment import apply_tool_env
-    from mesh_platform.instance import get_instance
+    from mesh_platform.build.instance import get_instance
+    from mesh_platform.core.environment import apply_tool_env
 
     monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / "data"))
     home = apply_tool_env().dagster_home

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 
 from mesh_platform.access.audit import read_entries
 from mesh_platform.access.service import AccessService
-from mesh_platform.environment import MeshEnvironment, get_environment
+from mesh_platform.core.environment import MeshEnvironment, get_environment
 from mesh_platform.portal import create_app
 
 from ..conftest import REPO

@@ -17,10 +17,10 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from mesh_platform.environment import apply_tool_env
+from mesh_platform.core.environment import apply_tool_env
 from mesh_platform.production.processes import alive_pids, port_open
 from mesh_platform.production.stack import Stack
-from mesh_platform.runner import domain_order, generated_window
+from mesh_platform.run.runner import domain_order, generated_window
 from operational import generate
 
 from ..conftest import REPO
@@ -205,7 +205,7 @@ def _paths(unit) -> set[tuple[str, ...]]:
 
 
 def _domains(stack: Stack):
-    from mesh_platform.domain import load_all_domains
+    from mesh_platform.core.domain import load_all_domains
 
     return load_all_domains(stack.env.domains_dir)
 

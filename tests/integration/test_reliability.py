@@ -33,8 +33,8 @@ from bench.reliability import (
     run_kill_trials,
     step_domain,
 )
-from mesh_platform.environment import apply_tool_env
-from mesh_platform.ports import current_snapshot
+from mesh_platform.core.environment import apply_tool_env
+from mesh_platform.ports.store import current_snapshot
 from tests.conftest import TEST_SCALE
 
 pytestmark = pytest.mark.slow
@@ -62,7 +62,7 @@ def env(fresh_mesh, monkeypatch):
 
 
 def test_analysts_query_while_every_domain_builds_and_a_broken_one_blocks_nothing(env):
-    from mesh_platform.runner import materialize_mesh
+    from mesh_platform.run.runner import materialize_mesh
 
     # break one domain: its DuckDB file is garbage, so its dbt build fails (not transient)
     env.warehouse_dir.mkdir(parents=True, exist_ok=True)
@@ -91,7 +91,7 @@ def test_analysts_query_while_every_domain_builds_and_a_broken_one_blocks_nothin
 
 
 def test_same_domain_runs_are_serialized_other_domains_run_in_parallel(env):
-    from mesh_platform.instance import get_instance
+    from mesh_platform.build.instance import get_instance
 
     instance = get_instance()
     known = {r.dagster_run.run_id for r in instance.get_run_records()}
@@ -126,8 +126,8 @@ HOLD_LOCK = (
 def test_lock_held_by_another_process_is_retried_then_succeeds(env):
     """Another process holds the domain's DuckDB file until the step's first attempt has failed
     on the lock; the bounded retry policy retries it and the run succeeds."""
-    from mesh_platform.instance import get_instance
-    from mesh_platform.runner import materialize_mesh
+    from mesh_platform.build.instance import get_instance
+    from mesh_platform.run.runner import materialize_mesh
 
     instance = get_instance()
     known = {r.dagster_run.run_id for r in instance.get_run_records()}

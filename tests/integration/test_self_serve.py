@@ -123,7 +123,7 @@ def test_materialize_publishes_both_products(scaffolded):
 
 def test_catalog_lists_the_new_product_and_its_upstream(scaffolded):
     from mesh_platform.catalog.build import build_catalog
-    from mesh_platform.environment import get_environment
+    from mesh_platform.core.environment import get_environment
 
     catalog = build_catalog(get_environment())
     entry = catalog.product("merch.show_picks")

@@ -12,10 +12,10 @@ import time
 import duckdb
 import pytest
 
-from mesh_platform.environment import apply_tool_env
+from mesh_platform.core.environment import apply_tool_env
 from mesh_platform.production.processes import alive_pids
 from mesh_platform.production.spark import SparkCluster
-from mesh_platform.runner import materialize_mesh
+from mesh_platform.run.runner import materialize_mesh
 from operational import generate
 
 from ..conftest import REPO
@@ -43,7 +43,7 @@ def duckdb_build(tmp_path_factory):
 
 
 def output_models(env) -> list[str]:
-    from mesh_platform.domain import load_domain
+    from mesh_platform.core.domain import load_domain
 
     domain = load_domain(env.domains_dir / DOMAIN)
     return sorted(port.model for product in domain.products for port in product.output_ports)

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from mesh_platform.consume import connect
-from mesh_platform.ports import current_snapshot
-from mesh_platform.runner import materialize_mesh
+from mesh_platform.ports.reader import connect
+from mesh_platform.ports.store import current_snapshot
+from mesh_platform.run.runner import materialize_mesh
 
 pytestmark = pytest.mark.slow
 

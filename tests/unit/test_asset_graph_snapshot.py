@@ -13,7 +13,7 @@ import os
 
 import dagster as dg
 
-from mesh_platform.domain import discover_domain_dirs
+from mesh_platform.core.domain import discover_domain_dirs
 
 from ..conftest import REPO
 

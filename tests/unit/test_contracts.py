@@ -6,8 +6,8 @@ import duckdb
 import pytest
 import yaml
 
-from mesh_platform.contracts import load_contract, verify_contract
-from mesh_platform.descriptor import DescriptorError
+from mesh_platform.core.contracts import load_contract, verify_contract
+from mesh_platform.core.descriptor import DescriptorError
 
 CONTRACT = {
     "dataset": "shop/marts/widgets",

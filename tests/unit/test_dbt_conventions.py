@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from mesh_platform.catalog_model import bind_domain
-from mesh_platform.dbt_manifest import load_manifest
-from mesh_platform.domain import load_all_domains
+from mesh_platform.core.bindings import bind_domain
+from mesh_platform.core.domain import load_all_domains
+from mesh_platform.core.manifest import load_manifest
 
 from ..conftest import REPO
 

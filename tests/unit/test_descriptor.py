@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mesh_platform.descriptor import DescriptorError, load_descriptor, load_domain_descriptors
-from mesh_platform.domain import load_all_domains
+from mesh_platform.core.descriptor import DescriptorError, load_descriptor, load_domain_descriptors
+from mesh_platform.core.domain import load_all_domains
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mesh_platform.cli.app import app
-from mesh_platform.environment import get_environment
+from mesh_platform.core.environment import get_environment
 from mesh_platform.scaffold import doctor
 
 from ..conftest import REPO

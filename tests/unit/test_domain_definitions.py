@@ -7,7 +7,7 @@ import importlib
 import dagster as dg
 import pytest
 
-from mesh_platform.domain import discover_domain_dirs
+from mesh_platform.core.domain import discover_domain_dirs
 
 from ..conftest import REPO
 
@@ -142,7 +142,7 @@ def test_a_daily_products_schedule_runs_the_day_that_just_ended(playback_defs):
 def test_scheduled_products_of_a_domain_share_one_job():
     from datetime import UTC, datetime
 
-    from mesh_platform.definitions import build_domain_definitions
+    from mesh_platform.build.definitions import build_domain_definitions
 
     defs = build_domain_definitions(REPO / "domains" / "artists")
     targets = {s.job_name for s in defs.schedules}

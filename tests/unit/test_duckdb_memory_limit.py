@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from mesh_platform.environment import (
+from mesh_platform.core.environment import (
     DEFAULT_DUCKDB_MEMORY_LIMIT,
     duckdb_memory_limit,
     get_environment,

@@ -12,8 +12,8 @@ from dagster._core.instance.config import dagster_instance_config
 from typer.testing import CliRunner
 
 from mesh_platform.cli.app import app
-from mesh_platform.domain import discover_domain_dirs
-from mesh_platform.environment import get_environment
+from mesh_platform.core.domain import discover_domain_dirs
+from mesh_platform.core.environment import get_environment
 from mesh_platform.production import helm
 
 from ..conftest import REPO

@@ -11,13 +11,13 @@ import yaml
 from jsonschema import validators
 from typer.testing import CliRunner
 
-from mesh_platform.catalog_model import bind_domain
-from mesh_platform.contracts import load_contract
-from mesh_platform.dbt_manifest import load_manifest
-from mesh_platform.domain import load_all_domains
-from mesh_platform.environment import MeshEnvironment
-from mesh_platform.governance import odcs
-from mesh_platform.governance.odcs import (
+from mesh_platform.core.bindings import bind_domain
+from mesh_platform.core.contracts import load_contract
+from mesh_platform.core.domain import load_all_domains
+from mesh_platform.core.environment import MeshEnvironment
+from mesh_platform.core.manifest import load_manifest
+from mesh_platform.interchange import odcs
+from mesh_platform.interchange.odcs import (
     classify,
     export_all,
     logical_type,

@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from mesh_platform.domain import load_all_domains
-from mesh_platform.governance.port_schema import (
+from mesh_platform.core.declared_schema import (
     ColumnSchema,
     PortSchema,
     declared_port_schema,
@@ -17,6 +16,7 @@ from mesh_platform.governance.port_schema import (
     read_published_schema,
     write_published_schema,
 )
+from mesh_platform.core.domain import load_all_domains
 
 from ..conftest import REPO
 

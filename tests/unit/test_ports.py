@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
-from mesh_platform.consume import connect
-from mesh_platform.ports import (
+from mesh_platform.ports.reader import connect
+from mesh_platform.ports.store import (
     RETAINED_SNAPSHOTS,
     current_snapshot,
     list_published,

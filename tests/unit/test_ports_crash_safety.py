@@ -14,8 +14,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from mesh_platform.failpoints import PUBLISH_POINTS
-from mesh_platform.ports import (
+from mesh_platform.core.failpoints import PUBLISH_POINTS
+from mesh_platform.ports.store import (
     RETAINED_SNAPSHOTS,
     content_checksum,
     current_snapshot,
@@ -29,7 +29,7 @@ PUBLISHER = textwrap.dedent(
     """
     import sys, duckdb
     from pathlib import Path
-    from mesh_platform.ports import publish_snapshot
+    from mesh_platform.ports.store import publish_snapshot
     con = duckdb.connect()
     con.execute("create table t as select range as id, 'n' || range as name, range * 1.5 as x "
                 "from range(20000) order by random()")
@@ -129,7 +129,7 @@ LEASE_HOLDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from mesh_platform.ports import lease_current
+    from mesh_platform.ports.store import lease_current
     lease = lease_current(Path(sys.argv[1]), "shop", "widgets", 1)
     print(lease.path, flush=True)
     sys.stdin.read()  # hold the lease until the test closes our stdin (or kills us)

@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from mesh_platform.consume import connect
-from mesh_platform.ports import (
+from mesh_platform.ports.reader import connect
+from mesh_platform.ports.store import (
     RETAINED_SNAPSHOTS,
     DayPartitions,
     content_checksum,

@@ -9,13 +9,7 @@ import duckdb
 import pytest
 import yaml
 
-from mesh_platform.contracts import (
-    CheckOutcome,
-    ContractVerification,
-    load_contract,
-    verify_contract,
-)
-from mesh_platform.rejects import (
+from mesh_platform.build.rejects import (
     REASON_COLUMN,
     counted_no_bad_rows,
     derive_row_rules,
@@ -23,6 +17,12 @@ from mesh_platform.rejects import (
     read_rejects_record,
     split_bad_rows,
     split_port,
+)
+from mesh_platform.core.contracts import (
+    CheckOutcome,
+    ContractVerification,
+    load_contract,
+    verify_contract,
 )
 
 CONTRACT = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mesh_platform.domain import load_all_domains
-from mesh_platform.runner import domain_order, domain_upstreams
+from mesh_platform.core.domain import load_all_domains
+from mesh_platform.run.runner import domain_order, domain_upstreams
 
 from ..conftest import REPO
 
@@ -40,8 +40,8 @@ def test_the_coordinating_process_does_not_import_dagster():
     import sys
 
     code = (
-        "import sys, mesh_platform.cli.materialize, mesh_platform.increment, "
-        "mesh_platform.runner, mesh_platform.summary; "
+        "import sys, mesh_platform.cli.materialize, mesh_platform.run.increment, "
+        "mesh_platform.run.runner, mesh_platform.run.summary; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dagster', 'dbt')))"
     )
     out = subprocess.run(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mesh_platform.environment import get_environment
+from mesh_platform.core.environment import get_environment
 from mesh_platform.governance.config import load_governance
 from mesh_platform.scaffold import columns as cols
 from mesh_platform.scaffold import names, registry

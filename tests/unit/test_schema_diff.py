@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mesh_platform.governance.port_schema import ColumnSchema, PortSchema
+from mesh_platform.core.declared_schema import ColumnSchema, PortSchema
 from mesh_platform.governance.schema_diff import (
     BREAKING_KINDS,
     Change,

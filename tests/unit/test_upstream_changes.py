@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from mesh_platform.ports import DayPartitions, publish_snapshot
-from mesh_platform.upstream_changes import (
+from mesh_platform.ports.changes import (
     CHANGED_FROM_ENV,
     decide,
     load_records,
@@ -13,6 +12,7 @@ from mesh_platform.upstream_changes import (
     record_path,
     save_records,
 )
+from mesh_platform.ports.store import DayPartitions, publish_snapshot
 
 PLAYS = "playback.play_events v1"
 CATALOG = "artists.track_catalog v1"

@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from mesh_platform.catalog_model import DomainBindings
-from mesh_platform.dbt_manifest import (
+from mesh_platform.core.bindings import DomainBindings
+from mesh_platform.core.manifest import (
     domain_models,
     domain_of,
     in_domain_ancestors,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from mesh_platform.descriptor import Classification
+from mesh_platform.core.descriptor import Classification
 from mesh_platform.governance.context import MeshContext, PortSubject, column_meta
 from mesh_platform.governance.report import Finding
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from mesh_platform.core.declared_schema import normalize_type
 from mesh_platform.governance.context import MeshContext, PortSubject
-from mesh_platform.governance.port_schema import normalize_type
 from mesh_platform.governance.report import Finding
 
 

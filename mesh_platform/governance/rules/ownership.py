@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mesh_platform.descriptor import Owner
+from mesh_platform.core.descriptor import Owner
 from mesh_platform.governance.context import MeshContext
 from mesh_platform.governance.report import Finding
 

@@ -14,7 +14,7 @@ from mesh_platform.access.errors import AccessDenied, AccessError
 from mesh_platform.access.grants import load_grants
 from mesh_platform.access.service import AccessService
 from mesh_platform.access.tokens import _digest, list_tokens
-from mesh_platform.environment import get_environment
+from mesh_platform.core.environment import get_environment
 
 from ...conftest import REPO
 

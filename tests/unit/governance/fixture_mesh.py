@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from mesh_platform.catalog_model import bind_domain
-from mesh_platform.domain import load_domain
+from mesh_platform.core.bindings import bind_domain
+from mesh_platform.core.domain import load_domain
 from mesh_platform.governance.config import load_governance
 from mesh_platform.governance.engine import GovernanceReport, evaluate
 

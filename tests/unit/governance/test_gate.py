@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from mesh_platform.build.governance_check import CHECK_NAME, GovernanceGate, check_result
 from mesh_platform.governance.context import MeshContext
-from mesh_platform.governance.gate import CHECK_NAME, GovernanceGate, check_result
 from tests.unit.governance.fixture_mesh import fixture_mesh
 
 
@@ -15,8 +15,8 @@ def _gate(tmp_path, mutate=None) -> tuple[GovernanceGate, object]:
     if mutate:
         mutate(mesh)
     report = mesh.report()
-    from mesh_platform.catalog_model import bind_domain
-    from mesh_platform.domain import load_domain
+    from mesh_platform.core.bindings import bind_domain
+    from mesh_platform.core.domain import load_domain
     from mesh_platform.governance.config import load_governance
     from tests.unit.governance.fixture_mesh import TODAY
 

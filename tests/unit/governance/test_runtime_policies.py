@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import duckdb
 
-from mesh_platform.catalog_model import bind_domain
-from mesh_platform.domain import load_domain
+from mesh_platform.core.bindings import bind_domain
+from mesh_platform.core.domain import load_domain
 from mesh_platform.governance.config import load_governance
 from mesh_platform.governance.context import MeshContext, PortSubject
 from mesh_platform.governance.runtime import data_findings

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from mesh_platform.governance.port_schema import (
+from mesh_platform.core.declared_schema import (
     ColumnSchema,
     declared_port_schema,
     write_published_schema,

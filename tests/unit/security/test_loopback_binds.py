@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from mesh_platform.cli.app import app
-from mesh_platform.environment import get_environment
+from mesh_platform.core.environment import get_environment
 
 LOOPBACK = "127.0.0.1"
 
@@ -25,8 +25,8 @@ def _flag_value(args: list[str], flag: str) -> str:
 @pytest.fixture
 def dev_exec(monkeypatch):
     """`mesh dev` up to its exec of `dagster dev`; returns the argv it would exec."""
+    import mesh_platform.build.instance as instance
     import mesh_platform.cli.dev as dev
-    import mesh_platform.instance as instance
 
     calls: list[list[str]] = []
     monkeypatch.setattr(dev, "prepare_manifest", lambda *_: None)

@@ -148,7 +148,7 @@ def access_env(tmp_path, monkeypatch):
     shutil.copytree(REPO / "governance" / "access", access)
     monkeypatch.setenv("MESH_ACCESS_DIR", str(access))
     monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / "data"))
-    from mesh_platform.environment import get_environment
+    from mesh_platform.core.environment import get_environment
 
     return get_environment()
 

@@ -23,9 +23,9 @@ from datetime import date, timedelta
 from graphlib import CycleError, TopologicalSorter
 from typing import TYPE_CHECKING
 
-from mesh_platform.domain import Domain, load_all_domains
-from mesh_platform.environment import MeshEnvironment, apply_tool_env
-from mesh_platform.upstream_changes import FULL_REFRESH_TAG
+from mesh_platform.core.domain import Domain, load_all_domains
+from mesh_platform.core.environment import MeshEnvironment, apply_tool_env
+from mesh_platform.ports.changes import FULL_REFRESH_TAG
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -92,7 +92,7 @@ def materialize_domain(
     window: tuple[date, date],
     full_refresh: bool = False,
 ) -> DomainRun:
-    from mesh_platform.definitions import build_domain_definitions
+    from mesh_platform.build.definitions import build_domain_definitions
 
     defs = build_domain_definitions(domain.path)
     graph = defs.resolve_asset_graph()
@@ -196,7 +196,7 @@ def _materialize_logged(
     log_dir = env.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     with (log_dir / f"{domain.name}.log").open("a") as log, contextlib.redirect_stdout(log):
-        from mesh_platform.instance import get_instance
+        from mesh_platform.build.instance import get_instance
 
         return materialize_domain(domain, get_instance(), window, full_refresh)
 
@@ -254,8 +254,8 @@ def _materialize_parallel(
 
 def warm_worker() -> None:
     """Import what a domain's run needs and open the instance (creating it on first use)."""
-    from mesh_platform.definitions import build_domain_definitions  # noqa: F401
-    from mesh_platform.instance import get_instance
+    from mesh_platform.build.definitions import build_domain_definitions  # noqa: F401
+    from mesh_platform.build.instance import get_instance
 
     get_instance()
 

@@ -54,14 +54,14 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from mesh_platform import yaml_io
-from mesh_platform.catalog_model import PortBinding, bind_domain
-from mesh_platform.contracts import ContractCheck
-from mesh_platform.dbt_manifest import load_manifest
-from mesh_platform.descriptor import DataProduct, OutputPort
-from mesh_platform.domain import load_all_domains
-from mesh_platform.environment import REPO_ROOT, MeshEnvironment, get_environment
-from mesh_platform.ports import pointer_path
+from mesh_platform.core import yaml_io
+from mesh_platform.core.bindings import PortBinding, bind_domain
+from mesh_platform.core.contracts import ContractCheck
+from mesh_platform.core.descriptor import DataProduct, OutputPort
+from mesh_platform.core.domain import load_all_domains
+from mesh_platform.core.environment import REPO_ROOT, MeshEnvironment, get_environment
+from mesh_platform.core.manifest import load_manifest
+from mesh_platform.ports.store import pointer_path
 
 API_VERSION = "v3.2.0"
 SODA = "soda"
@@ -156,7 +156,7 @@ def odcs_document(
 ) -> dict[str, Any]:
     """The ODCS document of one output port (pure: reads only the port's Soda contract file).
 
-    The Soda contract is re-read because :class:`~mesh_platform.contracts.ContractSpec` keeps
+    The Soda contract is re-read because :class:`~mesh_platform.core.contracts.ContractSpec` keeps
     only each check's identity, and a quality rule needs the check's configuration.
     """
     product, port = binding.product, binding.port

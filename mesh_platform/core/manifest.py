@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from mesh_platform.environment import apply_tool_env
+from mesh_platform.core.environment import apply_tool_env
 
 PROJECT_FILES = ("*.yml", "*.yaml", "*.sql", "*.csv", "*.md")
 

@@ -28,9 +28,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mesh_platform.dbt_manifest import domain_of, source_port_address
-from mesh_platform.descriptor import DataProduct, OutputPort
-from mesh_platform.domain import Domain
+from mesh_platform.core.descriptor import DataProduct, OutputPort
+from mesh_platform.core.domain import Domain
+from mesh_platform.core.manifest import domain_of, source_port_address
 
 _VERSION_IN_LOCATION = re.compile(r"/v(\d+)/")
 

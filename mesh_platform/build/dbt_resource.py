@@ -6,7 +6,7 @@ Two costs of dagster-dbt's resource are removed, both paid at every step:
   then checks the package index for a newer release). The version is that of the dbt-core
   package installed beside us, so we read it from package metadata instead;
 - it starts dbt as a subprocess (about 6.5 s before the first model runs). The command runs in
-  this process instead (:mod:`mesh_platform.dbt_in_process`); dagster-dbt still selects the
+  this process instead (:mod:`mesh_platform.build.dbt_in_process`); dagster-dbt still selects the
   models, translates the events and reports the result. ``in_process=False`` restores the
   subprocess.
 """
@@ -35,9 +35,9 @@ from dagster_dbt.dbt_manifest import validate_manifest
 from packaging import version
 from pydantic import Field
 
-from mesh_platform.dbt_in_process import InProcessDbt
-from mesh_platform.dbt_manifest import manifest_path
-from mesh_platform.environment import temporary_environ
+from mesh_platform.build.dbt_in_process import InProcessDbt
+from mesh_platform.core.environment import temporary_environ
+from mesh_platform.core.manifest import manifest_path
 
 
 class MeshDbtCliResource(DbtCliResource):

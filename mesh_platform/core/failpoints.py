@@ -16,7 +16,7 @@ from collections import Counter
 
 ENV = "MESH_FAILPOINT"
 BUILD_POINTS = ("build.before_dbt", "build.after_dbt")
-# in the order one port's publish passes them (mesh_platform/ports.py)
+# in the order one port's publish passes them (mesh_platform/ports/store.py)
 PUBLISH_POINTS = (
     "publish.start",
     "publish.temp_written",

@@ -35,10 +35,10 @@ from typing import Any
 
 import yaml
 
-from mesh_platform import yaml_io
-from mesh_platform.descriptor import DataProduct, DescriptorError, OutputPort
-from mesh_platform.domain import load_all_domains
-from mesh_platform.ports import port_dir, record_json
+from mesh_platform.core import yaml_io
+from mesh_platform.core.descriptor import DataProduct, DescriptorError, OutputPort
+from mesh_platform.core.domain import load_all_domains
+from mesh_platform.ports.store import port_dir, record_json
 
 SCHEMA_FILE = "schema.json"
 

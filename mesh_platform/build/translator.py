@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
-from mesh_platform.catalog_model import DomainBindings
-from mesh_platform.dbt_manifest import domain_of, source_port_address
+from mesh_platform.core.bindings import DomainBindings
+from mesh_platform.core.manifest import domain_of, source_port_address
 
 if TYPE_CHECKING:
-    from mesh_platform.governance.gate import GovernanceGate
+    from mesh_platform.build.governance_check import GovernanceGate
 
 
 def port_asset_key(address: str) -> dg.AssetKey:

@@ -15,8 +15,8 @@ from typing import Any
 
 import dagster as dg
 
-from mesh_platform.catalog_model import DomainBindings, PortBinding
-from mesh_platform.environment import MeshEnvironment
+from mesh_platform.core.bindings import DomainBindings, PortBinding
+from mesh_platform.core.environment import MeshEnvironment
 from mesh_platform.governance.config import load_governance
 from mesh_platform.governance.context import MeshContext, PortSubject
 from mesh_platform.governance.engine import (

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from mesh_platform import yaml_io
-from mesh_platform.descriptor import DescriptorError
+from mesh_platform.core import yaml_io
+from mesh_platform.core.descriptor import DescriptorError
 
 CONTRACT_CHECK_PREFIX = "contract"
 # Keys of a contract column that describe the column itself; the others (`missing_values`,
@@ -37,7 +37,7 @@ class ContractCheck:
     column: str | None
     qualifier: str | None
     # The check's own configuration merged over its column's (e.g. `valid_values`,
-    # `missing_values`, `expression`): what :mod:`mesh_platform.rejects` derives row predicates
+    # `missing_values`, `expression`): what :mod:`mesh_platform.build.rejects` derives row predicates
     # from. Not part of the check's identity.
     config: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 

@@ -31,7 +31,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from mesh_platform.environment import temporary_environ
+from mesh_platform.core.environment import temporary_environ
 
 # dbt's stdout shows info and above; dagster-dbt reads exactly what the subprocess printed.
 STREAMED_LEVELS = frozenset({"info", "warn", "error"})

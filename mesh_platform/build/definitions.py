@@ -17,20 +17,20 @@ from dagster_dbt.asset_utils import (
     build_dbt_specs,
 )
 
-from mesh_platform.build_step import run_domain_step
-from mesh_platform.catalog_model import DomainBindings, bind_domain
-from mesh_platform.dbt_manifest import (
+from mesh_platform.build.dbt_resource import MeshDbtCliResource
+from mesh_platform.build.governance_check import GovernanceGate
+from mesh_platform.build.step import run_domain_step
+from mesh_platform.build.translator import MeshDbtTranslator, port_asset_key
+from mesh_platform.core.bindings import DomainBindings, bind_domain
+from mesh_platform.core.descriptor import DescriptorError, load_domain_descriptors
+from mesh_platform.core.domain import load_domain
+from mesh_platform.core.environment import apply_tool_env
+from mesh_platform.core.manifest import (
     domain_models,
     in_domain_ancestors,
     load_manifest,
     source_port_address,
 )
-from mesh_platform.dbt_resource import MeshDbtCliResource
-from mesh_platform.descriptor import DescriptorError, load_domain_descriptors
-from mesh_platform.domain import load_domain
-from mesh_platform.environment import apply_tool_env
-from mesh_platform.governance.gate import GovernanceGate
-from mesh_platform.translator import MeshDbtTranslator, port_asset_key
 
 # A step that failed on something transient (a file lock held by another process, an I/O
 # error) is retried twice with backoff; bad data and failed models raise Failure with

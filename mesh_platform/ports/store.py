@@ -47,8 +47,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from mesh_platform.failpoints import failpoint
-from mesh_platform.sql import quote_ident, quote_literal
+from mesh_platform.core.failpoints import failpoint
+from mesh_platform.core.sql import quote_ident, quote_literal
 
 RETAINED_SNAPSHOTS = 5
 POINTER = "current.parquet"

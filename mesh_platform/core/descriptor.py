@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mesh_platform import yaml_io
+from mesh_platform.core import yaml_io
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 ADDRESS_PATTERN = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"

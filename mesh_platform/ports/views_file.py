@@ -23,9 +23,9 @@ from pathlib import Path
 
 import duckdb
 
-from mesh_platform.access.store import locked
-from mesh_platform.ports import POINTER, list_published
-from mesh_platform.sql import quote_literal
+from mesh_platform.core.locked_files import locked
+from mesh_platform.core.sql import quote_literal
+from mesh_platform.ports.store import POINTER, list_published
 
 VIEWS_FILE = "mesh.duckdb"
 

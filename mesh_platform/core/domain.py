@@ -8,8 +8,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from mesh_platform import yaml_io
-from mesh_platform.descriptor import (
+from mesh_platform.core import yaml_io
+from mesh_platform.core.descriptor import (
     NAME_PATTERN,
     DataProduct,
     DescriptorError,

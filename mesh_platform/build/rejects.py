@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mesh_platform.contracts import ContractCheck, ContractSpec, ContractVerification
-from mesh_platform.ports import POINTER, port_dir, write_json_atomic
-from mesh_platform.sql import quote_ident, quote_value
+from mesh_platform.core.contracts import ContractCheck, ContractSpec, ContractVerification
+from mesh_platform.core.sql import quote_ident, quote_value
+from mesh_platform.ports.store import POINTER, port_dir, write_json_atomic
 
 REJECTS_SUFFIX = "__rejects"
 REASON_COLUMN = "reject_reason"

@@ -6,7 +6,7 @@ import fcntl
 
 import dagster as dg
 
-from mesh_platform.environment import MeshEnvironment, apply_tool_env
+from mesh_platform.core.environment import MeshEnvironment, apply_tool_env
 
 HOME_PLACEHOLDER = "${DAGSTER_HOME}"
 

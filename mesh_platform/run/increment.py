@@ -22,9 +22,9 @@ import socket
 from collections.abc import Callable
 from datetime import date
 
-from mesh_platform.domain import Domain, load_all_domains
-from mesh_platform.environment import apply_tool_env
-from mesh_platform.runner import (
+from mesh_platform.core.domain import Domain, load_all_domains
+from mesh_platform.core.environment import apply_tool_env
+from mesh_platform.run.runner import (
     HOST_TAG,
     PID_TAG,
     QUIET_LOGS,
@@ -69,8 +69,8 @@ def materialize_day_in_domain(domain: Domain, day: str, changed: set[str]) -> Do
     upstream assets in ``changed`` (asset key strings)."""
     import dagster as dg
 
-    from mesh_platform.definitions import build_domain_definitions
-    from mesh_platform.instance import get_instance
+    from mesh_platform.build.definitions import build_domain_definitions
+    from mesh_platform.build.instance import get_instance
 
     env = apply_tool_env()
     log_dir = env.data_dir / "logs"

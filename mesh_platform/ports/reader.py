@@ -19,9 +19,9 @@ from pathlib import Path
 
 import duckdb
 
-from mesh_platform.environment import get_environment
-from mesh_platform.ports import SnapshotLease, lease_published, list_published
-from mesh_platform.sql import quote_literal
+from mesh_platform.core.environment import get_environment
+from mesh_platform.core.sql import quote_literal
+from mesh_platform.ports.store import SnapshotLease, lease_published, list_published
 
 _leases: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, list[SnapshotLease]] = (
     weakref.WeakKeyDictionary()

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mesh_platform.contracts import ContractSpec, load_contract
-from mesh_platform.dbt_manifest import domain_models, in_domain_ancestors
-from mesh_platform.descriptor import DataProduct, DescriptorError, OutputPort, PortInput
-from mesh_platform.domain import Domain
+from mesh_platform.core.contracts import ContractSpec, load_contract
+from mesh_platform.core.descriptor import DataProduct, DescriptorError, OutputPort, PortInput
+from mesh_platform.core.domain import Domain
+from mesh_platform.core.manifest import domain_models, in_domain_ancestors
 
 MARTS_SCHEMA = "marts"
 

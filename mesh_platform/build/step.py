@@ -17,19 +17,18 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from mesh_platform.catalog_model import DomainBindings, PortBinding
-from mesh_platform.contracts import ContractVerification, verify_contract
-from mesh_platform.dbt_manifest import in_domain_ancestors
-from mesh_platform.dbt_resource import MeshDbtCliResource, domain_invocation_env
-from mesh_platform.environment import duckdb_memory_limit, get_environment
-from mesh_platform.failpoints import failpoint
-from mesh_platform.governance import gate as governance
-from mesh_platform.governance.port_schema import declared_port_schema, write_published_schema
+from mesh_platform.build import governance_check as governance
+from mesh_platform.build.dbt_resource import MeshDbtCliResource, domain_invocation_env
+from mesh_platform.build.rejects import publish_split, split_port
+from mesh_platform.core.bindings import DomainBindings, PortBinding
+from mesh_platform.core.contracts import ContractVerification, verify_contract
+from mesh_platform.core.declared_schema import declared_port_schema, write_published_schema
+from mesh_platform.core.environment import duckdb_memory_limit, get_environment
+from mesh_platform.core.failpoints import failpoint
+from mesh_platform.core.manifest import in_domain_ancestors
+from mesh_platform.core.sql import quote_ident, quote_literal
 from mesh_platform.governance.report import Finding, errors
-from mesh_platform.ports import DayPartitions, publish_snapshot, record_json
-from mesh_platform.rejects import publish_split, split_port
-from mesh_platform.sql import quote_ident, quote_literal
-from mesh_platform.upstream_changes import (
+from mesh_platform.ports.changes import (
     FULL_REFRESH_TAG,
     UpstreamChanges,
     decide,
@@ -39,7 +38,8 @@ from mesh_platform.upstream_changes import (
     save_records,
     upstream_ports,
 )
-from mesh_platform.views_file import refresh_views_file
+from mesh_platform.ports.store import DayPartitions, publish_snapshot, record_json
+from mesh_platform.ports.views_file import refresh_views_file
 
 
 def _partition_env(context: dg.AssetExecutionContext) -> dict[str, str]:

@@ -1,0 +1,1 @@
+"""Open interchange formats the mesh exports and imports (ODCS data contracts)."""
