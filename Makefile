@@ -26,7 +26,7 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --all-extras
 	touch $@
 
 # The portal's and the Dagster UI's browser tests drive a real headless Chromium (Debian's
@@ -60,9 +60,10 @@ test-bench: install  ## the benchmark harness at a tiny scale (a smoke test, ~5 
 test-fast: install  ## unit tests only
 	$(VENV)/bin/pytest -m "not slow"
 
-lint: install
+lint: install  ## ruff, and the platform's layering contracts (import-linter, pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 security: install  ## bandit over our code: every finding fixed or justified in security/bandit-exceptions.yaml
 	$(VENV)/bin/python -m security.bandit_gate

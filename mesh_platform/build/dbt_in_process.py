@@ -5,7 +5,7 @@ stdout. Each such process pays for its Python start, importing dbt (3.4 s here: 
 compiles every artifact class at import time, which bytecode caching cannot save), importing
 the adapter and its plugins, and loading the partial-parse cache: about 6.5 s before the first
 model starts, on every step. In a process that already ran dbt once, a whole domain's
-``dbt build`` takes 1.3 s (measured on the artists domain at scale 1: 9.5 s as a subprocess).
+``dbt build`` takes 1.3 s (measured on one domain of the demo mesh at scale 1: 9.5 s as a subprocess).
 
 :class:`InProcessDbt` runs ``dbtRunner`` (dbt's supported programmatic API) in a thread of the
 current process and offers the part of :class:`subprocess.Popen` that dagster-dbt's

@@ -22,7 +22,9 @@ from mesh_platform.build.dbt_resource import MeshDbtCliResource, domain_invocati
 from mesh_platform.build.rejects import publish_split, split_port
 from mesh_platform.core.bindings import DomainBindings, PortBinding
 from mesh_platform.core.contracts import ContractVerification, verify_contract
-from mesh_platform.core.declared_schema import declared_port_schema, write_published_schema
+from mesh_platform.core.declared_schema import (
+    declared_port_schema,
+)
 from mesh_platform.core.environment import duckdb_memory_limit, get_environment
 from mesh_platform.core.failpoints import failpoint
 from mesh_platform.core.manifest import in_domain_ancestors
@@ -38,7 +40,11 @@ from mesh_platform.ports.changes import (
     save_records,
     upstream_ports,
 )
-from mesh_platform.ports.store import DayPartitions, publish_snapshot, record_json
+from mesh_platform.ports.records import (
+    write_governance_record,
+    write_published_schema,
+)
+from mesh_platform.ports.store import DayPartitions, publish_snapshot
 from mesh_platform.ports.views_file import refresh_views_file
 
 
@@ -406,12 +412,11 @@ def _record_governance(
 ) -> None:
     """The port's latest governance result beside its snapshots, for the catalog; it says
     whether this run published, and which snapshot."""
-    record_json(
+    write_governance_record(
         ports_dir,
         binding.product.domain,
         binding.port.name,
         binding.port.version,
-        "governance.json",
         {
             "address": binding.address,
             "version": binding.port.version,

@@ -7,7 +7,6 @@ are added by :mod:`mesh_platform.catalog.history` and the audit log when asked f
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +25,8 @@ from mesh_platform.core.domain import Domain, discover_domain_dirs, load_domain
 from mesh_platform.core.environment import MeshEnvironment, get_environment
 from mesh_platform.governance.context import column_meta
 from mesh_platform.governance.report import GOVERNANCE_CHECK_NAME as GOVERNANCE_CHECK
-from mesh_platform.ports.store import current_snapshot, port_dir
-
-GOVERNANCE_RECORD = "governance.json"
+from mesh_platform.ports.records import read_governance_record
+from mesh_platform.ports.store import current_snapshot
 
 
 def _columns(entry: dict[str, Any] | None) -> tuple[ColumnEntry, ...]:
@@ -59,14 +57,6 @@ def _check_names(domain: Domain, port: OutputPort) -> tuple[str, ...]:
     return (*(c.name for c in spec.checks), GOVERNANCE_CHECK)
 
 
-def _governance_record(ports_dir: Path, domain: str, port: OutputPort) -> dict[str, Any] | None:
-    path = port_dir(ports_dir, domain, port.name, port.version) / GOVERNANCE_RECORD
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def _port_entry(
     env: MeshEnvironment,
     domain: Domain,
@@ -90,7 +80,7 @@ def _port_entry(
         contract_file=f"domains/{domain.name}/{port.contract}",
         deprecation_date=port.deprecation_date.isoformat() if port.deprecation_date else None,
         published=current_snapshot(env.ports_dir, domain.name, port.name, port.version),
-        governance=_governance_record(env.ports_dir, domain.name, port),
+        governance=read_governance_record(env.ports_dir, domain.name, port.name, port.version),
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from mesh_platform.build import run_history
 from mesh_platform.catalog.entries import PortEntry, ProductEntry
 
 
@@ -53,35 +54,28 @@ class Freshness:
 
 
 def port_history(instance: Any, port: PortEntry, limit: int = 30) -> PortHistory:
-    import dagster as dg
-
-    key = dg.AssetKey([port.domain, port.model])
+    """The port's publishes and check results, one :class:`RunRecord` per run, newest first."""
+    path = [port.domain, port.model]
     runs: dict[str, RunRecord] = {}
-    for record in instance.fetch_materializations(key, limit=limit).records:
-        entry = record.event_log_entry
-        metadata = entry.asset_materialization.metadata
-        rows = metadata.get("dagster/row_count")
-        run = runs.setdefault(entry.run_id, RunRecord(entry.run_id, entry.timestamp))
+    for done in run_history.materializations(instance, path, limit):
+        run = runs.setdefault(done.run_id, RunRecord(done.run_id, done.timestamp))
         run.published = True
-        run.rows = int(rows.value) if rows is not None else None
-        run.at = max(run.at, entry.timestamp)
+        run.rows = done.rows
+        run.at = max(run.at, done.timestamp)
     latest: dict[str, str] = {}
-    storage = instance.event_log_storage
     for name in port.check_names:
-        check_key = dg.AssetCheckKey(key, name)
         for index, execution in enumerate(
-            storage.get_asset_check_execution_history(check_key, limit=limit)
+            run_history.check_executions(instance, path, name, limit)
         ):
-            status = execution.status.value
-            if status not in ("SUCCEEDED", "FAILED"):
+            if execution.status not in ("SUCCEEDED", "FAILED"):
                 continue
-            passed = status == "SUCCEEDED"
+            passed = execution.status == "SUCCEEDED"
             if index == 0 or name not in latest:
                 latest[name] = "passed" if passed else "failed"
             run = runs.setdefault(
-                execution.run_id, RunRecord(execution.run_id, execution.create_timestamp)
+                execution.run_id, RunRecord(execution.run_id, execution.timestamp)
             )
-            run.at = max(run.at, execution.create_timestamp)
+            run.at = max(run.at, execution.timestamp)
             if passed:
                 run.checks_passed += 1
             else:
@@ -104,15 +98,3 @@ def freshness(
         return Freshness("no SLO", round(age, 2), None)
     status = "fresh" if age <= product.slo_freshness_hours else "stale"
     return Freshness(status, round(age, 2), product.slo_freshness_hours)
-
-
-def open_instance() -> Any:
-    """The environment's Dagster instance, or None when nothing has run yet."""
-    from mesh_platform.core.environment import get_environment
-
-    env = get_environment()
-    if not (env.dagster_home / "dagster.yaml").exists():
-        return None
-    from mesh_platform.build.instance import get_instance
-
-    return get_instance()

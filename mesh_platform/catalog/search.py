@@ -3,10 +3,10 @@
 Each product is indexed field by field with a weight saying how strongly a hit there means
 "this is the product you want": its name and port names most, then tags, domain and owner,
 column names, and last the prose (descriptions and column docs). Words are lowercased, split on
-anything not a letter or digit (so ``artist_royalties`` is ``artist`` + ``royalties``) and
-reduced by a small English stemmer (``royalties`` ~ ``royalty``, ``plays`` ~ ``play``). A query
-word that is a prefix of an indexed word matches at half weight, so ``roya`` still finds the
-royalty product while typing. Rarer words count more (inverse document frequency), and a
+anything not a letter or digit (so ``monthly_revenues`` is ``monthly`` + ``revenues``) and
+reduced by a small English stemmer (``revenues`` ~ ``revenue``, ``orders`` ~ ``order``). A query
+word that is a prefix of an indexed word matches at half weight, so ``reve`` still finds the
+revenue product while typing. Rarer words count more (inverse document frequency), and a
 product matching more of the query's words always ranks above one matching fewer.
 """
 

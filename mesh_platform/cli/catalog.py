@@ -8,9 +8,9 @@ import os
 import typer
 from rich.table import Table
 
+from mesh_platform.build.run_history import open_instance
 from mesh_platform.catalog import SearchIndex, build_catalog
 from mesh_platform.catalog.detail import access_summary, product_detail
-from mesh_platform.catalog.history import open_instance
 from mesh_platform.cli.output import console
 
 catalog_app = typer.Typer(help="Search the data products of the mesh and show one in full.")
@@ -18,7 +18,7 @@ catalog_app = typer.Typer(help="Search the data products of the mesh and show on
 
 @catalog_app.command("search")
 def search(
-    text: str = typer.Argument(..., help='What you are looking for, e.g. "royalties by artist".'),
+    text: str = typer.Argument(..., help='What you are looking for, e.g. "revenue by region".'),
     limit: int = typer.Option(10, min=1, help="How many products to show."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
@@ -148,7 +148,7 @@ def _print_detail(detail: dict) -> None:
 
 @catalog_app.command("show")
 def show(
-    key: str = typer.Argument(..., help="DOMAIN.PRODUCT, e.g. artists.artist_royalties"),
+    key: str = typer.Argument(..., help="DOMAIN.PRODUCT, e.g. sales.orders"),
     user: str = typer.Option(None, "--as", help="Show what this user may read (or MESH_USER)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:

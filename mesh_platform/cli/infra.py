@@ -21,7 +21,9 @@ def register(app: typer.Typer) -> None:
         check: bool = typer.Option(
             False, "--check", help="Only compare with the committed file; exit 1 if it drifted."
         ),
-        image: str = typer.Option(helm.DEFAULT_IMAGE, help="Repository of the code image."),
+        image: str = typer.Option(
+            None, help="Repository of the code image (default: `[tool.mesh] image`)."
+        ),
         tag: str = typer.Option(helm.DEFAULT_TAG, help="Tag of the code image (never latest)."),
     ) -> None:
         """Write infra/helm/values.yaml: one user-code deployment per domain in domains/."""

@@ -21,8 +21,9 @@ def run_materialize(
     With ``day``, only that day of the daily products and what is downstream of it; with
     ``full_refresh``, incremental models rebuild fully whatever changed upstream."""
     # Dagster and dbt load only for the verbs that run pipelines: `mesh products` stays fast.
+    from mesh_platform.build.execute import DomainRun
     from mesh_platform.run.increment import materialize_day
-    from mesh_platform.run.runner import DomainRun, materialize_mesh
+    from mesh_platform.run.runner import materialize_mesh
     from mesh_platform.run.summary import product_rows
 
     env = get_environment()

@@ -87,7 +87,7 @@ def new_product(
     domain: str = typer.Argument(None, help="The domain that owns the product."),
     name: str = typer.Argument(None, help="Product (and output port) name, snake_case."),
     from_port: str = typer.Option(
-        None, "--from-port", help="Read another domain's output port, e.g. playback.play_events."
+        None, "--from-port", help="Read another domain's output port, e.g. sales.orders."
     ),
     source_kind: str = typer.Option(
         None,

@@ -13,7 +13,7 @@ FORMATS = ("table", "csv", "json")
 def register(app: typer.Typer) -> None:
     @app.command()
     def query(
-        sql: str = typer.Argument(..., help='e.g. "select * from playback.daily_track_plays"'),
+        sql: str = typer.Argument(..., help='e.g. "select * from sales.orders"'),
         user: str = typer.Option(None, "--as", help="Who is asking (default: $MESH_USER)."),
         limit: int = typer.Option(20, min=1, help="Rows to print (table format)."),
         fmt: str = typer.Option(

@@ -21,7 +21,6 @@ revision straight out of ``git archive``, and the publish step record the schema
 from __future__ import annotations
 
 import io
-import json
 import re
 import shutil
 import subprocess
@@ -38,9 +37,6 @@ import yaml
 from mesh_platform.core import yaml_io
 from mesh_platform.core.descriptor import DataProduct, DescriptorError, OutputPort
 from mesh_platform.core.domain import load_all_domains
-from mesh_platform.ports.store import port_dir, record_json
-
-SCHEMA_FILE = "schema.json"
 
 # DuckDB's synonyms, collapsed to one spelling each. Kept deliberately small: anything not
 # listed is compared as written (lowercased), so an unknown type can only cause a reported
@@ -337,31 +333,3 @@ def declared_port_schemas_at(repo_root: Path, revision: str) -> dict[tuple[str, 
     """:func:`declared_port_schemas` as the files were at git ``revision``."""
     with checkout_at_revision(repo_root, revision) as old_root:
         return declared_port_schemas(old_root)
-
-
-# --- the published record ------------------------------------------------------------------
-
-
-def published_schema_path(ports_dir: Path, domain: str, port: str, version: int) -> Path:
-    return port_dir(ports_dir, domain, port, version) / SCHEMA_FILE
-
-
-def write_published_schema(ports_dir: Path, schema: PortSchema) -> Path:
-    """Record the schema a port version was published with, next to its snapshots.
-
-    Written to a temporary file then renamed over ``schema.json``, so a reader (``mesh diff``,
-    governance) sees the previous record or the new one, never half of one.
-    """
-    return record_json(
-        ports_dir, schema.domain, schema.port, schema.version, SCHEMA_FILE, schema.to_json()
-    )
-
-
-def read_published_schema(
-    ports_dir: Path, domain: str, port: str, version: int
-) -> PortSchema | None:
-    """The schema recorded when ``domain.port`` v``version`` was last published, if any."""
-    path = published_schema_path(ports_dir, domain, port, version)
-    if not path.exists():
-        return None
-    return PortSchema.from_json(json.loads(path.read_text()))

@@ -30,7 +30,7 @@ TELEMETRY_OFF = {
 # DuckDB's own default is 80 % of the machine's memory for every database instance, and a
 # mesh run has two domains building in parallel: 40 % each keeps them under DuckDB's default
 # for one. Past the limit DuckDB spills to a temporary file next to the database. A fixed 1GB
-# was tried: at scale 50 the podcasts staging view (reading the API's JSON pages) ran out of
+# was tried: at scale 50 of the demo mesh a staging view reading JSON API pages ran out of
 # memory (bench/README.md), so smaller bounds are for machines that need them.
 DEFAULT_DUCKDB_MEMORY_LIMIT = "40%"
 MEMORY_LIMIT = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)\s*$", re.IGNORECASE)

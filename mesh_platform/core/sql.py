@@ -28,5 +28,5 @@ def quote_value(value: object) -> str:
 
 
 def qualified(*parts: str) -> str:
-    """A dotted name, each part quoted: ``qualified("playback", "plays")`` → ``"playback"."plays"``."""
+    """A dotted name, each part quoted: ``qualified("sales", "orders")`` → ``"sales"."orders"``."""
     return ".".join(quote_ident(p) for p in parts)

@@ -18,7 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mesh_platform.core.declared_schema import normalize_type
+from mesh_platform.core.declared_schema import (
+    normalize_type,
+)
 from mesh_platform.core.sql import quote_ident, quote_literal
 from mesh_platform.governance.context import MeshContext, PortSubject
 from mesh_platform.governance.report import Finding
@@ -177,8 +179,13 @@ def versioning_at_publish(
     ctx: MeshContext, subject: PortSubject, repo_root: Path, ports_dir: Path
 ) -> list[Finding]:
     """A breaking change against the schema published under the same major blocks publishing."""
-    from mesh_platform.core.declared_schema import declared_port_schema, read_published_schema
+    from mesh_platform.core.declared_schema import (
+        declared_port_schema,
+    )
     from mesh_platform.governance.schema_diff import breaking_changes, diff_port_schemas
+    from mesh_platform.ports.records import (
+        read_published_schema,
+    )
 
     published = read_published_schema(
         ports_dir, subject.domain.name, subject.port.name, subject.port.version

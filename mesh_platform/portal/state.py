@@ -58,7 +58,7 @@ class PortalState:
         """The Dagster instance holding run and check history, or None before any run."""
         with self._history_lock:
             if not self._instance_opened:
-                from mesh_platform.catalog.history import open_instance
+                from mesh_platform.build.run_history import open_instance
 
                 self._instance = open_instance()
                 self._instance_opened = True

@@ -1,6 +1,6 @@
 """Which days of a step's upstream ports changed since the step last built: incremental consumers.
 
-A consumer domain's aggregates over a daily port (royalties per month, listener summaries per
+A consumer domain's aggregates over a daily port (revenue per month, summaries per
 month, weekly charts) need not re-read the port's whole history when one day arrives. A port
 published per day records a checksum per day (see ports.py); a step remembers, after it
 succeeded, the checksums of every upstream port each asset it rebuilt was built from

@@ -19,11 +19,14 @@ import yaml
 
 from mesh_platform.core.domain import load_all_domains
 from mesh_platform.core.environment import MeshEnvironment
+from mesh_platform.core.settings import mesh_settings
 
 VALUES_FILE = Path("infra/helm/values.yaml")
 SCHEMA_FILE = Path("infra/helm/values.schema.json")
 INSTANCE_FILE = Path("infra/dagster.production.yaml")
-DEFAULT_IMAGE = "registry.daff.example/data-platform/mesh-code"
+# Overridden by the mesh's `[tool.mesh] image` and `label_prefix` (mesh_platform/core/settings.py).
+DEFAULT_IMAGE = "localhost/mesh-code"
+DEFAULT_LABEL_PREFIX = "mesh"
 DEFAULT_TAG = "0.1.0"
 CODE_SERVER_PORT = 3030
 MESH_DATA_MOUNT = "/var/lib/mesh"
@@ -51,7 +54,7 @@ def domain_teams(env: MeshEnvironment) -> dict[str, str]:
     return {d.name: d.spec.owner.team for d in load_all_domains(env.domains_dir)}
 
 
-def _deployment(domain: str, team: str, image: str, tag: str) -> dict[str, Any]:
+def _deployment(domain: str, team: str, image: str, tag: str, labels: str) -> dict[str, Any]:
     name = k8s_name(domain)
     return {
         "name": name,
@@ -66,8 +69,8 @@ def _deployment(domain: str, team: str, image: str, tag: str) -> dict[str, Any]:
         ],
         "envSecrets": [{"name": f"mesh-{name}-secrets"}],
         "labels": {
-            "mesh.daff.example/domain": name,
-            "mesh.daff.example/team": team,
+            f"{labels}/domain": name,
+            f"{labels}/team": team,
         },
         "resources": {
             "requests": {"cpu": "250m", "memory": "1Gi"},
@@ -80,12 +83,15 @@ def _deployment(domain: str, team: str, image: str, tag: str) -> dict[str, Any]:
 
 def helm_values(
     env: MeshEnvironment,
-    image: str = DEFAULT_IMAGE,
+    image: str | None = None,
     tag: str = DEFAULT_TAG,
     teams: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The chart values for every domain (default: those under ``env.domains_dir``; ``teams``
     maps domain -> owner team for a change not yet on disk), in name order."""
+    mesh = mesh_settings(env.repo_root)
+    image = image or mesh.get("image", DEFAULT_IMAGE)
+    labels = mesh.get("label_prefix", DEFAULT_LABEL_PREFIX)
     settings = _instance_settings(env.repo_root)
     runs = settings["concurrency"]["runs"]
     pools = settings["concurrency"]["pools"]
@@ -143,7 +149,7 @@ def helm_values(
         "dagster-user-deployments": {
             "enabled": True,
             "enableSubchart": True,
-            "deployments": [_deployment(d, teams[d], image, tag) for d in sorted(teams)],
+            "deployments": [_deployment(d, teams[d], image, tag, labels) for d in sorted(teams)],
         },
     }
 
@@ -167,7 +173,7 @@ def render(values: dict[str, Any]) -> str:
 
 def generated_text(
     env: MeshEnvironment,
-    image: str = DEFAULT_IMAGE,
+    image: str | None = None,
     tag: str = DEFAULT_TAG,
     teams: dict[str, str] | None = None,
 ) -> str:

@@ -18,6 +18,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mesh_platform.core.extras import require
 from mesh_platform.production.processes import free_port, wait_until
 
 USER = "dagster"
@@ -146,7 +147,7 @@ class PostgresCluster:
         return self
 
     def _create_database(self) -> bool:
-        import psycopg2
+        psycopg2 = require("psycopg2", "production")
 
         con = psycopg2.connect(
             host="127.0.0.1", port=self.port, user=USER, password=self.password, dbname="postgres"

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from mesh_platform.core.environment import MeshEnvironment, apply_tool_env
+from mesh_platform.core.extras import require
 from mesh_platform.production.processes import Service, free_port, wait_until
 
 # C2 compilation costs more than it saves in short JVM lives: about half the start-up time
@@ -50,7 +51,7 @@ class SparkSourceError(ValueError):
 
 
 def spark_home() -> Path:
-    import pyspark
+    pyspark = require("pyspark", "spark")
 
     return Path(pyspark.__file__).parent
 
@@ -303,7 +304,7 @@ def _location(spark, relation: str) -> str:
 def _session(master: str, env: MeshEnvironment):
     """The Spark session dbt-spark's ``session`` method will pick up (same settings as the
     profile, so its ``getOrCreate`` returns this one)."""
-    from pyspark.sql import SparkSession
+    SparkSession = require("pyspark.sql", "spark").SparkSession  # noqa: N806
 
     settings = spark_target_env(env, master)
     return (

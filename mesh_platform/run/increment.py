@@ -18,22 +18,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 from collections.abc import Callable
 from datetime import date
 
+from mesh_platform.build.execute import DomainRun
 from mesh_platform.core.domain import Domain, load_all_domains
 from mesh_platform.core.environment import apply_tool_env
 from mesh_platform.run.runner import (
-    HOST_TAG,
-    PID_TAG,
-    QUIET_LOGS,
-    DomainRun,
-    _collect,
     domain_order,
     domain_upstreams,
     generated_window,
-    reap_dead_runs,
     run_in_domain_order,
 )
 
@@ -59,52 +53,20 @@ def check_day(day: str) -> date:
     if not first <= parsed <= last:
         raise ValueError(
             f"--day {parsed}: the operational data covers {first} to {last}; land that day's "
-            "events first (e.g. `python -m operational.increment`) or pick a day in the window"
+            "events first or pick a day in the window"
         )
     return parsed
 
 
-def materialize_day_in_domain(domain: Domain, day: str, changed: set[str]) -> DomainRun:
-    """The domain's daily partitions for ``day``, then what is downstream of them and of the
-    upstream assets in ``changed`` (asset key strings)."""
-    import dagster as dg
-
-    from mesh_platform.build.definitions import build_domain_definitions
-    from mesh_platform.build.instance import get_instance
+def _materialize_day_logged(domain: Domain, day: str, changed: set[str]) -> DomainRun:
+    """:func:`materialize_day_in_domain` with dbt's console output sent to ``logs/<domain>.log``."""
+    from mesh_platform.build.execute import materialize_day_in_domain
 
     env = apply_tool_env()
     log_dir = env.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     with (log_dir / f"{domain.name}.log").open("a") as log, contextlib.redirect_stdout(log):
-        defs = build_domain_definitions(domain.path)
-        graph = defs.resolve_asset_graph()
-        job = defs.resolve_implicit_global_asset_job_def()
-        instance = get_instance()
-        reap_dead_runs(instance)
-        materializable = set(graph.materializable_asset_keys)
-        partitioned = {k for k in materializable if graph.get(k).partitions_def}
-        known = set(graph.get_all_asset_keys())
-        seeds = {dg.AssetKey.from_user_string(k) for k in changed} & known | partitioned
-        downstream = (
-            dg.AssetSelection.assets(*seeds).downstream().resolve(graph) if seeds else set()
-        )
-        plain = (set(downstream) & materializable) - partitioned
-        run = DomainRun(domain=domain.name, spec=domain)
-        for keys, extra in ((partitioned, {"partition_key": day}), (plain, {})):
-            if not keys:
-                continue
-            result = job.execute_in_process(
-                instance=instance,
-                asset_selection=sorted(keys),
-                # which process runs it, so a later run can fail it if this one is killed
-                tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
-                raise_on_error=False,
-                run_config=QUIET_LOGS,
-                **extra,
-            )
-            run.run_ids.append(result.run_id)
-            _collect(run, result)
-    return run
+        return materialize_day_in_domain(domain, day, changed)
 
 
 def materialize_day(
@@ -127,7 +89,7 @@ def materialize_day(
 
     def work(domain: Domain, finished: dict[str, DomainRun]) -> tuple:
         changed = set().union(*(finished[u].materialized for u in upstream[domain.name]))
-        return materialize_day_in_domain, domain, day, changed
+        return _materialize_day_logged, domain, day, changed
 
     workers = max(1, min(workers or os.cpu_count() or 1, len(domains) or 1))
     return run_in_domain_order(domains, work, workers, on_start, on_done)

@@ -15,43 +15,14 @@ import contextlib
 import json
 import multiprocessing
 import os
-import socket
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from graphlib import CycleError, TopologicalSorter
-from typing import TYPE_CHECKING
 
+from mesh_platform.build.execute import DomainRun, materialize_domain
 from mesh_platform.core.domain import Domain, load_all_domains
 from mesh_platform.core.environment import MeshEnvironment, apply_tool_env
-from mesh_platform.ports.changes import FULL_REFRESH_TAG
-
-if TYPE_CHECKING:
-    import dagster as dg
-
-# The run's events live in the instance; the CLI prints its own summary of them.
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-# Which process executes a run in-process, so a later run can tell that it died.
-PID_TAG = "mesh/pid"
-HOST_TAG = "mesh/host"
-
-
-@dataclass
-class CheckTally:
-    passed: int = 0
-    failed: int = 0
-
-
-@dataclass
-class DomainRun:
-    domain: str
-    spec: Domain | None = None
-    run_ids: list[str] = field(default_factory=list)
-    success: bool = True
-    errors: list[str] = field(default_factory=list)
-    checks: dict[str, CheckTally] = field(default_factory=dict)  # by asset key string
-    materialized: set[str] = field(default_factory=set)
 
 
 def domain_upstreams(domains: list[Domain]) -> dict[str, set[str]]:
@@ -86,104 +57,6 @@ def generated_window(env: MeshEnvironment) -> tuple[date, date]:
     return start, start + timedelta(days=int(meta["days"]) - 1)
 
 
-def materialize_domain(
-    domain: Domain,
-    instance: dg.DagsterInstance,
-    window: tuple[date, date],
-    full_refresh: bool = False,
-) -> DomainRun:
-    from mesh_platform.build.definitions import build_domain_definitions
-
-    defs = build_domain_definitions(domain.path)
-    graph = defs.resolve_asset_graph()
-    job = defs.resolve_implicit_global_asset_job_def()
-    materializable = [k for k in graph.materializable_asset_keys]
-    partitioned = [k for k in materializable if graph.get(k).partitions_def]
-    plain = [k for k in materializable if not graph.get(k).partitions_def]
-    run = DomainRun(domain=domain.name, spec=domain)
-    reap_dead_runs(instance)
-    # consumers rebuild incremental models from the first changed upstream day, unless asked
-    extra = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
-    for keys, tags in ((partitioned, {**_range_tags(window), **extra}), (plain, extra)):
-        if not keys:
-            continue
-        result = job.execute_in_process(
-            instance=instance,
-            asset_selection=keys,
-            tags={**tags, PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
-            raise_on_error=False,
-            run_config=QUIET_LOGS,
-        )
-        run.run_ids.append(result.run_id)
-        _collect(run, result)
-    return run
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Fail the runs of this host whose process was killed, and free their pool slots.
-
-    A run executed in-process that is SIGKILLed never reports its end: it stays STARTED and,
-    worse, keeps its domain's pool slot, so the next run of the domain would wait for it
-    forever. Its process id (run tag) tells that it is gone. Returns the reaped run ids.
-    """
-    import dagster as dg
-
-    host = socket.gethostname()
-    unfinished = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]
-    reaped = []
-    for record in instance.get_run_records(
-        filters=dg.RunsFilter(statuses=unfinished, tags={HOST_TAG: host})
-    ):
-        dagster_run = record.dagster_run
-        pid = dagster_run.tags.get(PID_TAG, "")
-        if not pid.isdigit() or _alive(int(pid)):
-            continue
-        instance.report_run_failed(
-            dagster_run, f"process {pid} executing this run died (killed) before it ended"
-        )
-        reaped.append(dagster_run.run_id)
-    for run_id in instance.event_log_storage.get_concurrency_run_ids():
-        dagster_run = instance.get_run_by_id(run_id)
-        if dagster_run is None or dagster_run.is_finished:
-            instance.event_log_storage.free_concurrency_slots_for_run(run_id)
-    return reaped
-
-
-def _range_tags(window: tuple[date, date]) -> dict[str, str]:
-    return {
-        "dagster/asset_partition_range_start": window[0].isoformat(),
-        "dagster/asset_partition_range_end": window[1].isoformat(),
-    }
-
-
-def _collect(run: DomainRun, result: dg.ExecuteInProcessResult) -> None:
-    for evaluation in result.get_asset_check_evaluations():
-        tally = run.checks.setdefault(evaluation.asset_key.to_user_string(), CheckTally())
-        if evaluation.passed:
-            tally.passed += 1
-        else:
-            tally.failed += 1
-    for mat in result.get_asset_materialization_events():
-        run.materialized.add(mat.asset_key.to_user_string())
-    if not result.success:
-        run.success = False
-        for event in result.all_events:
-            if event.is_step_failure:
-                error = event.step_failure_data.error
-                message = error.message.strip() if error else event.message or ""
-                run.errors.append(_without_exception_class(message))
-
-
 def _materialize_logged(
     domain: Domain, window: tuple[date, date], full_refresh: bool = False
 ) -> DomainRun:
@@ -199,12 +72,6 @@ def _materialize_logged(
         from mesh_platform.build.instance import get_instance
 
         return materialize_domain(domain, get_instance(), window, full_refresh)
-
-
-def _without_exception_class(message: str) -> str:
-    """'dagster._core...Failure: domain x …' → 'domain x …': users need the reason, not the type."""
-    head, sep, rest = message.partition(": ")
-    return rest if sep and "." in head and " " not in head else message
 
 
 def materialize_mesh(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mesh_platform.build.execute import DomainRun
 from mesh_platform.core.environment import get_environment
 from mesh_platform.ports.store import current_snapshot
-from mesh_platform.run.runner import DomainRun
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ def check_domain(env: MeshEnvironment, name: str) -> str:
 def check_address(address: str) -> tuple[str, str]:
     if not re.fullmatch(ADDRESS_PATTERN, address or ""):
         raise ScaffoldError(
-            f"invalid port address {address!r}: write <domain>.<port>, e.g. playback.play_events"
+            f"invalid port address {address!r}: write <domain>.<port>, e.g. sales.orders"
         )
     domain, port = address.split(".")
     return domain, port

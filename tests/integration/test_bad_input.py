@@ -32,12 +32,13 @@ import dagster as dg
 import duckdb
 import pytest
 
+from mesh_platform.build.execute import DomainRun
 from mesh_platform.build.instance import get_instance
 from mesh_platform.build.rejects import REASON_COLUMN, read_rejects_record, rejects_dir
 from mesh_platform.core.environment import apply_tool_env
 from mesh_platform.ports.reader import connect
 from mesh_platform.ports.store import current_snapshot
-from mesh_platform.run.runner import DomainRun, materialize_mesh
+from mesh_platform.run.runner import materialize_mesh
 from operational.faults import FAULTS, FaultReport, count_play_lines, inject
 
 pytestmark = pytest.mark.slow

@@ -16,8 +16,8 @@ import mesh_platform
 from mesh_platform.access.audit import read_entries
 from mesh_platform.access.errors import AccessDenied, QueryRefused
 from mesh_platform.access.service import AccessService
+from mesh_platform.build.run_history import open_instance
 from mesh_platform.catalog.detail import access_summary, product_detail
-from mesh_platform.catalog.history import open_instance
 from mesh_platform.ports.store import list_published
 from mesh_platform.ports.views_file import views_file_path
 

@@ -22,7 +22,6 @@ import yaml
 from mesh_platform.core.declared_schema import (
     declared_port_schemas,
     declared_port_schemas_at,
-    write_published_schema,
 )
 from mesh_platform.core.domain import load_all_domains
 from mesh_platform.core.lineage import downstream_consumers
@@ -32,6 +31,9 @@ from mesh_platform.governance.versioning import (
     RETIRED_EARLY,
     compare_declarations,
     versioning_findings,
+)
+from mesh_platform.ports.records import (
+    write_published_schema,
 )
 
 from ..conftest import REPO

@@ -58,6 +58,7 @@ def test_committed_values_file_is_up_to_date():
 def test_check_fails_when_a_domain_is_added_or_removed(tmp_path, monkeypatch):
     for folder in ("domains", "infra"):
         shutil.copytree(REPO / folder, tmp_path / folder)
+    shutil.copy2(REPO / "pyproject.toml", tmp_path / "pyproject.toml")  # the mesh's settings
     shutil.rmtree(tmp_path / "domains" / "podcasts")
     monkeypatch.setenv("MESH_REPO_ROOT", str(tmp_path))
     result = CliRunner().invoke(app, ["infra", "helm-values", "--check"])

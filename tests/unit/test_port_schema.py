@@ -12,11 +12,13 @@ from mesh_platform.core.declared_schema import (
     declared_port_schema,
     declared_port_schemas,
     normalize_type,
+)
+from mesh_platform.core.domain import load_all_domains
+from mesh_platform.ports.records import (
     published_schema_path,
     read_published_schema,
     write_published_schema,
 )
-from mesh_platform.core.domain import load_all_domains
 
 from ..conftest import REPO
 

@@ -8,7 +8,7 @@ import sys
 
 import dagster as dg
 
-from mesh_platform.run.runner import HOST_TAG, PID_TAG, reap_dead_runs
+from mesh_platform.build.execute import HOST_TAG, PID_TAG, reap_dead_runs
 
 
 def _dead_pid() -> int:

@@ -35,6 +35,7 @@ def copy(tmp_path, monkeypatch):
         REPO / "dbt_project", root / "dbt_project", ignore=shutil.ignore_patterns("logs")
     )
     shutil.copy2(REPO / "workspace.yaml", root / "workspace.yaml")
+    shutil.copy2(REPO / "pyproject.toml", root / "pyproject.toml")  # the mesh's settings
     monkeypatch.setenv("MESH_REPO_ROOT", str(root))
     return root
 

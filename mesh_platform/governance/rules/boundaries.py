@@ -123,7 +123,7 @@ def _source(
     if not re.fullmatch(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*", str(address)):
         yield finding(
             f"`meta.mesh_port: {address}` is not a port address `<domain>.<port>`.",
-            "write the address of the port it reads, e.g. `playback.play_events`.",
+            "write the address of the port it reads, e.g. `sales.orders`.",
         )
         return
     port_domain, port_name = address.split(".")

@@ -428,7 +428,7 @@ EXPECTED = {
         "stg_orders_ports__orders reads source shop_orders_ports.orders: "
         "`meta.mesh_port: orders` is not a port address `<domain>.<port>`. "
         "Fix: write the address of the port it reads, e.g. "
-        "`playback.play_events`.",
+        "`sales.orders`.",
     ],
     "source_reads_another_port_file": [
         "[error] boundaries.cross-domain-source — domain shop, "

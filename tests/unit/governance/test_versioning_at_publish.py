@@ -8,9 +8,11 @@ from dataclasses import replace
 from mesh_platform.core.declared_schema import (
     ColumnSchema,
     declared_port_schema,
-    write_published_schema,
 )
 from mesh_platform.governance.runtime import versioning_at_publish
+from mesh_platform.ports.records import (
+    write_published_schema,
+)
 from tests.unit.governance.test_runtime_policies import _subject
 
 
