@@ -20,9 +20,9 @@ from dagster_dbt.asset_utils import (
 from mesh_platform.build.dbt_resource import MeshDbtCliResource
 from mesh_platform.build.governance_check import GovernanceGate
 from mesh_platform.build.step import run_domain_step
-from mesh_platform.build.translator import MeshDbtTranslator, port_asset_key
+from mesh_platform.build.translator import MeshDbtTranslator
 from mesh_platform.core.bindings import DomainBindings, bind_domain
-from mesh_platform.core.descriptor import DescriptorError, load_domain_descriptors
+from mesh_platform.core.descriptor import DataProduct, DescriptorError
 from mesh_platform.core.domain import load_domain
 from mesh_platform.core.environment import apply_tool_env
 from mesh_platform.core.manifest import (
@@ -52,7 +52,6 @@ def build_domain_definitions(domain_dir: Path) -> dg.Definitions:
     # governance check fails and blocks publishing.
     gate = GovernanceGate.for_domain(env, bindings)
     translator = MeshDbtTranslator(bindings, gate)
-    translator.daily_inputs = _daily_inputs(bindings, translator, env.domains_dir)
     assets = _dbt_multi_assets(bindings, translator, gate)
     return dg.Definitions(
         assets=[*assets, *_operational_source_specs(bindings, translator)],
@@ -70,39 +69,13 @@ def build_domain_definitions(domain_dir: Path) -> dg.Definitions:
     )
 
 
-def _partitioned_models(bindings: DomainBindings) -> dict[str, dg.PartitionsDefinition]:
-    """Models of partitioned products (with their in-domain upstream) and their partitioning."""
-    out: dict[str, dg.PartitionsDefinition] = {}
-    for uid, binding in bindings.ports.items():
-        part = binding.product.partitioning
-        if part:
-            pdef = dg.DailyPartitionsDefinition(start_date=part.start.isoformat())
-            for model in {uid, *in_domain_ancestors(bindings.manifest, uid)}:
-                out[model] = pdef
-    return out
-
-
-def _daily_inputs(
-    bindings: DomainBindings, translator: MeshDbtTranslator, domains_dir: Path
-) -> frozenset[dg.AssetKey]:
-    """Daily-partitioned assets the domain reads: its own partitioned models and upstream
-    ports of daily-partitioned products. Eager products must not wait for every old day of
-    these to exist (days before the data began are missing forever)."""
-    manifest = bindings.manifest
-    keys = {
-        translator.get_asset_key(manifest["nodes"][uid]) for uid in _partitioned_models(bindings)
+def _partitions_defs(bindings: DomainBindings) -> dict[str, dg.PartitionsDefinition]:
+    """The daily partitions definition of each partitioned model (one object per start day)."""
+    by_start: dict = {}
+    return {
+        uid: by_start.setdefault(start, dg.DailyPartitionsDefinition(start_date=start.isoformat()))
+        for uid, start in bindings.partitioned.items()
     }
-    upstream = {a for p in bindings.domain.products for a in p.upstream_ports}
-    for other in sorted({a.split(".")[0] for a in upstream} - {bindings.domain.name}):
-        try:
-            products = load_domain_descriptors(domains_dir / other)
-        except (DescriptorError, OSError):
-            continue  # reported when that domain loads; its ports count as unpartitioned here
-        for product in products:
-            if product.partitioning:
-                addresses = {product.address(port) for port in product.output_ports}
-                keys |= {port_asset_key(a) for a in addresses & upstream}
-    return frozenset(keys)
 
 
 def _dbt_multi_assets(
@@ -113,7 +86,7 @@ def _dbt_multi_assets(
     manifest = bindings.manifest
     domain = bindings.domain.name
     models = domain_models(manifest, domain)
-    partitioned = _partitioned_models(bindings)
+    partitioned = _partitions_defs(bindings)
     after = _after_rejecting_ports(bindings)
     groups: dict[tuple[dg.PartitionsDefinition | None, bool], list[str]] = {}
     for uid in sorted(models):
@@ -241,17 +214,20 @@ def _schedules(bindings: DomainBindings, translator: MeshDbtTranslator):
     domain take minutes to load; schedules are cheap.
     """
     manifest = bindings.manifest
-    partitioned = _partitioned_models(bindings)
-    scheduled: dict[str, list[dg.AssetKey]] = {}
+    partitioned = _partitions_defs(bindings)
+    # one schedule per product, over every port it publishes (a v1 and a v2 side by side)
+    scheduled: dict[str, tuple[DataProduct, set[dg.AssetKey], dg.PartitionsDefinition | None]] = {}
     for uid, binding in sorted(bindings.ports.items()):
-        if binding.product.automation.kind == "schedule":
-            scheduled[uid] = [
+        product = binding.product
+        if product.automation.kind == "schedule":
+            _, keys, _ = scheduled.setdefault(product.name, (product, set(), partitioned.get(uid)))
+            keys.update(
                 translator.get_asset_spec(manifest, m, None).key
-                for m in sorted({uid, *in_domain_ancestors(manifest, uid)})
-            ]
+                for m in {uid, *in_domain_ancestors(manifest, uid)}
+            )
     by_partitioning: dict[dg.PartitionsDefinition | None, set[dg.AssetKey]] = {}
-    for uid, keys in scheduled.items():
-        by_partitioning.setdefault(partitioned.get(uid), set()).update(keys)
+    for _, keys, pdef in scheduled.values():
+        by_partitioning.setdefault(pdef, set()).update(keys)
     jobs = {
         pdef: dg.define_asset_job(
             f"{bindings.domain.name}__scheduled" + (f"_{i}" if i else ""),
@@ -260,10 +236,8 @@ def _schedules(bindings: DomainBindings, translator: MeshDbtTranslator):
         for i, (pdef, keys) in enumerate(by_partitioning.items())
     }
     return [
-        _product_schedule(
-            bindings.ports[uid].product, jobs[partitioned.get(uid)], keys, partitioned.get(uid)
-        )
-        for uid, keys in scheduled.items()
+        _product_schedule(product, jobs[pdef], sorted(keys), pdef)
+        for product, keys, pdef in scheduled.values()
     ]
 
 

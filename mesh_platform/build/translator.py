@@ -14,16 +14,12 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
+from mesh_platform.core.address import PortAddress
 from mesh_platform.core.bindings import DomainBindings
 from mesh_platform.core.manifest import domain_of, source_port_address
 
 if TYPE_CHECKING:
     from mesh_platform.build.governance_check import GovernanceGate
-
-
-def port_asset_key(address: str) -> dg.AssetKey:
-    domain, port = address.split(".")
-    return dg.AssetKey([domain, port])
 
 
 def eager_condition(daily_deps: frozenset[dg.AssetKey]) -> dg.AutomationCondition:
@@ -48,8 +44,16 @@ class MeshDbtTranslator(DagsterDbtTranslator):
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_code_references=False))
         self.bindings = bindings
         self.gate = gate
-        # Daily-partitioned assets this domain reads (set by the definitions builder).
-        self.daily_inputs: frozenset[dg.AssetKey] = frozenset()
+        # Daily-partitioned assets the domain reads: its own partitioned models and the daily
+        # upstream ports. Eager products must not wait for every old day of these to exist
+        # (days before the data began are missing forever).
+        self.daily_inputs: frozenset[dg.AssetKey] = frozenset(
+            {
+                dg.AssetKey([self.domain, bindings.manifest["nodes"][uid]["name"]])
+                for uid in bindings.partitioned
+            }
+            | {dg.AssetKey(up.asset_path) for up in bindings.upstream.values() if up.daily}
+        )
         # Specs are asked for repeatedly (dagster-dbt, checks, schedules): built once per node.
         self._specs: dict[tuple[int, str], dg.AssetSpec] = {}
 
@@ -59,9 +63,9 @@ class MeshDbtTranslator(DagsterDbtTranslator):
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            address = source_port_address(dbt_resource_props)
-            if address:
-                return port_asset_key(address)
+            upstream = self.bindings.upstream.get(dbt_resource_props["unique_id"])
+            if upstream:  # the producer's asset of the port version this source reads
+                return dg.AssetKey(upstream.asset_path)
             return dg.AssetKey(
                 [
                     domain_of(dbt_resource_props),
@@ -73,7 +77,7 @@ class MeshDbtTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         address = source_port_address(dbt_resource_props)
-        return address.split(".")[0] if address else domain_of(dbt_resource_props)
+        return PortAddress.parse(address).domain if address else domain_of(dbt_resource_props)
 
     def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
         cache_key = (id(manifest), unique_id)

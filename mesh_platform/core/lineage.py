@@ -22,7 +22,6 @@ telling a consumer.
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -30,9 +29,7 @@ from typing import Any
 
 from mesh_platform.core.descriptor import DataProduct, OutputPort
 from mesh_platform.core.domain import Domain
-from mesh_platform.core.manifest import domain_of, source_port_address
-
-_VERSION_IN_LOCATION = re.compile(r"/v(\d+)/")
+from mesh_platform.core.manifest import domain_of, source_major, source_port_address
 
 
 @dataclass(frozen=True)
@@ -71,16 +68,6 @@ class _PortModel:
     @property
     def address(self) -> str:
         return self.product.address(self.port)
-
-
-def source_major(props: Mapping[str, Any]) -> int | None:
-    """The major version of a port a ``mesh_port`` source reads, if it can be told."""
-    meta = {**props.get("source_meta", {}), **props.get("meta", {})}
-    if meta.get("mesh_port_version") is not None:
-        return int(meta["mesh_port_version"])
-    location = str(meta.get("external_location") or props.get("external_location") or "")
-    found = _VERSION_IN_LOCATION.findall(location)
-    return int(found[-1]) if found else None
 
 
 def _port_models(manifest: Mapping[str, Any], domains: Iterable[Domain]) -> dict[str, _PortModel]:

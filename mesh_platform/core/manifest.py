@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
@@ -18,6 +19,7 @@ from typing import Any
 
 from mesh_platform.core.environment import apply_tool_env
 
+_VERSION_IN_LOCATION = re.compile(r"/v(\d+)/")
 PROJECT_FILES = ("*.yml", "*.yaml", "*.sql", "*.csv", "*.md")
 
 
@@ -114,6 +116,16 @@ def source_port_address(props: Mapping[str, Any]) -> str | None:
     """The output port a dbt source reads (``meta.mesh_port: <domain>.<port>``), if any."""
     meta = {**props.get("source_meta", {}), **props.get("meta", {})}
     return meta.get("mesh_port")
+
+
+def source_major(props: Mapping[str, Any]) -> int | None:
+    """The major version of a port a ``mesh_port`` source reads, if it can be told."""
+    meta = {**props.get("source_meta", {}), **props.get("meta", {})}
+    if meta.get("mesh_port_version") is not None:
+        return int(meta["mesh_port_version"])
+    location = str(meta.get("external_location") or props.get("external_location") or "")
+    found = _VERSION_IN_LOCATION.findall(location)
+    return int(found[-1]) if found else None
 
 
 def domain_of(node: Mapping[str, Any]) -> str:

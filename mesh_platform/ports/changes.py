@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mesh_platform.core.lineage import source_major
-from mesh_platform.core.manifest import domain_of, source_port_address
+from mesh_platform.core.manifest import domain_of, source_major, source_port_address
 from mesh_platform.ports.store import PublishedPort, current_snapshot, write_json_atomic
 
 CHANGED_FROM_ENV = "MESH_CHANGED_FROM"
