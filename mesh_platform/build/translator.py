@@ -17,6 +17,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 from mesh_platform.core.address import PortAddress
 from mesh_platform.core.bindings import DomainBindings
 from mesh_platform.core.manifest import domain_of, source_port_address
+from mesh_platform.core.product_view import effective_owner
 
 if TYPE_CHECKING:
     from mesh_platform.build.governance_check import GovernanceGate
@@ -92,10 +93,11 @@ class MeshDbtTranslator(DagsterDbtTranslator):
             return spec
         product = self.bindings.model_product.get(unique_id)
         binding = self.bindings.port_for(unique_id)
+        domain = self.bindings.domain
         owner = (
-            (binding and product.port_owner(binding.port))
-            or (product and product.owner)
-            or self.bindings.domain.spec.owner
+            effective_owner(domain, product, binding and binding.port)
+            if product
+            else domain.spec.owner
         )
         layer = node["config"].get("schema") or "main"
         tags = {**spec.tags, "domain": self.domain, "layer": layer}

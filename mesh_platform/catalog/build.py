@@ -23,6 +23,7 @@ from mesh_platform.core.declared_schema import model_entries, normalize_type
 from mesh_platform.core.descriptor import DataProduct, DescriptorError, OutputPort, PortInput
 from mesh_platform.core.domain import Domain, discover_domain_dirs, load_domain
 from mesh_platform.core.environment import MeshEnvironment, get_environment
+from mesh_platform.core.product_view import effective_owner, port_view
 from mesh_platform.governance.context import column_meta
 from mesh_platform.governance.report import GOVERNANCE_CHECK_NAME as GOVERNANCE_CHECK
 from mesh_platform.ports.records import read_governance_record
@@ -47,10 +48,10 @@ def _columns(entry: dict[str, Any] | None) -> tuple[ColumnEntry, ...]:
     return tuple(columns)
 
 
-def _check_names(domain: Domain, port: OutputPort) -> tuple[str, ...]:
+def _check_names(domain: Domain, product: DataProduct, port: OutputPort) -> tuple[str, ...]:
     try:
         spec = load_contract(
-            domain.contract_path(port.contract), f"{domain.name}/marts/{port.model}"
+            domain.contract_path(port.contract), port_view(domain, product, port).soda_dataset
         )
     except (DescriptorError, FileNotFoundError):
         return (GOVERNANCE_CHECK,)
@@ -64,7 +65,7 @@ def _port_entry(
     port: OutputPort,
     models: dict[str, tuple[Path, dict[str, Any]]],
 ) -> PortEntry:
-    owner = product.port_owner(port)
+    view = port_view(domain, product, port)
     _, model = models.get(port.model, (None, None))
     return PortEntry(
         address=product.address(port),
@@ -74,9 +75,9 @@ def _port_entry(
         description=" ".join((port.description or product.description).split()),
         columns=_columns(model),
         example=" ".join((port.example or "").split()),
-        owner_team=owner.team if owner else None,
-        owner_contact=owner.contact if owner else None,
-        check_names=_check_names(domain, port),
+        owner_team=view.owner.team,
+        owner_contact=view.owner.contact,
+        check_names=_check_names(domain, product, port),
         contract_file=f"domains/{domain.name}/{port.contract}",
         deprecation_date=port.deprecation_date.isoformat() if port.deprecation_date else None,
         published=current_snapshot(env.ports_dir, domain.name, port.name, port.version),
@@ -100,8 +101,8 @@ def _product_entry(
         domain=domain.name,
         name=product.name,
         description=" ".join(product.description.split()),
-        owner_team=product.owner.team if product.owner else None,
-        owner_contact=product.owner.contact if product.owner else None,
+        owner_team=effective_owner(domain, product).team,
+        owner_contact=effective_owner(domain, product).contact,
         tier=str(product.tier),
         classification=str(product.classification),
         tags=tuple(product.tags),

@@ -30,8 +30,7 @@ from mesh_platform.core.manifest import (
     source_major,
     source_port_address,
 )
-
-MARTS_SCHEMA = "marts"
+from mesh_platform.core.product_view import MARTS_SCHEMA, port_view
 
 
 @dataclass(frozen=True)
@@ -110,7 +109,7 @@ def bind_domain(domain: Domain, manifest: Mapping[str, Any]) -> DomainBindings:
                     f"output port and must live in models/{domain.name}/marts/"
                 )
             contract = load_contract(
-                domain.contract_path(port.contract), f"{domain.name}/{MARTS_SCHEMA}/{port.model}"
+                domain.contract_path(port.contract), port_view(domain, product, port).soda_dataset
             )
             ports[uid] = PortBinding(product, port, uid, contract)
         _check_upstream_ports(domain, product)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from mesh_platform.build.execute import DomainRun
 from mesh_platform.core.environment import get_environment
+from mesh_platform.core.product_view import product_view
 from mesh_platform.ports.store import current_snapshot
 
 
@@ -27,20 +28,21 @@ def product_rows(runs: list[DomainRun]) -> list[ProductRow]:
     for run in runs:
         domain = run.spec
         for product in domain.products:
-            for port in product.output_ports:
-                key = f"{domain.name}/{port.model}"
-                tally = run.checks.get(key)
-                snap = current_snapshot(env.ports_dir, domain.name, port.name, port.version)
-                published = key in run.materialized and (tally is None or tally.failed == 0)
+            for port in product_view(domain, product).ports:
+                tally = run.checks.get(port.asset_key_string)
+                snap = current_snapshot(env.ports_dir, port.domain, port.address.port, port.version)
+                published = port.asset_key_string in run.materialized and (
+                    tally is None or tally.failed == 0
+                )
                 rows.append(
                     ProductRow(
                         domain=domain.name,
                         product=product.name,
-                        owner=product.owner.team if product.owner else "(no owner)",
+                        owner=port.owner.team,
                         rows=snap.rows if snap else None,
                         checks_passed=tally.passed if tally else 0,
                         checks_failed=tally.failed if tally else 0,
-                        address=f"{product.address(port)} v{port.version}",
+                        address=port.label,
                         status="published" if published else "NOT published",
                     )
                 )
