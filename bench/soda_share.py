@@ -29,8 +29,8 @@ def measure(data_dir: Path) -> dict:
 
     import duckdb
 
+    from mesh_platform.build.verification import verify_contract
     from mesh_platform.core.bindings import bind_domain
-    from mesh_platform.core.contracts import verify_contract
     from mesh_platform.core.domain import load_all_domains
     from mesh_platform.core.environment import apply_tool_env
     from mesh_platform.core.manifest import load_manifest

@@ -31,6 +31,7 @@ HOST_TAG = "mesh/host"
 class CheckTally:
     passed: int = 0
     failed: int = 0
+    warned: int = 0
 
 
 @dataclass
@@ -125,10 +126,14 @@ def _range_tags(window: tuple[date, date]) -> dict[str, str]:
 
 
 def _collect(run: DomainRun, result: dg.ExecuteInProcessResult) -> None:
+    import dagster as dg
+
     for evaluation in result.get_asset_check_evaluations():
         tally = run.checks.setdefault(evaluation.asset_key.to_user_string(), CheckTally())
         if evaluation.passed:
             tally.passed += 1
+        elif evaluation.severity == dg.AssetCheckSeverity.WARN:
+            tally.warned += 1  # a warning: reported, never blocking
         else:
             tally.failed += 1
     for mat in result.get_asset_materialization_events():

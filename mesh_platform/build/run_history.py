@@ -21,7 +21,9 @@ class Materialization:
 class CheckExecution:
     run_id: str
     timestamp: float
-    status: str  # Dagster's AssetCheckExecutionRecordStatus value (SUCCEEDED, FAILED, …)
+    # Dagster's AssetCheckExecutionRecordStatus value (SUCCEEDED, FAILED, …), except that a
+    # failure of WARN severity (Soda's WARN) is WARNED: it was reported, it did not block
+    status: str
 
 
 def materializations(instance: Any, asset_path: list[str], limit: int) -> list[Materialization]:
@@ -46,9 +48,20 @@ def check_executions(
 
     key = dg.AssetCheckKey(dg.AssetKey(asset_path), check_name)
     return [
-        CheckExecution(e.run_id, e.create_timestamp, e.status.value)
+        CheckExecution(e.run_id, e.create_timestamp, _status(e))
         for e in instance.event_log_storage.get_asset_check_execution_history(key, limit=limit)
     ]
+
+
+def _status(execution: Any) -> str:
+    import dagster as dg
+
+    status = execution.status.value
+    dagster_event = execution.event.dagster_event if execution.event else None
+    evaluation = dagster_event.event_specific_data if dagster_event else None
+    if status == "FAILED" and getattr(evaluation, "severity", None) == dg.AssetCheckSeverity.WARN:
+        return "WARNED"
+    return status
 
 
 def open_instance() -> Any:

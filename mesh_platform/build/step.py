@@ -20,8 +20,9 @@ import duckdb
 from mesh_platform.build import governance_check as governance
 from mesh_platform.build.dbt_resource import MeshDbtCliResource, domain_invocation_env
 from mesh_platform.build.rejects import publish_split, split_port
+from mesh_platform.build.verification import verify_contract
 from mesh_platform.core.bindings import DomainBindings, PortBinding
-from mesh_platform.core.contracts import ContractVerification, verify_contract
+from mesh_platform.core.contracts import ContractVerification
 from mesh_platform.core.declared_schema import (
     declared_port_schema,
 )
@@ -68,8 +69,9 @@ def _check_result(binding: PortBinding, key: dg.AssetKey, verification: Contract
         yield dg.AssetCheckResult(
             asset_key=key,
             check_name=outcome.check.name,
-            passed=outcome.passed,
-            severity=dg.AssetCheckSeverity.ERROR,
+            # Soda's WARN is Dagster's WARN: shown as a warning, and it does not block publishing
+            passed=outcome.passed and not outcome.warned,
+            severity=dg.AssetCheckSeverity.WARN if outcome.warned else dg.AssetCheckSeverity.ERROR,
             metadata={
                 "address": binding.address,
                 "check": outcome.check.label,

@@ -67,11 +67,13 @@ def port_history(instance: Any, port: PortEntry, limit: int = 30) -> PortHistory
         for index, execution in enumerate(
             run_history.check_executions(instance, path, name, limit)
         ):
-            if execution.status not in ("SUCCEEDED", "FAILED"):
+            if execution.status not in ("SUCCEEDED", "FAILED", "WARNED"):
                 continue
-            passed = execution.status == "SUCCEEDED"
+            passed = execution.status != "FAILED"  # a warning did not fail the port
             if index == 0 or name not in latest:
-                latest[name] = "passed" if passed else "failed"
+                latest[name] = {"SUCCEEDED": "passed", "WARNED": "warned"}.get(
+                    execution.status, "failed"
+                )
             run = runs.setdefault(
                 execution.run_id, RunRecord(execution.run_id, execution.timestamp)
             )

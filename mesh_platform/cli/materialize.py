@@ -51,6 +51,7 @@ def run_materialize(
             console.print(
                 f"    {mark} {row.address}: {rows}, checks {row.checks_passed} passed"
                 f" / {row.checks_failed} failed"
+                + (f" / [yellow]{row.checks_warned} warned[/]" if row.checks_warned else "")
             )
         for error in run.errors:
             console.print(f"[red]{error}[/]")
@@ -96,7 +97,8 @@ def _table(rows) -> Table:
             r.product,
             r.owner,
             f"{r.rows:,}" if r.rows is not None else "—",
-            f"{r.checks_passed}/{r.checks_failed}",
+            f"{r.checks_passed}/{r.checks_failed}"
+            + (f" [yellow]⚠{r.checks_warned}[/]" if r.checks_warned else ""),
             r.address,
             f"[{style}]{r.status}[/]",
         )

@@ -1,21 +1,15 @@
-"""Soda v4 contracts of output ports: their checks as Dagster check specs, and verification.
+"""Soda v4 contracts of output ports, parsed once: each check named so Dagster can show it.
 
-Verification runs on a DuckDB connection the caller already holds (the domain's own file),
-so checks never open the file a second time and never race the pipeline for its lock.
+The one parser of a contract file; verification (running Soda) is the build's job
+(:mod:`mesh_platform.build.verification`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from mesh_platform.core import yaml_io
 from mesh_platform.core.descriptor import DescriptorError
@@ -58,9 +52,14 @@ class ContractSpec:
 @dataclass
 class CheckOutcome:
     check: ContractCheck
-    passed: bool
-    outcome: str
+    passed: bool  # False only for a failure that blocks publishing; a WARN passes
+    outcome: str  # Soda's outcome: PASSED, WARN, FAILED, or NOT_EVALUATED
     diagnostics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def warned(self) -> bool:
+        """Soda's WARN: the check's warn threshold was crossed, not its fail threshold."""
+        return self.outcome == "WARN"
 
 
 @dataclass
@@ -82,22 +81,6 @@ def _check_name(check_type: str, column: str | None, qualifier: str | None) -> s
     parts = [CONTRACT_CHECK_PREFIX, column, check_type, qualifier]
     raw = "__".join(p for p in parts if p)
     return re.sub(r"[^A-Za-z0-9_]", "_", raw)
-
-
-@contextlib.contextmanager
-def _filtered_contract(path: Path, row_filter: str | None) -> Iterator[Path]:
-    """The contract file itself, or a copy of it whose dataset ``filter`` also has
-    ``row_filter``."""
-    if not row_filter:
-        yield path
-        return
-    raw = yaml_io.safe_load(path.read_text()) or {}
-    own = raw.get("filter")
-    raw["filter"] = f"({own}) and ({row_filter})" if own else row_filter
-    with tempfile.TemporaryDirectory(prefix="mesh-contract-") as tmp:
-        copy = Path(tmp) / path.name
-        copy.write_text(yaml.safe_dump(raw, sort_keys=False))
-        yield copy
 
 
 def load_contract(path: Path, expected_dataset: str) -> ContractSpec:
@@ -144,49 +127,3 @@ def _parse_check(
     qualifier = own.get("qualifier")
     name = _check_name(check_type, column, qualifier)
     return [ContractCheck(name, check_type, column, qualifier, {**shared, **own})]
-
-
-def verify_contract(
-    connection: Any, spec: ContractSpec, data_source: str, row_filter: str | None = None
-) -> ContractVerification:
-    """Verify ``spec`` on an open DuckDB connection; every declared check gets an outcome.
-
-    A check Soda did not evaluate counts as failed: Soda reports ``ok=False`` with zero results
-    when it cannot read the data, and silence must never publish a port.
-
-    ``row_filter`` (SQL) verifies only the rows it selects — the days a run of a daily port
-    built — through Soda's own dataset ``filter`` (ANDed with the contract's, if it has one),
-    so checking a day costs O(day), not O(history).
-    """
-    os.environ.setdefault("SODA_CORE_TELEMETRY_ENABLED", "false")
-    from soda_core.contracts import verify_contract_locally
-    from soda_duckdb.common.data_sources.duckdb_data_source import DuckDBDataSourceImpl
-
-    source = DuckDBDataSourceImpl.from_existing_cursor(connection, name=data_source)
-    with _filtered_contract(spec.path, row_filter) as contract_path:
-        result = verify_contract_locally(
-            data_sources=[source], contract_file_path=str(contract_path)
-        )
-    by_key: dict[tuple[str, str | None, str | None], Any] = {}
-    for verification in result.contract_verification_results:
-        for check_result in verification.check_results:
-            check = check_result.check
-            key = (
-                check.type,
-                getattr(check, "column_name", None),
-                getattr(check, "qualifier", None),
-            )
-            by_key[key] = check_result
-    outcomes = []
-    for check in spec.checks:
-        found = by_key.get((check.check_type, check.column, check.qualifier))
-        if found is None:
-            outcomes.append(CheckOutcome(check, False, "NOT_EVALUATED", {}))
-            continue
-        outcome = found.outcome.name
-        diagnostics = {
-            k: v for k, v in (found.diagnostic_metric_values or {}).items() if v is not None
-        }
-        outcomes.append(CheckOutcome(check, outcome in {"PASSED", "WARN"}, outcome, diagnostics))
-    errors = result.get_errors_str() if result.has_errors else ""
-    return ContractVerification(spec=spec, outcomes=outcomes, errors=errors)

@@ -18,6 +18,7 @@ class ProductRow:
     rows: int | None
     checks_passed: int
     checks_failed: int
+    checks_warned: int
     address: str
     status: str
 
@@ -42,6 +43,7 @@ def product_rows(runs: list[DomainRun]) -> list[ProductRow]:
                         rows=snap.rows if snap else None,
                         checks_passed=tally.passed if tally else 0,
                         checks_failed=tally.failed if tally else 0,
+                        checks_warned=tally.warned if tally else 0,
                         address=port.label,
                         status="published" if published else "NOT published",
                     )

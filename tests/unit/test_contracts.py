@@ -6,7 +6,8 @@ import duckdb
 import pytest
 import yaml
 
-from mesh_platform.core.contracts import load_contract, verify_contract
+from mesh_platform.build.verification import verify_contract
+from mesh_platform.core.contracts import load_contract
 from mesh_platform.core.descriptor import DescriptorError
 
 CONTRACT = {
@@ -86,3 +87,28 @@ def test_unreadable_table_counts_as_failure_not_silence(contract_file, shop):
     result = verify_contract(shop, load_contract(contract_file, "shop/marts/widgets"), "shop")
     assert not result.passed
     assert all(not o.passed for o in result.outcomes)
+
+
+def test_a_soda_warn_passes_the_contract_and_shows_as_a_dagster_warning(tmp_path, shop):
+    """A warn-level threshold crossed: the port still publishes, Dagster shows a WARN check."""
+    import dagster as dg
+
+    from mesh_platform.build.step import _check_result
+
+    warn = {
+        **CONTRACT,
+        "checks": [{"row_count": {"threshold": {"must_be_greater_than": 5, "level": "warn"}}}],
+    }
+    path = tmp_path / "warn.yaml"
+    path.write_text(yaml.safe_dump(warn))
+    result = verify_contract(shop, load_contract(path, "shop/marts/widgets"), "shop")
+    (row_count,) = [o for o in result.outcomes if o.check.check_type == "row_count"]
+    assert (row_count.outcome, row_count.warned, row_count.passed) == ("WARN", True, True)
+    assert result.passed  # a warning never blocks publishing
+
+    port = type("Binding", (), {"address": "shop.widgets"})()
+    shown = {r.check_name: r for r in _check_result(port, dg.AssetKey(["shop", "widgets"]), result)}
+    assert shown[row_count.check.name].severity == dg.AssetCheckSeverity.WARN
+    assert not shown[row_count.check.name].passed  # Dagster paints it as a warning, not a pass
+    others = [r for name, r in shown.items() if name != row_count.check.name]
+    assert others and all(r.passed and r.severity == dg.AssetCheckSeverity.ERROR for r in others)

@@ -18,11 +18,11 @@ from mesh_platform.build.rejects import (
     split_bad_rows,
     split_port,
 )
+from mesh_platform.build.verification import verify_contract
 from mesh_platform.core.contracts import (
     CheckOutcome,
     ContractVerification,
     load_contract,
-    verify_contract,
 )
 
 CONTRACT = {
