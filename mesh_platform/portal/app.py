@@ -19,6 +19,7 @@ from mesh_platform.catalog.catalog import CatalogError
 from mesh_platform.environment import MeshEnvironment, get_environment
 from mesh_platform.portal import api, pages
 from mesh_platform.portal.auth import form_token, page_user
+from mesh_platform.portal.guard import RequestGuard
 from mesh_platform.portal.state import PortalState
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -84,6 +85,9 @@ def create_app(env: MeshEnvironment | None = None) -> FastAPI:
     # Keys the forms' anti-forgery tokens; drawn per start, so a restart makes open forms stale.
     app.state.form_secret = secrets.token_bytes(32)
     app.state.templates = Jinja2Templates(directory=str(TEMPLATES))
+
+    # Added before security_headers, so it runs inside it: its refusals get the headers too.
+    app.add_middleware(RequestGuard, refuse=_error)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
