@@ -32,7 +32,26 @@ class TokenRecord:
     expires_at: str | None  # None: a token issued before tokens expired; revoke it
 
     def expired(self, now: datetime) -> bool:
-        return self.expires_at is not None and datetime.fromisoformat(self.expires_at) <= now
+        """Past its expiry, or an expiry that is not a timestamp (refused rather than a crash)."""
+        if self.expires_at is None:
+            return False
+        moment = parse_time(self.expires_at)
+        return moment is None or moment <= now
+
+    @property
+    def unreadable(self) -> bool:
+        """Its expiry is not a timestamp (a hand-edited file): refused, kept to be revoked."""
+        return self.expires_at is not None and parse_time(self.expires_at) is None
+
+
+def parse_time(text: object) -> datetime | None:
+    """An ISO timestamp as an aware datetime (one without a time zone is UTC, as issued); None
+    when it is not a timestamp, so one bad entry in tokens.json never breaks other users."""
+    try:
+        moment = datetime.fromisoformat(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def tokens_path(data_dir: Path) -> Path:
@@ -52,7 +71,7 @@ def _load(path: Path) -> dict[str, dict]:
 def _record(digest: str, entry: dict) -> TokenRecord:
     return TokenRecord(
         id=digest[:ID_LENGTH],
-        user=entry["user"],
+        user=str(entry.get("user", "")),
         issued_at=entry.get("issued_at"),
         expires_at=entry.get("expires_at"),
     )
@@ -77,7 +96,11 @@ def issue_token(
     }
     path = tokens_path(data_dir)
     with locked(path):
-        tokens = {d: e for d, e in _load(path).items() if not _record(d, e).expired(now)}
+        tokens = {
+            d: e
+            for d, e in _load(path).items()
+            if not _record(d, e).expired(now) or _record(d, e).unreadable
+        }
         tokens[_digest(token)] = entry
         _save(path, tokens)
     return token, _record(_digest(token), entry)
@@ -89,7 +112,9 @@ def user_for_token(data_dir: Path, token: str) -> str | None:
     now = datetime.now(UTC)
     for known, entry in _load(tokens_path(data_dir)).items():
         if hmac.compare_digest(known, digest):
-            return None if _record(known, entry).expired(now) else entry["user"]
+            user = entry.get("user")
+            expired = _record(known, entry).expired(now)
+            return user if isinstance(user, str) and user and not expired else None
     return None
 
 
@@ -114,7 +139,7 @@ def revoke_tokens(
             d: e
             for d, e in tokens.items()
             if (token_id is not None and d[:ID_LENGTH] == token_id)
-            or (user_id is not None and e["user"] == user_id)
+            or (user_id is not None and e.get("user") == user_id)
         }
         if removed:
             _save(path, {d: e for d, e in tokens.items() if d not in removed})

@@ -6,6 +6,7 @@ FastAPI's own ``/docs`` loads Swagger UI from a CDN; the portal serves no extern
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -17,7 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from mesh_platform.catalog.catalog import CatalogError
 from mesh_platform.core.environment import MeshEnvironment, get_environment
 from mesh_platform.portal import api, pages
-from mesh_platform.portal.auth import page_user
+from mesh_platform.portal.auth import form_token, page_user
+from mesh_platform.portal.guard import RequestGuard
 from mesh_platform.portal.state import PortalState
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -28,7 +30,8 @@ SECURITY_HEADERS = {
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: that makes the browser send `Origin: null` on the portal's own forms.
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
 
@@ -53,7 +56,13 @@ def _error(request: Request, status: int, detail: str, headers=None) -> Response
     return request.app.state.templates.TemplateResponse(
         request,
         "error.html",
-        {"user": page_user(request), "status": status, "detail": detail, "title": "Error"},
+        {
+            "user": page_user(request),
+            "csrf": form_token(request),
+            "status": status,
+            "detail": detail,
+            "title": "Error",
+        },
         status_code=status,
     )
 
@@ -73,7 +82,12 @@ def create_app(env: MeshEnvironment | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.portal = PortalState(env)
+    # Keys the forms' anti-forgery tokens; drawn per start, so a restart makes open forms stale.
+    app.state.form_secret = secrets.token_bytes(32)
     app.state.templates = Jinja2Templates(directory=str(TEMPLATES))
+
+    # Added before security_headers, so it runs inside it: its refusals get the headers too.
+    app.add_middleware(RequestGuard, refuse=_error)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):

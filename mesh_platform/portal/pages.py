@@ -29,6 +29,7 @@ ProductName = Annotated[str, Path(pattern=NAME, max_length=64)]
 
 def _render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
     context.setdefault("user", auth.page_user(request))
+    context.setdefault("csrf", auth.form_token(request))
     return request.app.state.templates.TemplateResponse(
         request, template, context, status_code=status
     )
@@ -41,7 +42,7 @@ def _state(request: Request):
 def _signed_in(request: Request) -> User:
     user = auth.page_user(request)
     if user is None:
-        raise HTTPException(401, "sign in first (a token from `mesh access token USER`)")
+        raise HTTPException(401, auth.SIGN_IN_FIRST)
     return user
 
 
@@ -133,7 +134,7 @@ def product(request: Request, domain: DomainName, product: ProductName) -> Respo
     return _product_page(request, domain, product)
 
 
-@router.post("/products/{domain}/{product}/request", dependencies=[Depends(auth.same_origin)])
+@router.post("/products/{domain}/{product}/request", dependencies=[Depends(auth.verify_form)])
 def request_access(
     request: Request,
     domain: DomainName,
@@ -210,7 +211,7 @@ def requests_page(request: Request) -> Response:
     )
 
 
-@router.post("/access/requests/{request_id}/decide", dependencies=[Depends(auth.same_origin)])
+@router.post("/access/requests/{request_id}/decide", dependencies=[Depends(auth.verify_form)])
 def decide(
     request: Request,
     request_id: Annotated[str, Path(pattern=REQUEST_ID)],
@@ -228,12 +229,21 @@ def decide(
     return RedirectResponse(f"/access/requests?decided={quote(request_id)}", status_code=303)
 
 
+def _signin_page(request: Request, status: int = 200, **context: Any) -> Response:
+    """The sign-in form, with its anti-forgery token (and the cookie it is bound to)."""
+    csrf, new_cookie = auth.signin_form_token(request)
+    response = _render(request, "signin.html", status=status, csrf=csrf, title="Sign in", **context)
+    if new_cookie is not None:
+        auth.set_signin_cookie(request, response, new_cookie)
+    return response
+
+
 @router.get("/signin")
 def signin_form(request: Request, next: str | None = None) -> Response:
-    return _render(request, "signin.html", next=_safe_next(next), title="Sign in")
+    return _signin_page(request, next=_safe_next(next))
 
 
-@router.post("/signin", dependencies=[Depends(auth.same_origin)])
+@router.post("/signin", dependencies=[Depends(auth.verify_form)])
 def signin(
     request: Request,
     token: Annotated[str, Form(max_length=200)],
@@ -243,13 +253,19 @@ def signin(
     try:
         auth.sign_in(request, response, token)
     except AccessDenied as exc:
-        return _render(
-            request, "signin.html", status=401, user=None, next=_safe_next(next), error=str(exc)
-        )
+        return _signin_page(request, status=401, user=None, next=_safe_next(next), error=str(exc))
     return response
 
 
-@router.api_route("/signout", methods=["GET", "POST"])
+@router.get("/signout")
+def signout_form(request: Request) -> Response:
+    """A link to /signout asks to confirm: signing out changes state, so only a form does it."""
+    if auth.page_user(request) is None:
+        return RedirectResponse("/", status_code=303)
+    return _render(request, "signout.html", title="Sign out")
+
+
+@router.post("/signout", dependencies=[Depends(auth.verify_form)])
 def signout() -> Response:
     response = RedirectResponse("/", status_code=303)
     auth.sign_out(response)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.slow
 
 PLAYS = "playback/daily_track_plays"  # alice reads it through the standing role:analyst grant
 PROFILES = "listeners/listener_profiles"  # personal data: email_sha256, birth_year
+FORM_TOKEN = re.compile(r'<input type="hidden" name="csrf" value="([^"]+)">')
 
 
 @pytest.fixture
@@ -371,15 +373,22 @@ def test_pages_show_metadata_signed_out_and_guard_the_session(client, tokens):
     assert client.get(f"/products/{PROFILES}/preview").status_code == 401
     assert client.get("/products/listeners/nope").status_code == 404
 
-    refused = client.post("/signin", data={"token": "mesh_wrong"}, follow_redirects=False)
+    csrf = form_token(client.get("/signin").text)
+    refused = client.post(
+        "/signin", data={"token": "mesh_wrong", "csrf": csrf}, follow_redirects=False
+    )
     assert refused.status_code == 401 and "mesh_token" not in refused.headers.get("set-cookie", "")
     token = tokens["alice"]["Authorization"].split()[1]
     foreign = client.post(
-        "/signin", data={"token": token}, headers={"Origin": "https://evil.example"}
+        "/signin",
+        data={"token": token, "csrf": csrf},
+        headers={"Origin": "https://evil.example"},
     )
     assert foreign.status_code == 403
     signed = client.post(
-        "/signin", data={"token": token, "next": "//evil.example/"}, follow_redirects=False
+        "/signin",
+        data={"token": token, "next": "//evil.example/", "csrf": csrf},
+        follow_redirects=False,
     )
     assert signed.status_code == 303 and signed.headers["location"] == "/"
     cookie = signed.headers["set-cookie"].lower()
@@ -387,8 +396,103 @@ def test_pages_show_metadata_signed_out_and_guard_the_session(client, tokens):
 
     mine = client.get(f"/products/{PROFILES}")  # the client keeps the cookie
     assert "Signed in as <strong>alice</strong>" in mine.text and "cannot read" in mine.text
-    short = client.post(f"/products/{PROFILES}/request", data={"reason": "why"})
+    short = client.post(
+        f"/products/{PROFILES}/request", data={"reason": "why", "csrf": form_token(mine.text)}
+    )
     assert short.status_code == 400 and "say why" in short.text
     assert client.get(f"/products/{PROFILES}/preview").status_code == 403
-    client.get("/signout")
+    client.post("/signout", data={"csrf": form_token(mine.text)})
+    assert "not signed in" in client.get(f"/products/{PROFILES}").text
+
+
+def form_token(html: str) -> str:
+    """The anti-forgery token of the (first) form on a portal page."""
+    found = FORM_TOKEN.search(html)
+    assert found, "the page's form carries no anti-forgery token"
+    return found[1]
+
+
+def sign_in(client: TestClient, headers: dict[str, str]) -> None:
+    """Sign in through the sign-in page's own form, as a browser does."""
+    token = headers["Authorization"].split()[1]
+    page = client.get("/signin")
+    signed = client.post(
+        "/signin", data={"token": token, "csrf": form_token(page.text)}, follow_redirects=False
+    )
+    assert signed.status_code == 303, signed.text
+
+
+def test_a_forged_decision_is_refused_and_writes_no_grant(client, tokens, portal_env):
+    """The reported attack: a same-site page (another port on 127.0.0.1, so the SameSite=Strict
+    cookie is sent) with no-referrer posts the owner's decision form; the browser sends
+    ``Origin: null``. Only the portal's own form, with its per-sign-in token, may decide."""
+    created = client.post(
+        "/api/v1/access/requests",
+        json={"target": "artists.artist_royalties", "reason": "monthly royalty report"},
+        headers=tokens["alice"],
+    )
+    request_id = created.json()["id"]
+    grants = portal_env.access_dir / "grants.yaml"
+    before = grants.read_bytes()
+    sign_in(client, tokens["carla"])  # the owner, signed in: the client keeps her cookie
+    page = client.get("/access/requests")
+    assert page.headers["referrer-policy"] == "same-origin"  # own forms send their Origin
+    own = form_token(page.text)
+    other = TestClient(client.app)
+    sign_in(other, tokens["alice"])
+    alices = form_token(other.get("/access/requests").text)
+
+    url = f"/access/requests/{request_id}/decide"
+    approve = {"decision": "approve", "note": "forged"}
+    for headers, extra in (
+        ({"Origin": "null"}, {}),  # the reproduction: no token, Origin: null
+        ({"Origin": "null"}, {"csrf": "forged"}),
+        ({}, {"csrf": ""}),
+        ({}, {"csrf": alices}),  # a token of another sign-in
+        ({"Origin": "null"}, {"csrf": own}),  # Origin: null is no longer accepted
+        ({"Origin": "http://127.0.0.1:8001"}, {"csrf": own}),  # another port is another origin
+    ):
+        forged = client.post(url, data={**approve, **extra}, headers=headers)
+        assert forged.status_code == 403, (headers, extra, forged.text)
+        assert "refused" in forged.text
+    # The JSON API ignores the sign-in cookie: a cookie alone approves nothing.
+    cookie_only = client.post(f"/api/v1/access/requests/{request_id}/approve", json={})
+    assert cookie_only.status_code == 401 and "bearer token" in cookie_only.json()["detail"]
+    assert grants.read_bytes() == before
+    listing = client.get("/api/v1/access/requests", headers=tokens["alice"]).json()
+    assert [r["status"] for r in listing["mine"] if r["id"] == request_id] == ["pending"]
+
+    # The owner's own form on the portal's page (its token, its origin) decides.
+    decided = client.post(
+        url,
+        data={"decision": "approve", "note": "ok", "csrf": own},
+        headers={"Origin": "http://testserver"},
+        follow_redirects=False,
+    )
+    assert decided.status_code == 303, decided.text
+    assert request_id in grants.read_text()
+
+
+def test_sign_in_sign_out_and_request_forms_need_their_token(client, tokens):
+    token = tokens["alice"]["Authorization"].split()[1]
+    refused = client.post("/signin", data={"token": token}, follow_redirects=False)
+    assert refused.status_code == 403
+    assert "mesh_token" not in refused.headers.get("set-cookie", "")
+    sign_in(client, tokens["alice"])
+    product = client.get(f"/products/{PROFILES}")
+    own = form_token(product.text)
+    forged = client.post(f"/products/{PROFILES}/request", data={"reason": "regional counts"})
+    assert forged.status_code == 403
+    assert client.get("/api/v1/access/requests", headers=tokens["alice"]).json()["mine"] == []
+    asked = client.post(
+        f"/products/{PROFILES}/request",
+        data={"reason": "regional counts", "csrf": own},
+        follow_redirects=False,
+    )
+    assert asked.status_code == 303, asked.text
+    assert client.post("/signout", data={}).status_code == 403  # a forged sign-out
+    assert "Signed in as <strong>alice</strong>" in client.get("/").text
+    signout = client.get("/signout")  # a link shows a confirmation form, it does not sign out
+    assert "Signed in as <strong>alice</strong>" in signout.text
+    client.post("/signout", data={"csrf": form_token(signout.text)})
     assert "not signed in" in client.get(f"/products/{PROFILES}").text

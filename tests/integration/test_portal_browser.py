@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import uvicorn
@@ -74,6 +75,35 @@ def browser(monkeypatch) -> Iterator:
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture
+def other_site() -> Iterator[tuple[str, dict[str, str]]]:
+    """Another web server on another loopback port (same site as the portal: same host, so the
+    browser sends the portal's SameSite=Strict cookie with requests it makes to the portal)."""
+    pages: dict[str, str] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = pages.get(self.path, "").encode()
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, name="other-site", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", pages
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
 
 
 def _sign_in(page, base: str, token: str, user: str) -> None:
@@ -157,3 +187,42 @@ def test_find_request_approve_and_read_in_chromium(portal_url, browser, portal_e
         ("carla", "approve"),
     ]
     assert any(e.user == "alice" and e.action == "read" and e.rows for e in reads)
+
+
+def test_a_page_on_another_loopback_port_cannot_approve_as_the_owner(
+    portal_url,
+    browser,
+    portal_env,  # noqa: F811
+    other_site,
+):
+    """The reported attack, in Chromium: the owner is signed in; a page on another port of
+    127.0.0.1 with ``<meta name=referrer content=no-referrer>`` auto-submits an approval."""
+    service = AccessService(portal_env)
+    carla = service.issue_token("carla")
+    pending = service.request("alice", "artists.artist_royalties", "Monthly royalty report")
+    grants = portal_env.access_dir / "grants.yaml"
+    before = grants.read_bytes()
+    site, pages = other_site
+    pages["/"] = (
+        "<!doctype html><meta name=referrer content=no-referrer>"
+        f'<form method=post action="{portal_url}/access/requests/{pending.id}/decide">'
+        "<input type=hidden name=decision value=approve>"
+        '<input type=hidden name=note value="looks fine"></form>'
+        "<script>document.forms[0].submit()</script>"
+    )
+    page = browser.new_page()
+    _sign_in(page, portal_url, carla, "carla")
+
+    with page.expect_response(lambda r: r.url.endswith("/decide")) as forged:
+        page.goto(f"{site}/", wait_until="commit")
+    response = forged.value
+    sent = response.request.all_headers()
+    assert "mesh_token=" in sent.get("cookie", "")  # the browser did send the owner's cookie
+    assert sent.get("origin") == "null"
+    assert response.status == 403
+    page.wait_for_load_state()
+    assert "refused" in page.locator("#error").inner_text()
+    assert grants.read_bytes() == before
+    assert [r.status for r in AccessService(portal_env).requests() if r.id == pending.id] == [
+        "pending"
+    ]

@@ -8,12 +8,14 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from typer.testing import CliRunner
 
 from mesh_platform.access.audit import read_entries
 from mesh_platform.access.errors import AccessDenied, AccessError
 from mesh_platform.access.grants import load_grants
 from mesh_platform.access.service import AccessService
 from mesh_platform.access.tokens import _digest, list_tokens
+from mesh_platform.cli.app import app
 from mesh_platform.core.environment import get_environment
 
 from ...conftest import REPO
@@ -191,6 +193,37 @@ def test_an_expired_token_is_refused(service):
     with pytest.raises(AccessDenied, match="bearer token"):
         service.authenticate(token)
     assert [r.expired(datetime.now(UTC)) for r in list_tokens(service.env.data_dir)] == [True]
+
+
+def test_a_token_entry_without_a_time_zone_breaks_no_one(service):
+    """A hand-edited (or older) tokens.json entry with naive or unreadable timestamps: naive
+    ones are read as UTC, an unreadable expiry refuses that one token, and everybody else
+    (issuing, listing, signing in) carries on."""
+    alice = service.issue_token("alice")
+    carla, lena, bruno = (service.issue_token(u) for u in ("carla", "lena", "bruno"))
+    path = service.env.data_dir / "access" / "tokens.json"
+    stored = json.loads(path.read_text())
+    naive = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    stored[_digest(carla)].update(
+        issued_at=naive.isoformat(), expires_at=(naive + timedelta(days=1)).isoformat()
+    )
+    stored[_digest(lena)]["expires_at"] = (naive - timedelta(days=1)).isoformat()
+    stored[_digest(bruno)]["expires_at"] = "next tuesday"
+    path.write_text(json.dumps(stored))
+
+    assert service.authenticate(carla).id == "carla"  # naive = UTC, not expired
+    for refused in (lena, bruno):  # expired; unreadable expiry: refused, no crash
+        with pytest.raises(AccessDenied, match="bearer token"):
+            service.authenticate(refused)
+    assert service.authenticate(alice).id == "alice"
+    again = service.issue_token("alice")  # `mesh access token` still works for everyone
+    assert service.authenticate(again).id == "alice"
+    states = {r.user: r.expired(datetime.now(UTC)) for r in list_tokens(service.env.data_dir)}
+    assert states == {"alice": False, "carla": False, "bruno": True}  # lena's pruned at issue
+
+    listing = CliRunner().invoke(app, ["access", "tokens"])
+    assert listing.exit_code == 0, listing.output
+    assert "bruno" in listing.output and "carla" in listing.output
 
 
 def test_owner_revokes_a_grant_and_it_applies_at_once(service):
