@@ -41,11 +41,11 @@ from mesh_platform.ports.changes import (
     save_records,
     upstream_ports,
 )
-from mesh_platform.ports.store import DayPartitions, publish_snapshot
-from mesh_platform.ports.store.records import (
+from mesh_platform.ports.records import (
     write_governance_record,
     write_published_schema,
 )
+from mesh_platform.ports.store import DayPartitions, publish_snapshot
 from mesh_platform.ports.views_file import refresh_views_file
 
 

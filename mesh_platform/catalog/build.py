@@ -26,8 +26,8 @@ from mesh_platform.core.environment import MeshEnvironment, get_environment
 from mesh_platform.core.product_view import effective_owner, port_view
 from mesh_platform.governance.context import column_meta
 from mesh_platform.governance.report import GOVERNANCE_CHECK_NAME as GOVERNANCE_CHECK
+from mesh_platform.ports.records import read_governance_record
 from mesh_platform.ports.store import current_snapshot
-from mesh_platform.ports.store.records import read_governance_record
 
 
 def _columns(entry: dict[str, Any] | None) -> tuple[ColumnEntry, ...]:

@@ -183,7 +183,7 @@ def versioning_at_publish(
         declared_port_schema,
     )
     from mesh_platform.governance.schema_diff import breaking_changes, diff_port_schemas
-    from mesh_platform.ports.store.records import (
+    from mesh_platform.ports.records import (
         read_published_schema,
     )
 

@@ -35,10 +35,10 @@ from mesh_platform.core.domain import Domain, load_all_domains
 from mesh_platform.core.lineage import Consumer, downstream_consumers
 from mesh_platform.governance.report import Finding, Severity
 from mesh_platform.governance.schema_diff import Change, diff_port_schemas
-from mesh_platform.ports.store import POINTER
-from mesh_platform.ports.store.records import (
+from mesh_platform.ports.records import (
     read_published_schema,
 )
+from mesh_platform.ports.store import POINTER
 
 BREAKING_NEEDS_MAJOR = "versioning.breaking-change-needs-major"
 RETIRED_EARLY = "versioning.previous-major-retired-early"

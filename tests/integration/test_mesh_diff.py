@@ -18,9 +18,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from mesh_platform.ports.store.records import (
-    write_published_schema,
-)
 
 from mesh_platform.core.declared_schema import (
     declared_port_schemas,
@@ -34,6 +31,9 @@ from mesh_platform.governance.versioning import (
     RETIRED_EARLY,
     compare_declarations,
     versioning_findings,
+)
+from mesh_platform.ports.records import (
+    write_published_schema,
 )
 
 from ..conftest import REPO

@@ -5,11 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from mesh_platform.ports.store.records import (
-    published_schema_path,
-    read_published_schema,
-    write_published_schema,
-)
 
 from mesh_platform.core.declared_schema import (
     ColumnSchema,
@@ -19,6 +14,11 @@ from mesh_platform.core.declared_schema import (
     normalize_type,
 )
 from mesh_platform.core.domain import load_all_domains
+from mesh_platform.ports.records import (
+    published_schema_path,
+    read_published_schema,
+    write_published_schema,
+)
 
 from ..conftest import REPO
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from mesh_platform.ports.store.records import (
-    write_published_schema,
-)
-
 from mesh_platform.core.declared_schema import (
     ColumnSchema,
     declared_port_schema,
 )
 from mesh_platform.governance.runtime import versioning_at_publish
+from mesh_platform.ports.records import (
+    write_published_schema,
+)
 from tests.unit.governance.test_runtime_policies import _subject
 
 
