@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from mesh_platform.core.environment import temporary_environ
+from mesh_platform.core.version_guard import require_tested
 
 # dbt's stdout shows info and above; dagster-dbt reads exactly what the subprocess printed.
 STREAMED_LEVELS = frozenset({"info", "warn", "error"})
@@ -155,6 +156,10 @@ def _fresh_duckdb_environment() -> Iterator[None]:
     another domain, would otherwise load plugin sources into the first domain's file while
     parsing, and the domain's file would stay open after dbt ended, locking out publishing.
     """
+
+    require_tested(
+        "dbt-duckdb", "the in-process dbt runner (mesh_platform/build/dbt_in_process.py)"
+    )
 
     def close() -> None:
         with contextlib.suppress(ImportError):

@@ -38,6 +38,9 @@ from pydantic import Field
 from mesh_platform.build.dbt_in_process import InProcessDbt
 from mesh_platform.core.environment import temporary_environ
 from mesh_platform.core.manifest import manifest_path
+from mesh_platform.core.version_guard import require_tested
+
+require_tested("dagster-dbt", "the in-process dbt resource (mesh_platform/build/dbt_resource.py)")
 
 
 class MeshDbtCliResource(DbtCliResource):

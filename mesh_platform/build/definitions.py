@@ -31,11 +31,18 @@ from mesh_platform.core.manifest import (
     load_manifest,
     source_port_address,
 )
+from mesh_platform.core.version_guard import require_tested
 
 # A step that failed on something transient (a file lock held by another process, an I/O
 # error) is retried twice with backoff; bad data and failed models raise Failure with
 # allow_retries=False and are never retried.
 TRANSIENT_RETRIES = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
+
+
+# dagster-dbt's public `@dbt_assets` takes no extra check specs; the contract and governance
+# checks must live on the same multi-asset as the dbt models (blocking, one step), so the specs
+# come from `build_dbt_specs`, the function `@dbt_assets` itself is built on.
+require_tested("dagster-dbt", "the domain's dbt steps (mesh_platform/build/definitions.py)")
 
 
 def domain_pool(domain: str) -> str:

@@ -94,6 +94,11 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     A run executed in-process that is SIGKILLed never reports its end: it stays STARTED and,
     worse, keeps its domain's pool slot, so the next run of the domain would wait for it
     forever. Its process id (run tag) tells that it is gone. Returns the reaped run ids.
+
+    Why not Dagster's run monitoring: it is the daemon's, and it watches runs started by a run
+    launcher through their run worker; a run executed in-process by ``mesh materialize`` has
+    no run worker and no daemon is running, so nothing would ever fail it. The production
+    topology (daemon + run launcher) keeps Dagster's own monitoring on.
     """
     import dagster as dg
 

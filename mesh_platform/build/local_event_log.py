@@ -39,7 +39,13 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlalchemy_compat import db_result
 
+from mesh_platform.core.version_guard import require_tested
+
 LOCK_FILE = "pool_slots.lock"
+
+require_tested(
+    "dagster", "the embedded instance's event log (mesh_platform/build/local_event_log.py)"
+)
 
 
 class HostLockedSqliteEventLogStorage(SqliteEventLogStorage):

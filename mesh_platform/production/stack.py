@@ -25,6 +25,7 @@ import yaml
 
 from mesh_platform.core.domain import discover_domain_dirs
 from mesh_platform.core.environment import MeshEnvironment, temporary_environ
+from mesh_platform.core.version_guard import require_tested
 from mesh_platform.production.postgres import PostgresCluster
 from mesh_platform.production.processes import (
     Service,
@@ -193,6 +194,7 @@ class Stack:
 
     def _wait_code_server(self, server: CodeServer) -> None:
         """Until the server answers with its repositories (or with the error loading them)."""
+        require_tested("dagster", "waiting for a code server (mesh_platform/production/stack.py)")
         from dagster._grpc.client import DagsterGrpcClient
 
         client = DagsterGrpcClient(host="127.0.0.1", port=server.port)
