@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
 
         env = apply_tool_env()
         ensure_dagster_home(env)
-        if not (env.operational_dir / "manifest.json").exists():
+        if not env.operational_dir.is_dir() or not any(env.operational_dir.iterdir()):
             run_generate(0.05, 42, console())
         prepare_manifest(env.dbt_project_dir)
         dagster = shutil.which("dagster", path=os.path.dirname(sys.executable))

@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
 
         out = console()
         env = apply_tool_env()
-        if not (env.operational_dir / "manifest.json").exists():
+        if not env.operational_dir.is_dir() or not any(env.operational_dir.iterdir()):
             run_generate(0.05, 42, out)
         stack = Stack(env, webserver_port=port)
         stopping = threading.Event()

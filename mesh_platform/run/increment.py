@@ -25,9 +25,9 @@ from mesh_platform.build.execute import DomainRun
 from mesh_platform.core.domain import Domain, load_all_domains
 from mesh_platform.core.environment import apply_tool_env
 from mesh_platform.run.runner import (
+    day_window,
     domain_order,
     domain_upstreams,
-    generated_window,
     run_in_domain_order,
 )
 
@@ -49,11 +49,12 @@ def check_day(day: str) -> date:
         parsed = date.fromisoformat(day)
     except ValueError:
         raise ValueError(f"--day {day!r} is not a date: use YYYY-MM-DD") from None
-    first, last = generated_window(apply_tool_env())
+    env = apply_tool_env()
+    first, last = day_window(env, load_all_domains(env.domains_dir))
     if not first <= parsed <= last:
         raise ValueError(
-            f"--day {parsed}: the operational data covers {first} to {last}; land that day's "
-            "events first or pick a day in the window"
+            f"--day {parsed}: the daily products cover {first} to {last}; land that day's "
+            "data first or pick a day in the window"
         )
     return parsed
 

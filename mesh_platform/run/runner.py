@@ -17,7 +17,7 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from graphlib import CycleError, TopologicalSorter
 
 from mesh_platform.build.execute import DomainRun, materialize_domain
@@ -45,16 +45,35 @@ def domain_order(domains: list[Domain]) -> list[Domain]:
     return [by_name[n] for n in order]
 
 
-def generated_window(env: MeshEnvironment) -> tuple[date, date]:
-    """First and last day of generated operational data, from the generator's manifest."""
-    manifest = env.operational_dir / "manifest.json"
-    if not manifest.exists():
+# A data source may say which days it holds: `start` and `days` in this file at the top of the
+# operational data folder (the demo's generator writes it). Without it, the partitions decide.
+WINDOW_FILE = "manifest.json"
+
+
+def day_window(env: MeshEnvironment, domains: list[Domain]) -> tuple[date, date]:
+    """The days a build of the daily products covers.
+
+    Dagster's daily partitions run from the first day a daily product declares
+    (``partitioning.start``) to the last complete day (UTC): that is the window. Source data
+    that says where it starts and ends (:data:`WINDOW_FILE`) narrows it, so a build never asks
+    for days that cannot have data.
+    """
+    folder = env.operational_dir
+    if not folder.is_dir() or not any(folder.iterdir()):
         raise FileNotFoundError(
-            f"no operational data in {env.operational_dir}: run `mesh generate` (or `make demo`)"
+            f"no operational data in {folder}: put your sources there, or generate the demo's "
+            "(`mesh generate`, `make demo`)"
         )
-    meta = json.loads(manifest.read_text())
-    start = date.fromisoformat(meta["start"])
-    return start, start + timedelta(days=int(meta["days"]) - 1)
+    last = datetime.now(UTC).date() - timedelta(days=1)
+    starts = [p.partitioning.start for d in domains for p in d.products if p.partitioning]
+    first = min(starts, default=last)
+    declared = folder / WINDOW_FILE
+    if declared.exists():
+        meta = json.loads(declared.read_text())
+        start = date.fromisoformat(meta["start"])
+        first = max(first, start)
+        last = min(last, start + timedelta(days=int(meta["days"]) - 1))
+    return first, last
 
 
 def _materialize_logged(
@@ -95,7 +114,7 @@ def materialize_mesh(
     if unknown:
         raise ValueError(f"unknown domain(s) {sorted(unknown)}; known: {[d.name for d in domains]}")
     selected = [d for d in domains if not only or d.name in only]
-    window = generated_window(env)
+    window = day_window(env, domains)
     workers = min(workers or os.cpu_count() or 1, len(selected))
     if workers <= 1:
         runs = []

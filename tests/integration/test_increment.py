@@ -108,7 +108,7 @@ def _drop_last_column(database: Path, table: str) -> None:
 
 
 def test_a_day_outside_the_data_is_refused_before_anything_runs(own_copy):
-    with pytest.raises(ValueError, match="operational data covers"):
+    with pytest.raises(ValueError, match="daily products cover"):
         materialize_day("2031-01-01")
     with pytest.raises(ValueError, match="not a date"):
         materialize_day("yesterday")

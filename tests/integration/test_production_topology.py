@@ -17,10 +17,11 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from mesh_platform.core.domain import load_all_domains
 from mesh_platform.core.environment import apply_tool_env
 from mesh_platform.production.processes import alive_pids, port_open
 from mesh_platform.production.stack import Stack
-from mesh_platform.run.runner import domain_order, generated_window
+from mesh_platform.run.runner import day_window, domain_order
 from operational import generate
 
 from ..conftest import REPO
@@ -110,7 +111,7 @@ def domain_runs(stack: Stack, domain: str) -> list[tuple[list[dict], dict[str, s
     """What "Materialize all" launches for a domain: its daily-partitioned assets as one
     single-run backfill over the generated days, then everything else."""
     nodes = asset_nodes(stack, domain)
-    start, end = generated_window(stack.env)
+    start, end = day_window(stack.env, load_all_domains(stack.env.domains_dir))
     partitioned = [n["assetKey"] for n in nodes if n["isPartitioned"]]
     plain = [n["assetKey"] for n in nodes if not n["isPartitioned"]]
     window = {
