@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from mesh_platform.core import yaml_io
 from mesh_platform.core.descriptor import DescriptorError
 
@@ -83,11 +85,39 @@ def _check_name(check_type: str, column: str | None, qualifier: str | None) -> s
     return re.sub(r"[^A-Za-z0-9_]", "_", raw)
 
 
+def read_contract_document(path: Path) -> dict[str, Any]:
+    """The contract file as a mapping: the one place a Soda contract's YAML is read.
+
+    :func:`load_contract` validates it and names its checks; the declared schema, the ODCS
+    export and the scaffold read other parts of the same document through this function.
+    """
+    try:
+        raw = yaml_io.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise DescriptorError(f"contract {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise DescriptorError(f"contract {path} must be a mapping with `dataset` and `columns`")
+    return raw
+
+
+def contract_keys(document: dict[str, Any]) -> set[str]:
+    """Columns a contract declares unique (its ``duplicate`` checks): the port's grain."""
+    keys: set[str] = set()
+    for column in document.get("columns") or []:
+        for check in column.get("checks") or []:
+            if isinstance(check, dict) and "duplicate" in check:
+                keys.add(column["name"])
+    for check in document.get("checks") or []:
+        if isinstance(check, dict) and "duplicate" in check:
+            keys.update((check["duplicate"] or {}).get("columns") or [])
+    return keys
+
+
 def load_contract(path: Path, expected_dataset: str) -> ContractSpec:
     """Parse a Soda contract file and name each of its checks; fail clearly on a bad file."""
     if not path.exists():
         raise DescriptorError(f"contract file {path} does not exist; create it or fix `contract`")
-    raw = yaml_io.safe_load(path.read_text()) or {}
+    raw = read_contract_document(path)
     if raw.get("dataset") != expected_dataset:
         raise DescriptorError(
             f"contract {path}: field `dataset` is {raw.get('dataset')!r}, expected "

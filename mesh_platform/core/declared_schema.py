@@ -35,6 +35,7 @@ from typing import Any
 import yaml
 
 from mesh_platform.core import yaml_io
+from mesh_platform.core.contracts import contract_keys, read_contract_document
 from mesh_platform.core.descriptor import DataProduct, DescriptorError, OutputPort
 from mesh_platform.core.domain import load_all_domains
 
@@ -192,16 +193,10 @@ def _contract_keys(contract_path: Path) -> set[str]:
     """Columns a Soda contract declares unique (``duplicate`` checks); none if no contract."""
     if not contract_path.exists():
         return set()  # a missing contract is the contract policy's finding, not a grain change
-    raw = _read_yaml(contract_path) or {}
-    keys: set[str] = set()
-    for column in raw.get("columns") or []:
-        for check in column.get("checks") or []:
-            if isinstance(check, dict) and "duplicate" in check:
-                keys.add(column["name"])
-    for check in raw.get("checks") or []:
-        if isinstance(check, dict) and "duplicate" in check:
-            keys.update((check["duplicate"] or {}).get("columns") or [])
-    return keys
+    try:
+        return contract_keys(read_contract_document(contract_path))
+    except DescriptorError as exc:
+        raise PortSchemaError(str(exc)) from exc
 
 
 def _schema_from_files(

@@ -54,9 +54,8 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from mesh_platform.core import yaml_io
 from mesh_platform.core.bindings import PortBinding, bind_domain
-from mesh_platform.core.contracts import ContractCheck
+from mesh_platform.core.contracts import ContractCheck, read_contract_document
 from mesh_platform.core.descriptor import DataProduct, OutputPort
 from mesh_platform.core.domain import load_all_domains
 from mesh_platform.core.environment import REPO_ROOT, MeshEnvironment, get_environment
@@ -454,7 +453,7 @@ def _exactly_zero(rule: Mapping[str, Any]) -> bool:
 
 def _soda_checks(binding: PortBinding) -> list[tuple[ContractCheck, dict[str, Any]]]:
     """Every check of the port's contract with its effective Soda configuration."""
-    raw = yaml_io.safe_load(binding.contract.path.read_text()) or {}
+    raw = read_contract_document(binding.contract.path)
     configs: dict[tuple[str, str | None, str | None], dict[str, Any]] = {}
     for column in raw.get("columns") or []:
         # Soda lets a column configure its missing and validity checks once, for all of them.

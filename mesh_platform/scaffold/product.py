@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import yaml
 from pydantic import ValidationError
 
-from mesh_platform.core import yaml_io
+from mesh_platform.core.contracts import read_contract_document
 from mesh_platform.core.descriptor import DataProduct, load_descriptor
 from mesh_platform.core.domain import load_domain
 from mesh_platform.core.environment import MeshEnvironment
@@ -279,7 +279,7 @@ def _upstream_port(env: MeshEnvironment, manifest, domain: str, address: str) ->
     if node is None:
         raise ScaffoldError(f"port {address} has no dbt model {out.model!r}; run `mesh prepare`")
     contract_file = upstream.path / out.contract
-    contract = yaml_io.safe_load(contract_file.read_text()) if contract_file.exists() else None
+    contract = read_contract_document(contract_file) if contract_file.exists() else None
     return UpstreamPort(address, out.version, out.model, node, contract, product.name)
 
 

@@ -112,3 +112,10 @@ def test_a_soda_warn_passes_the_contract_and_shows_as_a_dagster_warning(tmp_path
     assert not shown[row_count.check.name].passed  # Dagster paints it as a warning, not a pass
     others = [r for name, r in shown.items() if name != row_count.check.name]
     assert others and all(r.passed and r.severity == dg.AssetCheckSeverity.ERROR for r in others)
+
+
+def test_a_contract_that_is_not_yaml_names_the_file(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("dataset: [unclosed\n")
+    with pytest.raises(DescriptorError, match=r"contract .*broken.yaml is not valid YAML"):
+        load_contract(path, "shop/marts/widgets")
