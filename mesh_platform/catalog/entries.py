@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mesh_platform.core.address import PortAddress
 from mesh_platform.ports.store import PublishedPort
 
 
@@ -51,7 +52,7 @@ class PortEntry:
 
     @property
     def domain(self) -> str:
-        return self.address.split(".")[0]
+        return PortAddress.parse(self.address).domain
 
     @property
     def personal_columns(self) -> tuple[str, ...]:

@@ -35,6 +35,7 @@ from typing import Any
 import yaml
 
 from mesh_platform.core import yaml_io
+from mesh_platform.core.address import PortAddress
 from mesh_platform.core.contracts import contract_keys, read_contract_document
 from mesh_platform.core.descriptor import DataProduct, DescriptorError, OutputPort
 from mesh_platform.core.domain import load_all_domains
@@ -129,11 +130,11 @@ class PortSchema:
 
     @property
     def domain(self) -> str:
-        return self.address.split(".")[0]
+        return PortAddress.parse(self.address).domain
 
     @property
     def port(self) -> str:
-        return self.address.split(".")[1]
+        return PortAddress.parse(self.address).port
 
     def column(self, name: str) -> ColumnSchema | None:
         return next((c for c in self.columns if c.name == name), None)

@@ -27,6 +27,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from mesh_platform.core.address import PortAddress
 from mesh_platform.core.declared_schema import (
     PortSchema,
     declared_port_schemas,
@@ -80,11 +81,11 @@ class PortComparison:
 
     @property
     def domain(self) -> str:
-        return self.address.split(".")[0]
+        return PortAddress.parse(self.address).domain
 
     @property
     def port(self) -> str:
-        return self.address.split(".")[1]
+        return PortAddress.parse(self.address).port
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mesh_platform.core.address import PortAddress
 from mesh_platform.core.manifest import domain_of, source_major, source_port_address
 from mesh_platform.ports.store import PublishedPort, current_snapshot, write_json_atomic
 
@@ -65,7 +66,8 @@ def _state(published: PublishedPort | None) -> dict[str, Any]:
 def read_upstream(ports_dir: Path, ports: list[tuple[str, int]]) -> dict[str, dict[str, Any]]:
     state = {}
     for address, major in ports:
-        domain, port = address.split(".")
+        parsed = PortAddress.parse(address)
+        domain, port = parsed.domain, parsed.port
         state[f"{address} v{major}"] = _state(current_snapshot(ports_dir, domain, port, major))
     return state
 

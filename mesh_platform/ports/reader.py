@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from mesh_platform.core.address import PortAddress
 from mesh_platform.core.environment import get_environment
 from mesh_platform.core.sql import quote_literal
 from mesh_platform.ports.store import SnapshotLease, lease_published, list_published
@@ -38,7 +39,8 @@ def connect(ports_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
         if lease is None:
             continue
         leases.append(lease)
-        domain, port = published.address.split(".")
+        address = PortAddress.parse(published.address)
+        domain, port = address.domain, address.port
         latest[(domain, port)] = max(latest.get((domain, port), 0), published.version)
         con.execute(f'create schema if not exists "{domain}"')
         con.execute(

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from mesh_platform.core.address import PortAddress
 from mesh_platform.core.locked_files import locked
 from mesh_platform.core.sql import quote_literal
 from mesh_platform.ports.store import POINTER, list_published
@@ -50,7 +51,8 @@ def refresh_views_file(ports_dir: Path) -> Path:
         con = duckdb.connect(str(tmp))
         try:
             for published in list_published(ports_dir):
-                domain, port = published.address.split(".")
+                address = PortAddress.parse(published.address)
+                domain, port = address.domain, address.port
                 pointer = ports_dir / domain / port / f"v{published.version}" / POINTER
                 con.execute(f"create schema if not exists {_quote(domain)}")
                 con.execute(

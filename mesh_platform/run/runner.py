@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from graphlib import CycleError, TopologicalSorter
 
 from mesh_platform.build.execute import DomainRun, materialize_domain
+from mesh_platform.core.address import PortAddress
 from mesh_platform.core.domain import Domain, load_all_domains
 from mesh_platform.core.environment import MeshEnvironment, apply_tool_env
 
@@ -29,7 +30,10 @@ def domain_upstreams(domains: list[Domain]) -> dict[str, set[str]]:
     """For each domain, the other domains (among ``domains``) whose ports it reads."""
     names = {d.name for d in domains}
     return {
-        d.name: ({p.split(".")[0] for prod in d.products for p in prod.upstream_ports} & names)
+        d.name: (
+            {PortAddress.parse(p).domain for prod in d.products for p in prod.upstream_ports}
+            & names
+        )
         - {d.name}
         for d in domains
     }

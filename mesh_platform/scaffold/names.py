@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from mesh_platform.core.address import PortAddress
 from mesh_platform.core.descriptor import ADDRESS_PATTERN, NAME_PATTERN
 from mesh_platform.core.domain import discover_domain_dirs
 from mesh_platform.core.environment import MeshEnvironment
@@ -91,5 +92,5 @@ def check_address(address: str) -> tuple[str, str]:
         raise ScaffoldError(
             f"invalid port address {address!r}: write <domain>.<port>, e.g. sales.orders"
         )
-    domain, port = address.split(".")
-    return domain, port
+    parsed = PortAddress.parse(address)
+    return parsed.domain, parsed.port

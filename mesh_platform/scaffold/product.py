@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import yaml
 from pydantic import ValidationError
 
+from mesh_platform.core.address import PortAddress
 from mesh_platform.core.contracts import read_contract_document
 from mesh_platform.core.descriptor import DataProduct, load_descriptor
 from mesh_platform.core.domain import load_domain
@@ -71,7 +72,8 @@ def plan_new_product(
     models = f"dbt_project/models/{domain}"
     if from_port:
         upstream = _upstream_port(env, manifest, domain, from_port)
-        up_domain, up_port = upstream.address.split(".")
+        up = PortAddress.parse(upstream.address)
+        up_domain, up_port = up.domain, up.port
         system, table = f"{domain}_{up_domain}_ports", up_port
         input_entry = {"kind": "output_port", "key": "port", "value": upstream.address}
         input_entry["description"] = flow(f"Output port {upstream.address} v{upstream.version}.")

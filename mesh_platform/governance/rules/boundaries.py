@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from mesh_platform.core.address import PortAddress
 from mesh_platform.core.bindings import DomainBindings
 from mesh_platform.core.manifest import (
     domain_models,
@@ -126,7 +127,8 @@ def _source(
             "write the address of the port it reads, e.g. `sales.orders`.",
         )
         return
-    port_domain, port_name = address.split(".")
+    parsed = PortAddress.parse(address)
+    port_domain, port_name = parsed.domain, parsed.port
     if port_domain == domain:
         yield finding(
             f"it reads the domain's own port {address} back as a source.",
