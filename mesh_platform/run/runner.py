@@ -65,8 +65,8 @@ def day_window(env: MeshEnvironment, domains: list[Domain]) -> tuple[date, date]
     folder = env.operational_dir
     if not folder.is_dir() or not any(folder.iterdir()):
         raise FileNotFoundError(
-            f"no operational data in {folder}: put your sources there, or generate the demo's "
-            "(`mesh generate`, `make demo`)"
+            f"no operational data in {folder}: run `mesh generate` (or `make demo`), or put "
+            "your own sources there"
         )
     last = datetime.now(UTC).date() - timedelta(days=1)
     starts = [p.partitioning.start for d in domains for p in d.products if p.partitioning]

@@ -34,7 +34,7 @@ def first_partition(domains) -> date:
 
 
 def test_no_source_data_is_a_clear_error(env, domains):
-    with pytest.raises(FileNotFoundError, match="no operational data in .*mesh generate"):
+    with pytest.raises(FileNotFoundError, match="no operational data in .*: run `mesh generate`"):
         day_window(env, domains)
 
 
