@@ -9,7 +9,10 @@ def connect(user: str | None = None):
 
     Only the ports the user may read are visible, as ``<domain>.<port>``; personal-data columns
     read as NULL without a grant covering them; every query is audited. ``con.df(sql)`` gives a
-    pandas DataFrame, ``con.sql(sql)`` a DuckDB relation. See :mod:`mesh_platform.access.query`.
+    pandas DataFrame, ``con.sql(sql)`` a DuckDB relation, ``con.run(sql, max_rows)`` the Arrow
+    table and whether it was cut. Each query runs within ``MESH_QUERY_TIMEOUT_S``,
+    ``MESH_QUERY_MEMORY_LIMIT`` and ``MESH_QUERY_MAX_ROWS`` (a longer result is cut there, with a
+    warning). See :mod:`mesh_platform.access.query` and :mod:`mesh_platform.access.limits`.
     """
     import os
 

@@ -17,31 +17,43 @@ def register(app: typer.Typer) -> None:
         user: str = typer.Option(None, "--as", help="Who is asking (default: $MESH_USER)."),
         limit: int = typer.Option(20, min=1, help="Rows to print (table format)."),
         fmt: str = typer.Option(
-            "table", "--format", help="table | csv | json (csv/json print every row)."
+            "table",
+            "--format",
+            help="table | csv | json (csv/json print every row, up to $MESH_QUERY_MAX_ROWS).",
         ),
     ) -> None:
         """Run one query over the ports you may read; each is a view <domain>.<port>.
 
         Writes, ATTACH, extension loading and file reads are refused; columns holding personal
-        data are NULL unless your grant covers them; every query is audited.
+        data are NULL unless your grant covers them; every query is audited. A query stops after
+        $MESH_QUERY_TIMEOUT_S seconds (default 60) or past $MESH_QUERY_MEMORY_LIMIT (1GB).
         """
         from mesh_platform.access.service import AccessService
 
         if fmt not in FORMATS:
             raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
         with AccessService().connect(user or os.environ.get("MESH_USER"), channel="cli") as con:
-            frame = con.df(sql)
+            # the table shows `limit` rows: only one more is fetched, to know there are more
+            result = con.run(sql, max_rows=limit if fmt == "table" else None)
+            frame = result.table.to_pandas()
             hidden = sorted(
                 {c for cols in con.hidden_columns.values() for c in cols if c in frame.columns}
             )
+            max_rows = con.limits.max_rows
         if fmt == "csv":
             frame.to_csv(sys.stdout, index=False)
         elif fmt == "json":
             typer.echo(frame.to_json(orient="records", date_format="iso"))
         else:
-            typer.echo(frame.head(limit).to_string(index=False))
-            if len(frame) > limit:
-                typer.echo(f"… {len(frame) - limit:,} more rows (use --limit)")
+            typer.echo(frame.to_string(index=False))
+            if result.truncated:
+                typer.echo(f"… more rows (use --limit, up to {max_rows:,})")
+        if result.truncated and fmt != "table":
+            typer.echo(
+                f"output stopped at {max_rows:,} rows (MESH_QUERY_MAX_ROWS): add a LIMIT, "
+                "filter or aggregate",
+                err=True,
+            )
         if hidden:
             typer.echo(
                 f"personal data hidden (NULL) in: {', '.join(hidden)} — request a grant with --pii",

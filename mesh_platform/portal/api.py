@@ -3,15 +3,24 @@ access requests. Metadata is public to every caller; data needs a bearer token a
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from mesh_platform.access.errors import AccessDenied, AccessError, QueryRefused
 from mesh_platform.access.identities import User
-from mesh_platform.access.query import QueryError
+from mesh_platform.access.query import (
+    QueryCancelled,
+    QueryError,
+    QueryResult,
+    interrupt_queries_on_signals,
+)
 from mesh_platform.catalog.catalog import CatalogError
 from mesh_platform.catalog.detail import product_summary
 from mesh_platform.catalog.entries import PortEntry, ProductEntry
@@ -25,7 +34,19 @@ ProductName = Annotated[str, Path(pattern=NAME, max_length=64, description="a pr
 PortName = Annotated[str, Path(pattern=NAME, max_length=64, description="an output port name")]
 RequestId = Annotated[str, Path(pattern=REQUEST_ID, description="an access request id")]
 
-router = APIRouter(prefix="/api/v1")
+
+@asynccontextmanager
+async def _stop_queries_on_shutdown(app: FastAPI) -> AsyncIterator[None]:
+    """While the server runs, SIGTERM/SIGINT first interrupt every running query, then start
+    the server's own shutdown, which would otherwise wait for the queries to finish."""
+    restore = interrupt_queries_on_signals()
+    try:
+        yield
+    finally:
+        restore()
+
+
+router = APIRouter(prefix="/api/v1", lifespan=_stop_queries_on_shutdown)
 
 
 def _snapshot(request: Request):
@@ -221,30 +242,66 @@ class QueryBody(BaseModel):
     limit: int = Field(default=port_data.DEFAULT_LIMIT, ge=1, le=port_data.MAX_LIMIT)
 
 
-@router.post("/query", summary="Read-only SQL over the ports the caller may read")
-def query(
+@router.post(
+    "/query",
+    summary="Read-only SQL over the ports the caller may read",
+    responses={
+        400: {"description": "refused, failed, past the timeout or the memory limit"},
+        403: {"description": "no grant to read a port the query reads"},
+        503: {"description": "the server is stopping"},
+    },
+)
+async def query(
     request: Request,
     body: QueryBody,
     user: Annotated[User, Depends(require_api_user)],
 ) -> dict[str, Any]:
     """Tables are `<domain>.<port>` (newest major) and `<domain>.<port>_v<N>`; statements that
-    write, attach, load extensions or read files are refused (400)."""
-    with _snapshot(request).service.connect(user.id, channel="api") as con:
-        try:
-            table = con.arrow(body.sql)
-        except (QueryRefused, QueryError) as exc:
-            raise HTTPException(400, str(exc)) from None
-        except AccessDenied as exc:
-            raise HTTPException(403, str(exc)) from None
+    write, attach, load extensions or read files are refused (400). At most `limit` rows are
+    computed (`truncated` says whether there were more); a query stops after
+    `MESH_QUERY_TIMEOUT_S` seconds or past `MESH_QUERY_MEMORY_LIMIT` (400), and when the client
+    disconnects."""
+    service = _snapshot(request).service
+    con = await run_in_threadpool(service.connect, user.id, "api")
+    try:
+        result = await _run_until_disconnect(request, con, body.sql, body.limit)
         hidden = sorted({c for cols in con.hidden_columns.values() for c in cols})
-    rows = table.slice(0, body.limit)
+    except QueryCancelled as exc:
+        raise HTTPException(503, str(exc)) from None
+    except (QueryRefused, QueryError) as exc:
+        raise HTTPException(400, str(exc)) from None
+    except AccessDenied as exc:
+        raise HTTPException(403, str(exc)) from None
+    finally:
+        await run_in_threadpool(con.close)
+    rows = result.table
     return {
         "columns": rows.column_names,
         "rows": port_data.json_rows(rows),
-        "row_count": table.num_rows,
-        "truncated": table.num_rows > body.limit,
+        "row_count": rows.num_rows,
+        "truncated": result.truncated,
         "hidden_columns": [c for c in hidden if c in rows.column_names],
     }
+
+
+async def _run_until_disconnect(request: Request, con, sql: str, limit: int) -> QueryResult:
+    """Run the query in a worker thread; interrupt it when the client goes away."""
+    running = asyncio.ensure_future(run_in_threadpool(con.run, sql, limit))
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({running, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if gone.done() and not running.done():
+            con.interrupt("the client disconnected")
+        return await running
+    finally:
+        gone.cancel()
+
+
+async def _disconnected(request: Request) -> None:
+    """Return once the client has disconnected. (Waits on the ASGI receive channel itself:
+    ``Request.is_disconnected()`` never reports it behind the portal's HTTP middleware.)"""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 class RequestBody(BaseModel):

@@ -68,9 +68,10 @@ def read_port(con: MeshConnection, port: PortEntry, columns: list[str], limit: i
     """Read up to ``limit`` rows of ``columns`` of one port version (AccessDenied without grant)."""
     domain, name = port.address.split(".")
     select = ", ".join(quote_ident(c) for c in columns) if columns else "*"
-    table = con.arrow(
-        f"select {select} from {qualified(domain, f'{name}_v{port.version}')} limit {int(limit)}"
-    )
+    table = con.run(
+        f"select {select} from {qualified(domain, f'{name}_v{port.version}')} limit {int(limit)}",
+        max_rows=limit,
+    ).table
     hidden = tuple(c for c in con.hidden_columns.get(port.label, ()) if c in table.column_names)
     return PortData(port, table, hidden)
 

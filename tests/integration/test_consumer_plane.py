@@ -201,3 +201,38 @@ def test_catalog_show_cli_prints_the_product_page(consumer_env):
         assert expected in shown.stdout, expected
     unknown = mesh("catalog", "show", "artists.royalties", env=consumer_env)
     assert unknown.returncode == 2 and "did you mean" in unknown.stdout
+
+
+def test_failed_queries_are_audited_and_never_show_row_data(consumer_env):
+    """The issue's leak: a cast error printed 26 KB of the catalog, and nothing was audited."""
+    with AccessService().connect("alice") as con:
+        titles = [t for (t,) in con.fetchall("select title from artists.track_catalog")]
+    sql = "SELECT cast(string_agg(track_id||':'||title,'|') as int) FROM artists.track_catalog"
+    failed = mesh("query", sql, "--as", "alice", env=consumer_env)
+    assert failed.returncode == 2, failed.stdout + failed.stderr
+    assert "ConversionException" in failed.stdout and "try_cast" in failed.stdout
+    shown = failed.stdout + failed.stderr
+    assert titles and not [t for t in titles if " " in t and t in shown]  # multi-word titles
+    entry = [e for e in read_entries(consumer_env.data_dir) if e.action == "failed"][-1]
+    assert (entry.user, entry.channel, entry.ports) == (
+        "alice",
+        "cli",
+        ("artists.track_catalog v1",),
+    )
+    assert entry.detail.startswith("ConversionException")
+    assert "|".join(titles[:2]) not in entry.detail
+
+
+def test_reads_through_internal_or_differently_cased_names_are_audited_with_their_port(
+    consumer_env,
+):
+    with AccessService().connect("alice") as con:
+        internal = con.fetchall(
+            "select distinct table_name from duckdb_columns() "
+            "where table_name like '__mesh_port_%' and column_name = 'title'"
+        )[0][0]
+        con.fetchall(f"select count(*) from {internal}")
+        con.fetchall("select count(*) from ARTISTS.Track_Catalog")
+        con.fetchall("explain select count(*) from artists.track_catalog_v1")
+    reads = [e for e in read_entries(consumer_env.data_dir) if e.action == "read"]
+    assert [e.ports for e in reads[-3:]] == [("artists.track_catalog v1",)] * 3

@@ -229,6 +229,29 @@ def test_errors_401_403_400_404_are_clear_json(client, tokens):
     assert result["columns"] == ["track_id"] and len(result["rows"]) == 3 and result["truncated"]
 
 
+def test_query_api_refuses_introspection_and_fails_without_row_data(client, tokens, portal_env):
+    def ask(sql: str):
+        return client.post("/api/v1/query", json={"sql": sql}, headers=tokens["alice"])
+
+    for sql, refused in (
+        ("EXPLAIN ANALYZE SELECT cast(content as int) FROM read_text('.tmp/x')", "read_text()"),
+        ("select current_setting('allowed_directories')", "current_setting()"),
+        ("show secret_directory", "secret_directory"),
+        ("select * from glob('/*')", "glob()"),
+    ):
+        response = ask(sql)
+        assert response.status_code == 400 and refused in response.json()["detail"], sql
+        assert "/root" not in response.text and str(portal_env.data_dir) not in response.text
+
+    titles = [row["title"] for row in ask("select title from artists.track_catalog").json()["rows"]]
+    failed = ask("select cast(string_agg(title, '|') as int) from artists.track_catalog")
+    assert failed.status_code == 400 and "ConversionException" in failed.json()["detail"]
+    assert titles and not [t for t in titles if " " in t and t in failed.text]
+    audit = [e for e in read_entries(portal_env.data_dir) if e.channel == "api"]
+    assert [e.action for e in audit].count("refused") == 4
+    assert audit[-1].action == "failed" and audit[-1].ports == ("artists.track_catalog v1",)
+
+
 @pytest.mark.parametrize(
     "path",
     [
