@@ -47,6 +47,7 @@ from mesh_platform.access.limits import QueryLimits, query_limits
 from mesh_platform.access.policy import ReadDecision
 from mesh_platform.access.sql_guard import TableRef, check_statements
 from mesh_platform.catalog.entries import PortEntry
+from mesh_platform.core.address import PortAddress
 from mesh_platform.ports.store import SnapshotLease, lease_published
 
 _MISSING_TABLE = re.compile(r"Table with name (\w+) does not exist", re.I)
@@ -226,7 +227,8 @@ class MeshConnection:
                 else _quote(f.name)
                 for f in full
             )
-            domain, name = port.address.split(".")
+            parsed = PortAddress.parse(port.address)
+            domain, name = parsed.domain, parsed.port
             self._con.execute(f"create schema if not exists {_quote(domain)}")
             self._con.execute(
                 f"create view {_quote(domain)}.{_quote(f'{name}_v{port.version}')} as "
@@ -240,7 +242,8 @@ class MeshConnection:
             ):
                 self._latest[port.address] = label
         for address, label in self._latest.items():
-            domain, name = address.split(".")
+            parsed = PortAddress.parse(address)
+            domain, name = parsed.domain, parsed.port
             version = label.rsplit("v", 1)[1]
             self._con.execute(
                 f"create view {_quote(domain)}.{_quote(name)} as "

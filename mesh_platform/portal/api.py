@@ -24,6 +24,7 @@ from mesh_platform.access.query import (
 from mesh_platform.catalog.catalog import CatalogError
 from mesh_platform.catalog.detail import product_summary
 from mesh_platform.catalog.entries import PortEntry, ProductEntry
+from mesh_platform.core.address import PortAddress
 from mesh_platform.portal import data as port_data
 from mesh_platform.portal.auth import api_user, require_api_user
 
@@ -59,8 +60,8 @@ def product_url(key: str) -> str:
 
 
 def port_url(address: str) -> str:
-    domain, name = address.split(".")
-    return f"/api/v1/ports/{domain}/{name}"
+    parsed = PortAddress.parse(address)
+    return f"/api/v1/ports/{parsed.domain}/{parsed.port}"
 
 
 def public_published(published: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from mesh_platform.access.query import MeshConnection
 from mesh_platform.catalog.entries import PortEntry
+from mesh_platform.core.address import PortAddress
 from mesh_platform.core.sql import qualified, quote_ident
 
 FORMATS = {
@@ -66,7 +67,8 @@ def check_format(fmt: str) -> str:
 
 def read_port(con: MeshConnection, port: PortEntry, columns: list[str], limit: int) -> PortData:
     """Read up to ``limit`` rows of ``columns`` of one port version (AccessDenied without grant)."""
-    domain, name = port.address.split(".")
+    parsed = PortAddress.parse(port.address)
+    domain, name = parsed.domain, parsed.port
     select = ", ".join(quote_ident(c) for c in columns) if columns else "*"
     table = con.run(
         f"select {select} from {qualified(domain, f'{name}_v{port.version}')} limit {int(limit)}",
