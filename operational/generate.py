@@ -168,7 +168,7 @@ def generate(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
-        os.chmod(staging, 0o755)  # mkdtemp is owner-only; the output is ordinary data
+        # mkdtemp's folder is owner-only, and stays so: the sources hold personal data
         counts = _write_all(staging, float(scale), seed, window)
         report = GenerationReport(
             out_dir=out_dir,

@@ -145,7 +145,7 @@ def _seed_partial_parse(project_dir: Path, target_path: Path) -> None:
     destination = target_path / PARTIAL_PARSE_FILE_NAME
     if source.exists() and not destination.exists():
         destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(source, destination)
+        shutil.copyfile(source, destination)  # this process's mode (umask), not the source's
 
 
 @contextmanager

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 
 import typer
 from rich.table import Table
 
 from mesh_platform.access.audit import read_entries
 from mesh_platform.access.grants import load_grants
+from mesh_platform.cli.identity import cli_user
 from mesh_platform.cli.output import console
 
 access_app = typer.Typer(help="Request, approve and audit access to data products.")
 
-AS_USER = typer.Option(None, "--as", help="Who you are (default: $MESH_USER).")
+AS_USER = typer.Option(
+    None, "--as", help="Who you are (default: $MESH_USER; trusted operators only, see README)."
+)
 
 
 def _service():
@@ -24,7 +26,7 @@ def _service():
 
 
 def _who(user: str | None) -> str | None:
-    return user or os.environ.get("MESH_USER")
+    return cli_user(user)
 
 
 @access_app.command("request")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -75,6 +76,7 @@ USER_ERRORS = (
 def main() -> None:
     """Run the CLI; a problem the user can fix prints one clear message and exits with 2
     (3 when access is denied)."""
+    os.umask(0o077)  # whatever a verb writes (requests, grants, audit) is its owner's only
     try:
         app()
     except AccessDenied as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import typer
 from rich.table import Table
@@ -11,6 +10,7 @@ from rich.table import Table
 from mesh_platform.build.run_history import open_instance
 from mesh_platform.catalog import SearchIndex, build_catalog
 from mesh_platform.catalog.detail import access_summary, product_detail
+from mesh_platform.cli.identity import cli_user
 from mesh_platform.cli.output import console
 
 catalog_app = typer.Typer(help="Search the data products of the mesh and show one in full.")
@@ -158,7 +158,7 @@ def show(
     service = AccessService()
     catalog = service.catalog
     catalog.product(key)  # unknown product: a clear error before touching Dagster
-    user = user or os.environ.get("MESH_USER")
+    user = cli_user(user)
     detail = product_detail(
         catalog,
         key,

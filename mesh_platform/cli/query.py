@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import typer
@@ -29,10 +28,11 @@ def register(app: typer.Typer) -> None:
         $MESH_QUERY_TIMEOUT_S seconds (default 60) or past $MESH_QUERY_MEMORY_LIMIT (1GB).
         """
         from mesh_platform.access.service import AccessService
+        from mesh_platform.cli.identity import cli_user
 
         if fmt not in FORMATS:
             raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
-        with AccessService().connect(user or os.environ.get("MESH_USER"), channel="cli") as con:
+        with AccessService().connect(cli_user(user), channel="cli") as con:
             # the table shows `limit` rows: only one more is fetched, to know there are more
             result = con.run(sql, max_rows=limit if fmt == "table" else None)
             frame = result.table.to_pandas()

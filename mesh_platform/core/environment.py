@@ -138,10 +138,28 @@ def get_environment() -> MeshEnvironment:
 
 
 def apply_tool_env(env: MeshEnvironment | None = None) -> MeshEnvironment:
-    """Export the mesh's paths and telemetry settings to this process (and its children)."""
+    """Export the mesh's paths and telemetry settings to this process (and its children), and
+    make what it writes readable by its owner only (:func:`owner_only`)."""
     env = env or get_environment()
     os.environ.update(env.tool_env())
+    owner_only(env.data_dir)
     return env
+
+
+def owner_only(data_dir: Path) -> None:
+    """Files this process (and its children) creates get mode 0600, folders 0700 (umask 077),
+    and the data directory itself is 0700.
+
+    The data directory holds raw personal data of the sources, every port (personal-data
+    columns included), the warehouses, grants, token hashes and the audit log: another user of
+    the machine must read none of it. Consumers read through the guarded interfaces (`mesh
+    query`, the portal's API, ``connect()``), which apply grants; a 0700 data directory also
+    shuts out files an older version left world-readable inside it.
+    """
+    os.umask(0o077)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(PermissionError):  # not ours to change (e.g. a mounted volume)
+        data_dir.chmod(0o700)
 
 
 @contextlib.contextmanager

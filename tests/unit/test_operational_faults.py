@@ -114,7 +114,7 @@ def test_mesh_generate_injects_faults_and_refuses_unknown_kinds_before_writing(
     bad = subprocess.run([*mesh, "--fault", "nope"], capture_output=True, text=True)
     assert bad.returncode == 2
     assert "unknown fault kind(s) ['nope']" in bad.stdout + bad.stderr
-    assert not (tmp_path / "data").exists()  # nothing generated
+    assert not (tmp_path / "data" / "operational").exists()  # nothing generated
     good = subprocess.run([*mesh, "--fault", "null_key"], capture_output=True, text=True)
     assert good.returncode == 0, good.stdout + good.stderr
     assert "injected fault null_key" in good.stdout
