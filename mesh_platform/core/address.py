@@ -35,8 +35,3 @@ class PortAddress:
     def versioned(self, major: int) -> str:
         """The address with its major version, as users read it: ``sales.orders v2``."""
         return f"{self} v{major}"
-
-
-def domain_of_address(text: str) -> str:
-    """The domain part of an address (the producer of the port)."""
-    return PortAddress.parse(text).domain
