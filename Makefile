@@ -85,7 +85,7 @@ bench: install  ## benchmark vs plain dbt and raw DuckDB: make bench SCALE=1 (re
 	$(VENV)/bin/python -m bench --scale $(if $(filter command line environment,$(origin SCALE)),$(SCALE),$(BENCH_SCALE))
 
 clean:  ## wipe everything the mesh wrote (data, dbt artifacts)
-	rm -rf data dbt_project/target dbt_project/logs
+	rm -rf data dbt_project/*/target dbt_project/*/logs dbt_project/*/dbt_packages
 
 bench-catalog: install  ## catalog search latency with 1,000 generated products (bench/results/catalog_search.md)
 	$(VENV)/bin/python -m bench.catalog_search --products 1000

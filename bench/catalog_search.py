@@ -55,7 +55,7 @@ def _vary(root: Path, products: int, vocabulary: list[str], rng: random.Random) 
         raw["description"] = " ".join(rng.choices(vocabulary, k=30))
         raw["tags"] = sorted(set(rng.choices(vocabulary, k=3)))
         descriptor.write_text(yaml.safe_dump(raw, sort_keys=False))
-        model = root / "dbt_project" / "models" / synthetic.DOMAIN / "marts" / f"synth_{name}.yml"
+        model = root / "dbt_project" / synthetic.DOMAIN / "models" / "marts" / f"synth_{name}.yml"
         raw = yaml.safe_load(model.read_text())
         for column in raw["models"][0]["columns"]:
             column["description"] = " ".join(rng.choices(vocabulary, k=12))

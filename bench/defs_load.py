@@ -24,7 +24,7 @@ BASELINE = "import dagster, dagster_dbt"
 LOAD_SCRIPT = """
 import json, time
 from pathlib import Path
-manifest = Path('dbt_project/target/manifest.json')
+manifest = Path('dbt_project/{domain}/target/manifest.json')
 before = manifest.stat().st_mtime_ns if manifest.exists() else None
 t0 = time.perf_counter()
 import dagster, dagster_dbt
@@ -49,7 +49,7 @@ print("BENCH-PHASES " + json.dumps({{
 
 
 def load_script(module: str) -> str:
-    return LOAD_SCRIPT.format(module=module)
+    return LOAD_SCRIPT.format(module=module, domain=module.split(".")[1])
 
 
 def parse_phases(log: Path) -> dict:

@@ -1,7 +1,7 @@
-"""The peer: plain ``dbt build`` of the same project, one invocation per domain, in mesh order.
+"""The peer: plain ``dbt build`` of each domain's project, one invocation per domain, in mesh order.
 
 What a team would run without the mesh: the .venv's ``dbt`` executable (a new process per
-domain, as on the command line), ``--select path:models/<domain>`` with ``MESH_DOMAIN`` set so
+domain, as on the command line) in the domain's own dbt project, with ``MESH_DOMAIN`` set so
 the profile writes the domain's own DuckDB file, its own ``--target-path`` per domain (the
 profile differs per domain, so one shared target would defeat partial parsing). Sequential:
 a user runs one command after the other. Upstream ports must already be in the data dir's
@@ -46,15 +46,13 @@ def dbt_build_cmd(data_dir: Path, domain: str, extra: list[str] | None = None) -
         str(Path(sys.executable).parent / "dbt"),
         "build",
         "--project-dir",
-        str(PROJECT),
+        str(PROJECT / domain),  # each domain's own dbt project
         "--profiles-dir",
         str(PROJECT),
         "--target-path",
         str(data_dir / "dbt" / domain),
         "--log-path",
         str(data_dir / "logs"),
-        "--select",
-        f"path:models/{domain}",
         "--no-version-check",
         *(extra or []),
     ]

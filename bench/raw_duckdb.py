@@ -42,7 +42,9 @@ def _domain_models(manifest: Mapping[str, Any], domain: str) -> dict[str, Mappin
     return {
         uid: node
         for uid, node in manifest["nodes"].items()
-        if node["resource_type"] == "model" and node["fqn"][1] == domain
+        # the domain's own project (its manifest holds no other domain's models)
+        if node["resource_type"] == "model"
+        and node["package_name"] == manifest["metadata"]["project_name"]
     }
 
 

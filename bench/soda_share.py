@@ -33,11 +33,11 @@ def measure(data_dir: Path) -> dict:
     from mesh_platform.core.bindings import bind_domain
     from mesh_platform.core.domain import load_all_domains
     from mesh_platform.core.environment import apply_tool_env
-    from mesh_platform.core.manifest import load_manifest
+    from mesh_platform.core.manifest import load_mesh_manifest
     from mesh_platform.ports.store import DayPartitions, publish_snapshot
 
     env = apply_tool_env()
-    manifest = load_manifest(env.dbt_project_dir)
+    manifest = load_mesh_manifest(env)
     scratch = data_dir / "bench-scratch-ports"
     ports = []
     try:

@@ -135,7 +135,7 @@ def write_domain(root: Path, products: int) -> None:
         .read_text()
         .replace("Podcasts", "Synthetic")
     )
-    models = root / "dbt_project" / "models" / DOMAIN
+    models = root / "dbt_project" / DOMAIN / "models"
     _write_yaml(
         models / f"_{DOMAIN}__groups.yml",
         {
@@ -144,7 +144,7 @@ def write_domain(root: Path, products: int) -> None:
             ]
         },
     )
-    location = "{{ env_var('MESH_OPERATIONAL_DIR', '../data/operational') }}/synth/items.csv"
+    location = "{{ env_var('MESH_OPERATIONAL_DIR', '../../data/operational') }}/synth/items.csv"
     _write_yaml(
         models / "staging" / f"_{DOMAIN}__sources.yml",
         {
@@ -169,14 +169,16 @@ def write_domain(root: Path, products: int) -> None:
         (models / "marts").mkdir(parents=True, exist_ok=True)
         (models / "marts" / f"synth_{name}.sql").write_text(_model_sql(i))
         _write_yaml(models / "marts" / f"synth_{name}.yml", _model_yaml(i))
-    project_file = root / "dbt_project" / "dbt_project.yml"
-    project = yaml.safe_load(project_file.read_text())
-    project["models"]["daff_mesh"][DOMAIN] = {
-        "+group": DOMAIN,
-        "staging": {"+materialized": "view", "+schema": "staging"},
-        "marts": {"+materialized": "table", "+schema": "marts", "+contract": {"enforced": True}},
-    }
-    project_file.write_text(yaml.safe_dump(project, sort_keys=False))
+    # the domain's own dbt project, as `mesh new domain` writes it
+    from mesh_platform.scaffold.render import render
+
+    project = root / "dbt_project" / DOMAIN
+    (project / "macros").mkdir(parents=True, exist_ok=True)
+    (project / "dbt_project.yml").write_text(render("dbt_project.yml.j2", name=DOMAIN))
+    (project / "packages.yml").write_text(render("packages.yml.j2"))
+    (project / "macros" / "generate_schema_name.sql").write_text(
+        render("generate_schema_name.sql.j2")
+    )
 
 
 def make_repo(dest: Path, products: int) -> Path:

@@ -68,9 +68,10 @@ def fresh_dir(bench: Bench, name: str, ports_from: Path | None = None) -> Path:
     return path
 
 
-def manifest_stamp() -> int | None:
-    path = REPO / "dbt_project" / "target" / "manifest.json"
-    return path.stat().st_mtime_ns if path.exists() else None
+def manifest_stamp() -> tuple[int, ...]:
+    """When each domain's manifest was last written (a variant must not re-parse any)."""
+    paths = sorted((REPO / "dbt_project").glob("*/target/manifest.json"))
+    return tuple(path.stat().st_mtime_ns for path in paths)
 
 
 def measure(bench: Bench, variant: str, rep: int, cmd: list[str], data_dir: Path) -> Sample:

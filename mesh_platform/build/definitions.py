@@ -29,6 +29,7 @@ from mesh_platform.core.manifest import (
     domain_models,
     in_domain_ancestors,
     load_manifest,
+    profiles_dir,
     source_port_address,
 )
 from mesh_platform.core.version_guard import require_tested
@@ -53,7 +54,8 @@ def domain_pool(domain: str) -> str:
 def build_domain_definitions(domain_dir: Path) -> dg.Definitions:
     env = apply_tool_env()
     domain = load_domain(Path(domain_dir))
-    manifest = load_manifest(env.dbt_project_dir)
+    project_dir = env.domain_dbt_dir(domain.name)
+    manifest = load_manifest(project_dir)  # the domain's own dbt project, and no other
     bindings = bind_domain(domain, manifest)
     # Policy violations do not stop the location loading: the UI shows the product, and its
     # governance check fails and blocks publishing.
@@ -66,8 +68,8 @@ def build_domain_definitions(domain_dir: Path) -> dg.Definitions:
         sensors=[_automation_sensor(domain.name)],
         resources={
             "dbt": MeshDbtCliResource(
-                project_dir=str(env.dbt_project_dir),
-                profiles_dir=str(env.dbt_project_dir),
+                project_dir=str(project_dir),
+                profiles_dir=str(profiles_dir(project_dir)),
                 # the dbt installed beside this interpreter, whether or not the venv is active
                 dbt_executable=str(Path(sys.executable).parent / "dbt"),
                 in_process=env.dbt_in_process,
@@ -104,10 +106,10 @@ def _dbt_multi_assets(
         if after_rejects and (pdef, False) in groups:
             name += "_after_rejects"
         if pdef is None and not after_rejects:
-            # One dbt selection criterion for the whole domain folder, not one per model:
+            # One dbt selection criterion for the whole domain project, not one per model:
             # dbt's selector matches every criterion against every node of the project, which
             # took 25 s for a 500-product domain with model names.
-            select = f"fqn:{manifest['metadata']['project_name']}.{domain}"
+            select = "fqn:*"
             mine = set(uids)
             exclude = " ".join(sorted(models[u]["name"] for u in models if u not in mine))
         else:
@@ -184,7 +186,7 @@ def _operational_source_specs(bindings: DomainBindings, translator: MeshDbtTrans
     """The domain's operational systems as external assets, so lineage starts at the source."""
     specs = []
     for uid, source in sorted(bindings.manifest["sources"].items()):
-        if source["fqn"][1] != bindings.domain.name or source_port_address(source):
+        if source_port_address(source):
             continue
         spec = translator.get_asset_spec(bindings.manifest, uid, None)
         specs.append(

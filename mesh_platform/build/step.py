@@ -107,8 +107,8 @@ def describe_failure(
         lines.append(f"  - Soda reported: {verification.errors.strip()}")
     if not verification.passed:
         lines.append(
-            f"  Fix the data or the model {binding.port.model} (dbt_project/models/"
-            f"{product.domain}/), or change the contract with a new major version if the change "
+            f"  Fix the data or the model {binding.port.model} (dbt_project/"
+            f"{product.domain}/models/), or change the contract with a new major version if the change "
             "is intended; then rerun."
         )
     return "\n".join(lines)

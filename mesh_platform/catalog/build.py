@@ -145,7 +145,7 @@ def build_catalog(env: MeshEnvironment | None = None) -> Catalog:
     for domain_dir in discover_domain_dirs(env.domains_dir):
         try:
             domain = load_domain(domain_dir)
-            models = model_entries(env.dbt_project_dir / "models" / domain.name)
+            models = model_entries(env.domain_dbt_dir(domain.name) / "models")
         except DescriptorError as exc:
             problems.append(str(exc))
             continue

@@ -8,7 +8,7 @@ from mesh_platform.cli.generate import run_generate
 from mesh_platform.cli.materialize import run_materialize
 from mesh_platform.cli.output import console
 from mesh_platform.core.environment import apply_tool_env
-from mesh_platform.core.manifest import prepare_manifest
+from mesh_platform.core.manifest import prepare_all
 
 
 def register(app: typer.Typer) -> None:
@@ -22,6 +22,6 @@ def register(app: typer.Typer) -> None:
         env = apply_tool_env()
         out.print(f"data directory: {env.data_dir}")
         run_generate(scale, seed, out)
-        prepare_manifest(env.dbt_project_dir)
+        prepare_all(env)
         if not run_materialize(None, out):
             raise typer.Exit(1)

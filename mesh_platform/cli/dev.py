@@ -11,7 +11,7 @@ import typer
 from mesh_platform.cli.generate import run_generate
 from mesh_platform.cli.output import console
 from mesh_platform.core.environment import apply_tool_env
-from mesh_platform.core.manifest import prepare_manifest
+from mesh_platform.core.manifest import prepare_all
 
 
 def register(app: typer.Typer) -> None:
@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         ensure_dagster_home(env)
         if not env.operational_dir.is_dir() or not any(env.operational_dir.iterdir()):
             run_generate(0.05, 42, console())
-        prepare_manifest(env.dbt_project_dir)
+        prepare_all(env)
         dagster = shutil.which("dagster", path=os.path.dirname(sys.executable))
         if dagster is None:
             raise typer.BadParameter(

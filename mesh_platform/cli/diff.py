@@ -162,9 +162,9 @@ def register(app: typer.Typer) -> None:
         differing = [c for c in comparisons if _detailed(c)]
         if differing:
             from mesh_platform.core.domain import load_all_domains
-            from mesh_platform.core.manifest import load_manifest
+            from mesh_platform.core.manifest import mesh_manifest_at
 
-            manifest = load_manifest(root / "dbt_project")
+            manifest = mesh_manifest_at(root)
             domains = load_all_domains(root / "domains")
             enriched = iter(with_consumers(differing, manifest, domains))
             comparisons = [next(enriched) if _detailed(c) else c for c in comparisons]

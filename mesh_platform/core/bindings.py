@@ -100,7 +100,7 @@ def bind_domain(domain: Domain, manifest: Mapping[str, Any]) -> DomainBindings:
                 raise DescriptorError(
                     f"domain {domain.name}, product {product.name}: output port {port.name!r} "
                     f"names dbt model {port.model!r}, which is not in "
-                    f"dbt_project/models/{domain.name}/; create the model or fix `model`"
+                    f"dbt_project/{domain.name}/models/; create the model or fix `model`"
                 )
             node = models[uid]
             if node["config"].get("schema") != MARTS_SCHEMA:

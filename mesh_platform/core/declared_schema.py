@@ -169,6 +169,17 @@ def _read_yaml(path: Path) -> Any:
         raise PortSchemaError(f"{path} is not valid YAML: {exc}") from exc
 
 
+def domain_models_dir(repo_root: Path, domain: str) -> Path:
+    """The models folder of a domain's dbt project (``dbt_project/<domain>/models``).
+
+    A git revision from before domains had a dbt project each keeps them under
+    ``dbt_project/models/<domain>``; comparing against such a revision reads them there.
+    """
+    folder = repo_root / "dbt_project" / domain / "models"
+    before = repo_root / "dbt_project" / "models" / domain
+    return before if not folder.exists() and before.exists() else folder
+
+
 def model_entries(models_dir: Path) -> dict[str, tuple[Path, Mapping[str, Any]]]:
     """Every ``models:`` entry of the YAML files under one domain's dbt folder, by name."""
     found: dict[str, tuple[Path, Mapping[str, Any]]] = {}
@@ -210,7 +221,7 @@ def _schema_from_files(
     if port.model not in models:
         raise PortSchemaError(
             f"domain {product.domain}, product {product.name}, port {port.name} v{port.version}: "
-            f"no YAML under dbt_project/models/{product.domain}/ declares model {port.model!r}; "
+            f"no YAML under dbt_project/{product.domain}/models/ declares model {port.model!r}; "
             "describe the model's columns (with data_type) in a .yml next to it"
         )
     path, entry = models[port.model]
@@ -256,7 +267,7 @@ def _schema_from_files(
 
 def declared_port_schema(repo_root: Path, product: DataProduct, port: OutputPort) -> PortSchema:
     """The schema ``port`` of ``product`` declares in the files under ``repo_root``."""
-    models = model_entries(repo_root / "dbt_project" / "models" / product.domain)
+    models = model_entries(domain_models_dir(repo_root, product.domain))
     contract = repo_root / "domains" / product.domain / port.contract
     return _schema_from_files(product, port, models, contract)
 
@@ -265,7 +276,7 @@ def declared_port_schemas(repo_root: Path) -> dict[tuple[str, int], PortSchema]:
     """Every declared output port of every domain, keyed by (address, major version)."""
     schemas: dict[tuple[str, int], PortSchema] = {}
     for domain in load_all_domains(repo_root / "domains"):
-        models = model_entries(repo_root / "dbt_project" / "models" / domain.name)
+        models = model_entries(domain_models_dir(repo_root, domain.name))
         for product in domain.products:
             for port in product.output_ports:
                 schema = _schema_from_files(
@@ -287,7 +298,7 @@ def _git(repo_root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
 
 @contextmanager
 def checkout_at_revision(repo_root: Path, revision: str) -> Iterator[Path]:
-    """The mesh's declaration files (``domains/``, ``dbt_project/models/``) as of ``revision``,
+    """The mesh's declaration files (``domains/``, ``dbt_project/``) as of ``revision``,
     extracted with ``git archive`` into a temporary directory that is removed afterwards.
 
     Yields the directory playing the role of ``repo_root`` at that revision. Raises
@@ -312,11 +323,11 @@ def checkout_at_revision(repo_root: Path, revision: str) -> Iterator[Path]:
         )
     sha = commit.stdout.decode().strip()
     rel = prefix.stdout.decode().strip()
-    paths = [f"{rel}domains", f"{rel}dbt_project/models"]
+    paths = [f"{rel}domains", f"{rel}dbt_project"]
     archive = _git(repo_root, "archive", "--format=tar", sha, "--", *paths)
     if archive.returncode != 0:
         raise ValueError(
-            f"revision {revision} has no domains/ or dbt_project/models/ to compare against: "
+            f"revision {revision} has no domains/ or dbt_project/ to compare against: "
             f"{archive.stderr.decode().strip()}"
         )
     with tempfile.TemporaryDirectory(prefix="mesh-diff-") as tmp:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The platform's dbt package (`mesh`: shared macros), shipped inside the Python package.
+MESH_DBT_PACKAGE = Path(__file__).resolve().parents[1] / "dbt_package"
 
 # Events Dagster buffers before handing them to the storage as one batch (see tool_env).
 EVENT_BATCH_SIZE = "1000"
@@ -62,7 +64,12 @@ class MeshEnvironment:
 
     @property
     def dbt_project_dir(self) -> Path:
+        """The folder of the domains' dbt projects (one per domain) and their shared profile."""
         return self.repo_root / "dbt_project"
+
+    def domain_dbt_dir(self, domain: str) -> Path:
+        """A domain's own dbt project: ``dbt_project/<domain>/``."""
+        return self.dbt_project_dir / domain
 
     @property
     def governance_dir(self) -> Path:
@@ -114,6 +121,8 @@ class MeshEnvironment:
             "MESH_OPERATIONAL_DIR": str(self.operational_dir),
             "MESH_PORTS_DIR": str(self.ports_dir),
             "MESH_WAREHOUSE_DIR": str(self.warehouse_dir),
+            # the platform's dbt package every domain project depends on (its packages.yml)
+            "MESH_DBT_PACKAGE": str(MESH_DBT_PACKAGE),
             "DAGSTER_HOME": str(self.dagster_home),
             "MESH_DUCKDB_MEMORY_LIMIT": duckdb_memory_limit(),  # dbt's profile reads it
             # Dagster hands a run's per-partition planned and materialization events to the

@@ -16,6 +16,7 @@ from mesh_platform.core.bindings import DomainBindings
 from mesh_platform.core.contracts import ContractSpec
 from mesh_platform.core.descriptor import DataProduct, OutputPort
 from mesh_platform.core.domain import Domain
+from mesh_platform.core.manifest import node_file
 from mesh_platform.governance.config import GovernanceConfig
 from mesh_platform.governance.report import Finding
 
@@ -53,10 +54,9 @@ class PortSubject:
 
     @property
     def model_file(self) -> str:
-        patch = self.node.get("patch_path") or ""
-        if patch:
-            return "dbt_project/" + patch.split("://", 1)[-1]
-        return f"dbt_project/models/{self.domain.name}/marts/{self.port.model}.yml"
+        if self.node.get("patch_path"):
+            return node_file(self.node, patch=True)
+        return f"dbt_project/{self.domain.name}/models/marts/{self.port.model}.yml"
 
     @property
     def contract_file(self) -> str:

@@ -127,10 +127,10 @@ def evaluate_mesh(
     ``include_published``, ports are also compared with what is published in the data
     directory (versioning policy).
     """
-    from mesh_platform.core.manifest import load_manifest
+    from mesh_platform.core.manifest import load_mesh_manifest
 
     config = load_governance(env.governance_dir)
-    manifest = manifest if manifest is not None else load_manifest(env.dbt_project_dir)
+    manifest = manifest if manifest is not None else load_mesh_manifest(env)
     dirs = discover_domain_dirs(env.domains_dir)
     known = [d.name for d in dirs]
     unknown = sorted(set(domains or []) - set(known))

@@ -159,7 +159,7 @@ def _sampled(
                 name,
                 f"{bad:,} sampled value(s) of column `{name}` look like personal data ({what}), "
                 "but the column is not classified as personal data.",
-                f"hash or mask `{name}` in model {subject.port.model} ({{{{ mesh_hash(...) }}}}), "
+                f"hash or mask `{name}` in model {subject.port.model} ({{{{ mesh.hash(...) }}}}), "
                 f"or classify it with `pii:` in {subject.model_file}.",
             )
         else:

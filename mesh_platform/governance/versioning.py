@@ -276,7 +276,7 @@ def versioning_findings(
         return []
     domains = load_all_domains(repo_root / "domains")
     if manifest is None:
-        from mesh_platform.core.manifest import load_manifest
+        from mesh_platform.core.manifest import mesh_manifest_at
 
-        manifest = load_manifest(repo_root / "dbt_project")
+        manifest = mesh_manifest_at(repo_root)
     return [_finding(c, domains) for c in with_consumers(violations, manifest, domains)]

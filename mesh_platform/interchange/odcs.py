@@ -59,7 +59,7 @@ from mesh_platform.core.contracts import ContractCheck, read_contract_document
 from mesh_platform.core.descriptor import DataProduct, OutputPort
 from mesh_platform.core.domain import load_all_domains
 from mesh_platform.core.environment import REPO_ROOT, MeshEnvironment, get_environment
-from mesh_platform.core.manifest import load_manifest
+from mesh_platform.core.manifest import load_mesh_manifest
 from mesh_platform.ports.store import pointer_path
 
 API_VERSION = "v3.2.0"
@@ -662,7 +662,7 @@ def export_all(env: MeshEnvironment | None = None) -> list[ExportedContract]:
     Sorted by address and version, so exports and their listings are stable.
     """
     env = env or get_environment()
-    manifest = load_manifest(env.dbt_project_dir)
+    manifest = load_mesh_manifest(env)
     exported = []
     for domain in load_all_domains(env.domains_dir):
         for binding in bind_domain(domain, manifest).ports.values():

@@ -7,7 +7,7 @@ succeeded, the checksums of every upstream port each asset it rebuilt was built 
 (``consumed.json`` beside the step's dbt artifacts). Before the next build it compares them with the ports' current snapshots:
 
 * only days of per-day ports changed → ``MESH_CHANGED_FROM`` = the earliest changed day, and an
-  incremental model recomputes its periods from there (``{{ mesh_changed_from() }}``);
+  incremental model recomputes its periods from there (``{{ mesh.changed_from() }}``);
 * anything else — no record yet, a port published whole changed, a port newly read, a full
   rebuild asked for (run tag ``mesh/full_refresh``), or no upstream change at all (the run was
   started by something else, e.g. an operational source) → no variable: models rebuild fully.

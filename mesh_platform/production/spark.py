@@ -29,6 +29,7 @@ from typing import Any
 
 from mesh_platform.core.environment import MeshEnvironment, apply_tool_env
 from mesh_platform.core.extras import require
+from mesh_platform.core.manifest import profiles_dir
 from mesh_platform.production.processes import Service, free_port, wait_until
 
 # C2 compilation costs more than it saves in short JVM lives: about half the start-up time
@@ -213,10 +214,11 @@ def _quote(value: str) -> str:
 
 
 def domain_sources(manifest, domain: str) -> list[dict[str, Any]]:
-    """The sources a domain's models read (its operational systems and upstream ports)."""
+    """The sources a domain's models read (its operational systems and upstream ports); the
+    manifest is the domain's own project's."""
     used = set()
     for node in manifest.nodes.values():
-        if node.resource_type == "model" and node.fqn[1] == domain:
+        if node.resource_type == "model":
             used |= {d for d in node.depends_on.nodes if d.startswith("source.")}
     return [manifest.sources[uid].to_dict() for uid in sorted(used)]
 
@@ -241,9 +243,9 @@ def build_domain(domain: str, master: str, env: MeshEnvironment | None = None) -
     target_path = env.dbt_artifacts_dir / f"spark_{domain}"
     common = [
         "--project-dir",
-        str(env.dbt_project_dir),
+        str(env.domain_dbt_dir(domain)),
         "--profiles-dir",
-        str(env.dbt_project_dir),
+        str(profiles_dir(env.domain_dbt_dir(domain))),
         "--target",
         "spark",
         "--target-path",
@@ -270,9 +272,7 @@ def build_domain(domain: str, master: str, env: MeshEnvironment | None = None) -
     seconds["register_sources"] = time.monotonic() - t0
 
     t0 = time.monotonic()
-    result = dbtRunner(manifest=manifest).invoke(
-        ["build", *common, "--select", f"path:models/{domain}"]
-    )
+    result = dbtRunner(manifest=manifest).invoke(["build", *common])
     seconds["dbt_build"] = time.monotonic() - t0
     models = sorted(r.node.name for r in (result.result or []) if r.node.resource_type == "model")
     failures = [

@@ -182,9 +182,9 @@ class Stack:
         return CodeServer(domain, port, repo_root, service)
 
     def _start_code_servers(self) -> None:
-        from mesh_platform.core.manifest import prepare_manifest
+        from mesh_platform.core.manifest import prepare_all
 
-        prepare_manifest(self.env.dbt_project_dir)  # parse once, not in every code server
+        prepare_all(self.env)  # parse once, not in every code server
         for domain in self.domains:
             server = self._code_server(domain, free_port(), self.env.repo_root)
             server.service.start()

@@ -91,7 +91,7 @@ def classify(columns: list[Column], config: GovernanceConfig) -> list[Column]:
         category = config.personal_data.category_of(column.name)
         if column.pii is None and category:
             column.pii = {"category": category, "treatment": "hashed"}
-            column.expression = f"{{{{ mesh_hash('{column.name}') }}}}"
+            column.expression = f"{{{{ mesh.hash('{column.name}') }}}}"
             column.data_type = "varchar"
             column.description += " Hashed (SHA-256): personal data never leaves the domain raw."
     return columns

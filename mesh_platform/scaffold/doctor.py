@@ -95,17 +95,30 @@ def tool_versions(env: MeshEnvironment) -> Check:
 
 
 def dbt_manifest(env: MeshEnvironment) -> Check:
-    from mesh_platform.core.manifest import manifest_path, project_fingerprint
+    from mesh_platform.core.manifest import domain_projects, manifest_path, project_fingerprint
 
-    path = manifest_path(env.dbt_project_dir)
-    stamp = path.with_name("mesh_fingerprint.txt")
-    if not path.exists():
-        return Check("dbt manifest", False, f"no {path}", "run `mesh prepare`")
-    fresh = stamp.exists() and stamp.read_text() == project_fingerprint(env.dbt_project_dir)
+    missing, stale = [], []
+    for domain in domain_projects(env):
+        project = env.domain_dbt_dir(domain)
+        path = manifest_path(project)
+        stamp = path.with_name("mesh_fingerprint.txt")
+        if not path.exists():
+            missing.append(domain)
+        elif not (stamp.exists() and stamp.read_text() == project_fingerprint(project)):
+            stale.append(domain)
+    fresh = not missing and not stale
+    detail = "; ".join(
+        part
+        for part in (
+            missing and f"not parsed yet: {', '.join(missing)}",
+            stale and f"older than their dbt project (files changed): {', '.join(stale)}",
+        )
+        if part
+    )
     return Check(
-        "dbt manifest",
+        "dbt manifests",
         fresh,
-        "up to date with dbt_project/" if fresh else "older than dbt_project/ (files changed)",
+        "every domain's manifest is up to date with its dbt project" if fresh else detail,
         "" if fresh else "run `mesh prepare` (code locations would re-parse at load otherwise)",
     )
 

@@ -1,4 +1,4 @@
-"""``mesh new domain``: a code location, a dbt folder, its registrations and its test."""
+"""``mesh new domain``: a code location, a dbt project, its registrations and its test."""
 
 from __future__ import annotations
 
@@ -39,14 +39,11 @@ def plan_new_domain(
     plan.write(f"{base}/__init__.py", render("__init__.py.j2"))
     plan.write(f"{base}/products/.gitkeep", "")
     plan.write(f"{base}/contracts/.gitkeep", "")
-    plan.write(f"dbt_project/models/{name}/_{name}__groups.yml", render("groups.yml.j2", **values))
-    project = plan.current("dbt_project/dbt_project.yml")
-    if project is None:
-        raise ScaffoldError(f"no dbt_project/dbt_project.yml under {env.repo_root}")
-    plan.write(
-        "dbt_project/dbt_project.yml",
-        registry.dbt_project_add(project, name, names.known_domains(env)),
-    )
+    dbt = f"dbt_project/{name}"  # the domain's own dbt project
+    plan.write(f"{dbt}/dbt_project.yml", render("dbt_project.yml.j2", **values))
+    plan.write(f"{dbt}/packages.yml", render("packages.yml.j2"))
+    plan.write(f"{dbt}/macros/generate_schema_name.sql", render("generate_schema_name.sql.j2"))
+    plan.write(f"{dbt}/models/_{name}__groups.yml", render("groups.yml.j2", **values))
     plan.write("workspace.yaml", registry.workspace_with(plan.current("workspace.yaml"), add=name))
     registry.sync_helm_values(plan, env, add=(name, team))
     if registered is None:

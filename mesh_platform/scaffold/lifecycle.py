@@ -12,14 +12,19 @@ from pathlib import Path
 from mesh_platform.core.domain import load_all_domains, load_domain
 from mesh_platform.core.environment import MeshEnvironment
 from mesh_platform.core.lineage import downstream_consumers
-from mesh_platform.core.manifest import domain_models, in_domain_ancestors, load_manifest
+from mesh_platform.core.manifest import (
+    domain_models,
+    in_domain_ancestors,
+    load_mesh_manifest,
+    node_file,
+)
 from mesh_platform.scaffold import names, registry
 from mesh_platform.scaffold.plan import Plan, ScaffoldError
 
 
 def consumers_of(env: MeshEnvironment, domain: str, product: str | None = None) -> list[str]:
     """'domain.product (reads port address)' of every outside product reading the ports."""
-    manifest = load_manifest(env.dbt_project_dir)
+    manifest = load_mesh_manifest(env)
     domains = load_all_domains(env.domains_dir)
     own = next(d for d in domains if d.name == domain)
     found = set()
@@ -55,10 +60,18 @@ def _refuse_if_consumed(env, domain, product, force: bool, verb: str) -> list[st
     return consumers
 
 
+# What dbt and Python generate inside a domain's folders: never part of a scaffolding plan.
+_GENERATED = {"__pycache__", "target", "dbt_packages", "logs", "package-lock.yml"}
+
+
 def _files(root: Path, folder: str) -> list[Path]:
     base = root / folder
     return (
-        sorted(p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        sorted(
+            p
+            for p in base.rglob("*")
+            if p.is_file() and not _GENERATED & set(p.relative_to(base).parts)
+        )
         if base.exists()
         else []
     )
@@ -67,7 +80,7 @@ def _files(root: Path, folder: str) -> list[Path]:
 def _product_files(env: MeshEnvironment, domain: str, product: str) -> tuple[list[str], dict]:
     """Files owned by one product (descriptor, contracts, its own models, its test) and the
     source tables only it reads, as {sources file: [(source, table)]}."""
-    manifest = load_manifest(env.dbt_project_dir)
+    manifest = load_mesh_manifest(env)
     dom = load_domain(env.domains_dir / domain)
     prod = next(p for p in dom.products if p.name == product)
     models = {n["name"]: (uid, n) for uid, n in domain_models(manifest, domain).items()}
@@ -86,9 +99,9 @@ def _product_files(env: MeshEnvironment, domain: str, product: str) -> tuple[lis
     files.append(f"tests/domains/{domain}/test_{product}.py")
     for uid in owned:
         node = manifest["nodes"][uid]
-        files.append(f"dbt_project/{node['original_file_path']}")
+        files.append(node_file(node))
         if node.get("patch_path"):
-            files.append("dbt_project/" + node["patch_path"].split("://", 1)[-1])
+            files.append(node_file(node, patch=True))
     still_read = {
         parent
         for uid, node in domain_models(manifest, domain).items()
@@ -100,7 +113,7 @@ def _product_files(env: MeshEnvironment, domain: str, product: str) -> tuple[lis
         for parent in manifest["nodes"][uid]["depends_on"]["nodes"]:
             source = manifest["sources"].get(parent)
             if source and parent not in still_read:
-                file = f"dbt_project/{source['original_file_path']}"
+                file = node_file(source)
                 tables.setdefault(file, []).append((source["source_name"], source["name"]))
     return sorted(set(files)), tables
 
@@ -129,11 +142,9 @@ def plan_remove_domain(env: MeshEnvironment, domain: str, force: bool) -> Plan:
     names.check_domain(env, domain)
     consumers = _refuse_if_consumed(env, domain, None, force, "remove")
     plan = Plan(env.repo_root)
-    for folder in (f"domains/{domain}", f"dbt_project/models/{domain}", f"tests/domains/{domain}"):
+    for folder in (f"domains/{domain}", f"dbt_project/{domain}", f"tests/domains/{domain}"):
         for path in _files(env.repo_root, folder):
             plan.delete(path.relative_to(env.repo_root))
-    project = plan.current("dbt_project/dbt_project.yml")
-    plan.write("dbt_project/dbt_project.yml", registry.dbt_project_remove(project, domain))
     plan.write(
         "workspace.yaml", registry.workspace_with(plan.current("workspace.yaml"), drop=domain)
     )
@@ -157,7 +168,7 @@ def plan_rename_product(env: MeshEnvironment, domain: str, old: str, new: str, f
     names.check_name("product", new)
     from mesh_platform.scaffold.product import _check_new_product
 
-    _check_new_product(env, load_manifest(env.dbt_project_dir), domain, new)
+    _check_new_product(env, load_mesh_manifest(env), domain, new)
     consumers = _refuse_if_consumed(env, domain, old, force, "rename")
     plan = Plan(env.repo_root)
     token = _token(old)
@@ -179,14 +190,12 @@ def plan_rename_domain(env: MeshEnvironment, old: str, new: str, force: bool) ->
     consumers = _refuse_if_consumed(env, old, None, force, "rename")
     plan = Plan(env.repo_root)
     token = _token(old)
-    for folder in (f"domains/{old}", f"dbt_project/models/{old}", f"tests/domains/{old}"):
+    for folder in (f"domains/{old}", f"dbt_project/{old}", f"tests/domains/{old}"):
         for path in _files(env.repo_root, folder):
             rel = path.relative_to(env.repo_root)
             parts = [token.sub(new, part) for part in rel.parts]
             plan.delete(rel)
             plan.write(Path(*parts), token.sub(new, path.read_text()))
-    project = plan.current("dbt_project/dbt_project.yml")
-    plan.write("dbt_project/dbt_project.yml", registry.dbt_project_rename(project, old, new))
     plan.write(
         "workspace.yaml",
         registry.workspace_with(plan.current("workspace.yaml"), add=new, drop=old),

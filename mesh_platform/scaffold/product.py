@@ -20,7 +20,7 @@ from mesh_platform.core.contracts import read_contract_document
 from mesh_platform.core.descriptor import DataProduct, load_descriptor
 from mesh_platform.core.domain import load_domain
 from mesh_platform.core.environment import MeshEnvironment
-from mesh_platform.core.manifest import domain_models, load_manifest
+from mesh_platform.core.manifest import domain_models, load_mesh_manifest
 from mesh_platform.governance.config import GovernanceConfig, load_governance
 from mesh_platform.governance.engine import declared_ports_leniently
 from mesh_platform.scaffold import columns as cols
@@ -65,11 +65,11 @@ def plan_new_product(
             "--source-kind with --system/--table (an operational source)"
         )
     config = load_governance(env.governance_dir)
-    manifest = load_manifest(env.dbt_project_dir)
+    manifest = load_mesh_manifest(env)
     spec = load_domain_spec(env, domain)
     _check_new_product(env, manifest, domain, name)
     plan = Plan(env.repo_root)
-    models = f"dbt_project/models/{domain}"
+    models = f"dbt_project/{domain}/models"
     if from_port:
         upstream = _upstream_port(env, manifest, domain, from_port)
         up = PortAddress.parse(upstream.address)
@@ -99,9 +99,9 @@ def plan_new_product(
         block = _operational_source_block(domain, source)
         table_block = None
     staging = f"stg_{system}__{table}" if from_port else f"stg_{source.system}__{source.table}"
-    existing_staging = _model_names(manifest).get(staging)
-    if existing_staging is not None and existing_staging != domain:
-        raise ScaffoldError(f"dbt model {staging} exists in domain {existing_staging}; rename")
+    # another domain may have a model of the same name: model names are per domain project
+    mine = {n["name"] for n in domain_models(manifest, domain).values()}
+    existing_staging = domain if staging in mine else None
     port_cols = _port_columns(staged, existing_staging, manifest, domain, staging, config)
     if not from_port:
         cols.default_checks(port_cols, config, nulls)
@@ -226,12 +226,6 @@ def load_domain_spec(env: MeshEnvironment, domain: str):
     return load_domain(env.domains_dir / domain).spec
 
 
-def _model_names(manifest) -> dict[str, str]:
-    return {
-        n["name"]: n["fqn"][1] for n in manifest["nodes"].values() if n["resource_type"] == "model"
-    }
-
-
 def _check_new_product(env: MeshEnvironment, manifest, domain: str, name: str) -> None:
     if (env.domains_dir / domain / "products" / f"{name}.yaml").exists():
         raise ScaffoldError(
@@ -240,11 +234,12 @@ def _check_new_product(env: MeshEnvironment, manifest, domain: str, name: str) -
         )
     if f"{domain}.{name}" in declared_ports_leniently(env.domains_dir):
         raise ScaffoldError(f"output port {domain}.{name} is already declared; pick another name")
-    owner = _model_names(manifest).get(name)
-    if owner or (env.dbt_project_dir / "models" / domain / "marts" / f"{name}.sql").exists():
+    # Model names are per domain project: another domain may have a model of the same name.
+    taken = any(n["name"] == name for n in domain_models(manifest, domain).values())
+    if taken or (env.domain_dbt_dir(domain) / "models" / "marts" / f"{name}.sql").exists():
         raise ScaffoldError(
-            f"a dbt model named {name!r} already exists (domain {owner or domain}); dbt model "
-            "names are project-wide, pick another product name"
+            f"domain {domain} already has a dbt model named {name!r} (dbt_project/{domain}/); "
+            "pick another product name"
         )
 
 
@@ -388,7 +383,7 @@ def plan_sync(env: MeshEnvironment, domain: str, name: str) -> Plan:
     config = load_governance(env.governance_dir)
     plan = Plan(env.repo_root)
     for port in product.output_ports:
-        base = f"dbt_project/models/{domain}/marts/{port.model}"
+        base = f"dbt_project/{domain}/models/marts/{port.model}"
         sql = plan.current(f"{base}.sql")
         if sql is None:
             raise ScaffoldError(f"output port {product.address(port)}: no {base}.sql")

@@ -1,6 +1,6 @@
 """Edit the files that list domains and sources, line by line, keeping their comments.
 
-dbt_project.yml, workspace.yaml, governance/teams.yaml and a domain's sources YAML are written
+workspace.yaml, governance/teams.yaml and a domain's sources YAML are written
 by people and read by people: a YAML round-trip would lose their comments and layout. Each edit
 here inserts or removes one block of lines and is verified by parsing the result.
 """
@@ -14,22 +14,9 @@ from typing import Any
 from mesh_platform.core import yaml_io
 from mesh_platform.scaffold.plan import ScaffoldError
 
-MARTS = "marts: {+materialized: table, +schema: marts, +contract: {enforced: true}}"
-
 
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
-
-
-def _block_end(lines: list[str], start: int) -> int:
-    """Index after the block starting at ``start``: lines more indented than it (or blank)."""
-    base = _indent(lines[start])
-    end = start + 1
-    while end < len(lines) and (not lines[end].strip() or _indent(lines[end]) > base):
-        end += 1
-    while end > start + 1 and not lines[end - 1].strip():
-        end -= 1
-    return end
 
 
 def _item_start(lines: list[str], name: str, indent: int | None = None) -> int | None:
@@ -63,78 +50,6 @@ def _verified(text: str, file: str, ok: Callable[[Any], bool]) -> str:
     if not ok(parsed):
         raise ScaffoldError(f"could not edit {file} automatically; its layout is unexpected")
     return text
-
-
-# dbt_project.yml ---------------------------------------------------------------------------
-
-
-def _domain_header(lines: list[str], domain: str) -> int | None:
-    for i, line in enumerate(lines):
-        if re.match(rf"^\s+{re.escape(domain)}:\s*$", line) and any(
-            "+group" in lines[j] for j in range(i + 1, _block_end(lines, i))
-        ):
-            return i
-    return None
-
-
-def _project_models(parsed: Any) -> dict[str, Any]:
-    models = (parsed or {}).get("models") or {}
-    project = (parsed or {}).get("name")
-    return models.get(project) or {}
-
-
-def dbt_project_add(text: str, domain: str, known: list[str]) -> str:
-    """Add the domain's folder settings (group, materializations, marts contract)."""
-    lines = text.splitlines()
-    blocks = [(d, _domain_header(lines, d)) for d in known]
-    blocks = [(d, i) for d, i in blocks if i is not None]
-    if blocks:
-        model_domain, start = blocks[0]
-        end = _block_end(lines, start)
-        template = "\n".join(lines[start:end])
-        new = re.sub(rf"\b{re.escape(model_domain)}\b", domain, template).splitlines()
-        last = max(_block_end(lines, i) for _, i in blocks)
-        lines[last:last] = new
-    else:
-        lines += [
-            f"    {domain}:",
-            f"      +group: {domain}",
-            "      staging: {+materialized: view, +schema: staging}",
-            "      intermediate: {+materialized: view, +schema: intermediate}",
-            f"      {MARTS}",
-        ]
-    return _verified(
-        "\n".join(lines) + "\n",
-        "dbt_project/dbt_project.yml",
-        lambda p: (_project_models(p).get(domain) or {}).get("+group") == domain,
-    )
-
-
-def dbt_project_remove(text: str, domain: str) -> str:
-    lines = text.splitlines()
-    start = _domain_header(lines, domain)
-    if start is None:
-        return text
-    del lines[start : _block_end(lines, start)]
-    return _verified(
-        "\n".join(lines) + "\n",
-        "dbt_project/dbt_project.yml",
-        lambda p: domain not in _project_models(p),
-    )
-
-
-def dbt_project_rename(text: str, old: str, new: str) -> str:
-    lines = text.splitlines()
-    start = _domain_header(lines, old)
-    if start is None:
-        raise ScaffoldError(f"dbt_project/dbt_project.yml has no settings for domain {old!r}")
-    end = _block_end(lines, start)
-    lines[start:end] = [re.sub(rf"\b{re.escape(old)}\b", new, x) for x in lines[start:end]]
-    return _verified(
-        "\n".join(lines) + "\n",
-        "dbt_project/dbt_project.yml",
-        lambda p: (_project_models(p).get(new) or {}).get("+group") == new,
-    )
 
 
 # workspace.yaml ----------------------------------------------------------------------------

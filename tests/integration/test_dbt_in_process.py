@@ -143,10 +143,13 @@ def test_terminating_stops_a_running_query(project, tmp_path):
 def test_the_mesh_profile_bounds_dbts_duckdb_memory(tmp_path, monkeypatch):
     """dbt's DuckDB gets MESH_DUCKDB_MEMORY_LIMIT (the platform's own connection does too)."""
     from mesh_platform.core.environment import REPO_ROOT
+    from mesh_platform.core.manifest import prepare_manifest
 
-    project = REPO_ROOT / "dbt_project"
+    project = REPO_ROOT / "dbt_project" / "artists"
+    prepare_manifest(project)  # its local packages installed
     env = {
         **_env(project, tmp_path / "artists.duckdb"),
+        "DBT_PROFILES_DIR": str(project.parent),  # the mesh's shared profile
         "DBT_TARGET_PATH": str(tmp_path / "target"),
         "DBT_LOG_PATH": str(tmp_path / "target"),
         "MESH_DOMAIN": "artists",

@@ -25,7 +25,7 @@ from mesh_platform.core.declared_schema import (
 )
 from mesh_platform.core.domain import load_all_domains
 from mesh_platform.core.lineage import downstream_consumers
-from mesh_platform.core.manifest import load_manifest, manifest_path, project_fingerprint
+from mesh_platform.core.manifest import load_mesh_manifest, manifest_path, project_fingerprint
 from mesh_platform.governance.versioning import (
     BREAKING_NEEDS_MAJOR,
     RETIRED_EARLY,
@@ -82,7 +82,7 @@ def edit(path: Path, old: str, new: str) -> None:
 
 def edit_model_column(root: Path, domain: str, model: str, column: str, **changes) -> None:
     """Change one column of a port's dbt model YAML (``None`` value removes the column)."""
-    path = root / "dbt_project" / "models" / domain / "marts" / f"{model}.yml"
+    path = root / "dbt_project" / domain / "models" / "marts" / f"{model}.yml"
     raw = yaml.safe_load(path.read_text())
     (entry,) = (m for m in raw["models"] if m["name"] == model)
     cols = entry["columns"]
@@ -97,22 +97,22 @@ def edit_model_column(root: Path, domain: str, model: str, column: str, **change
 def stamp_manifest(root: Path) -> None:
     """The copy's manifest is the real project's (only YAML schemas were edited, no edge of the
     graph): mark it fresh so `mesh diff` does not re-parse dbt in the copy."""
-    project = root / "dbt_project"
-    manifest_path(project).with_name("mesh_fingerprint.txt").write_text(
-        project_fingerprint(project)
-    )
+    for project in (root / "dbt_project").glob("*/dbt_project.yml"):
+        manifest_path(project.parent).with_name("mesh_fingerprint.txt").write_text(
+            project_fingerprint(project.parent)
+        )
 
 
 @pytest.fixture(scope="module")
 def manifest():
-    return load_manifest(REPO / "dbt_project")
+    return load_mesh_manifest()
 
 
 @pytest.fixture(scope="module")
 def edited_mesh(tmp_path_factory, manifest) -> Path:
     root = copy_mesh(tmp_path_factory.mktemp("diff") / "mesh")
     git(root, "init", "-q")
-    git(root, "add", "domains", "dbt_project/models", "dbt_project/dbt_project.yml")
+    git(root, "add", "domains", "dbt_project")
     git(root, "commit", "-q", "-m", "baseline")
     # playback.play_events: drop `device`, tighten `session_id`
     edit_model_column(root, "playback", "play_events", "device", drop=True)
@@ -125,7 +125,7 @@ def edited_mesh(tmp_path_factory, manifest) -> Path:
     # artists.artist_profiles: bigint → varchar is a type change, not a widening
     edit_model_column(root, "artists", "artist_profiles", "track_count", data_type="varchar")
     # podcasts.podcast_shows: a new column, and an alias spelling that is no change
-    path = root / "dbt_project/models/podcasts/marts/podcast_shows.yml"
+    path = root / "dbt_project/podcasts/models/marts/podcast_shows.yml"
     raw = yaml.safe_load(path.read_text())
     raw["models"][0]["columns"].append(
         {"name": "rating", "description": "Average rating.", "data_type": "double"}
@@ -268,7 +268,7 @@ def publish(ports_dir: Path, root: Path, address: str, version: int) -> None:
 
 def add_major(root: Path, *, deprecate_v1: str | None, keep_v1: bool = True) -> None:
     """playback.play_events v2 from its own model `play_events_v2` (`device` dropped)."""
-    marts = root / "dbt_project/models/playback/marts"
+    marts = root / "dbt_project/playback/models/marts"
     raw = yaml.safe_load((marts / "play_events.yml").read_text())
     v2 = {**raw["models"][0], "name": "play_events_v2"}
     v2["columns"] = [c for c in v2["columns"] if c["name"] != "device"]

@@ -19,7 +19,7 @@ from mesh_platform.build.translator import MeshDbtTranslator
 from mesh_platform.core.bindings import bind_domain
 from mesh_platform.core.domain import load_domain
 from mesh_platform.core.environment import apply_tool_env
-from mesh_platform.core.manifest import load_manifest
+from mesh_platform.core.manifest import load_mesh_manifest
 
 from ..conftest import REPO
 from .test_mesh_diff import add_major, copy_mesh, edit
@@ -43,7 +43,7 @@ def _deps_on_playback(defs: dg.Definitions) -> set[dg.AssetKey]:
 def _daily_inputs(root, domain: str) -> frozenset[dg.AssetKey]:
     env = apply_tool_env()
     spec = load_domain(root / "domains" / domain)
-    return MeshDbtTranslator(bind_domain(spec, load_manifest(env.dbt_project_dir))).daily_inputs
+    return MeshDbtTranslator(bind_domain(spec, load_mesh_manifest(env))).daily_inputs
 
 
 @pytest.fixture
@@ -55,11 +55,11 @@ def mesh_with_v2(tmp_path, monkeypatch):
             shutil.copytree(source, root / name)
         else:
             shutil.copy2(source, root / name)
-    marts = root / "dbt_project/models/playback/marts"
+    marts = root / "dbt_project/playback/models/marts"
     shutil.copy2(marts / "play_events.sql", marts / "play_events_v2.sql")
     add_major(root, deprecate_v1="2027-06-01")
     edit(
-        root / "dbt_project/models/listeners/staging/_listeners__sources.yml",
+        root / "dbt_project/listeners/models/staging/_listeners__sources.yml",
         "            mesh_port: playback.play_events\n",
         "            mesh_port: playback.play_events\n            mesh_port_version: 2\n",
     )

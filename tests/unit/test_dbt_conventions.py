@@ -7,14 +7,14 @@ import yaml
 
 from mesh_platform.core.bindings import bind_domain
 from mesh_platform.core.domain import load_all_domains
-from mesh_platform.core.manifest import load_manifest
+from mesh_platform.core.manifest import load_mesh_manifest
 
 from ..conftest import REPO
 
 
 @pytest.fixture(scope="module")
 def manifest():
-    return load_manifest(REPO / "dbt_project")
+    return load_mesh_manifest()
 
 
 def models(manifest):
@@ -49,7 +49,7 @@ def test_layer_naming(manifest):
 def test_models_are_private_to_their_domain_group(manifest):
     for node in models(manifest):
         assert node["access"] == "private", node["name"]
-        assert node["group"] == node["fqn"][1], node["name"]
+        assert node["group"] == node["mesh_domain"], node["name"]
 
 
 def test_output_ports_have_enforced_contracts_matching_their_soda_contract(manifest):

@@ -51,14 +51,15 @@ def test_workspace_out_of_step_with_domains_is_a_problem(copy):
 
 
 def test_stale_or_missing_manifest_says_mesh_prepare(copy):
-    (copy / "dbt_project" / "models" / "podcasts" / "new.sql").write_text("select 1 as x\n")
+    (copy / "dbt_project" / "podcasts" / "models" / "new.sql").write_text("select 1 as x\n")
     check = doctor.dbt_manifest(get_environment())
-    assert (
-        not check.ok
-        and check.fix == "run `mesh prepare` (code locations would re-parse at load otherwise)"
+    assert not check.ok and check.fix.startswith("run `mesh prepare`")
+    assert check.detail == "older than their dbt project (files changed): podcasts"
+    shutil.rmtree(copy / "dbt_project" / "artists" / "target", ignore_errors=True)
+    check = doctor.dbt_manifest(get_environment())
+    assert check.detail == (
+        "not parsed yet: artists; older than their dbt project (files changed): podcasts"
     )
-    shutil.rmtree(copy / "dbt_project" / "target", ignore_errors=True)
-    assert doctor.dbt_manifest(get_environment()).fix == "run `mesh prepare`"
 
 
 def test_telemetry_turned_on_anywhere_is_a_problem(copy, monkeypatch):

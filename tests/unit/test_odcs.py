@@ -15,7 +15,7 @@ from mesh_platform.core.bindings import bind_domain
 from mesh_platform.core.contracts import load_contract
 from mesh_platform.core.domain import load_all_domains
 from mesh_platform.core.environment import MeshEnvironment
-from mesh_platform.core.manifest import load_manifest
+from mesh_platform.core.manifest import load_mesh_manifest
 from mesh_platform.interchange import odcs
 from mesh_platform.interchange.odcs import (
     classify,
@@ -42,7 +42,7 @@ def env(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def manifest(env):
-    return load_manifest(env.dbt_project_dir)
+    return load_mesh_manifest(env)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from mesh_platform.core.manifest import (
     domain_models,
     domain_of,
     in_domain_ancestors,
+    node_file,
     source_port_address,
 )
 from mesh_platform.governance.context import MeshContext
@@ -48,7 +49,7 @@ def _domain(ctx: MeshContext, bindings: DomainBindings) -> Iterator[Finding]:
     manifest = ctx.manifest
     for uid, node in sorted(domain_models(manifest, domain).items()):
         product = _product_of(bindings, uid)
-        model_file = f"dbt_project/{node['original_file_path']}"
+        model_file = node_file(node)
         if node.get("group") != domain or node.get("access") != "private":
             yield ctx.finding(
                 "boundaries.dbt-group-access",
@@ -59,8 +60,8 @@ def _domain(ctx: MeshContext, bindings: DomainBindings) -> Iterator[Finding]:
                 f"model {node['name']} has group {node.get('group')!r} and access "
                 f"{node.get('access')!r}; it must be in group {domain!r} and private so dbt "
                 "refuses refs into it from other domains.",
-                f"set `+group: {domain}` and `+access: private` for models/{domain}/ in "
-                "dbt_project/dbt_project.yml (do not override them per model).",
+                f"set `+group: {domain}` and `+access: private` for the project's models in "
+                f"dbt_project/{domain}/dbt_project.yml (do not override them per model).",
             )
         if DIRECT_READ.search(node.get("raw_code") or ""):
             yield ctx.finding(
@@ -110,7 +111,7 @@ def _source(
             f"the source is declared by domain {owner_domain}, not {domain} — that is another "
             "domain's operational system or internals.",
             f"read the published output port of domain {owner_domain} instead (a source in "
-            f"models/{domain}/ with `meta.mesh_port: {owner_domain}.<port>`).",
+            f"dbt_project/{domain}/ with `meta.mesh_port: {owner_domain}.<port>`).",
         )
         return
     if address is None:

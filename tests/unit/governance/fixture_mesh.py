@@ -102,7 +102,7 @@ class FixtureMesh:
         )
         (shop / "products" / "daily_widgets.yaml").write_text(yaml.safe_dump(self.product))
         (shop / "contracts" / "daily_widgets.yaml").write_text(yaml.safe_dump(self.contract))
-        marts = self.root / "dbt_project" / "models" / "shop" / "marts"
+        marts = self.root / "dbt_project" / "shop" / "models" / "marts"
         marts.mkdir(parents=True, exist_ok=True)
         (marts / "daily_widgets.yml").write_text(
             yaml.safe_dump(
@@ -124,40 +124,43 @@ class FixtureMesh:
             meta = (col.get("config") or {}).get("meta") or {}
             columns[col["name"]] = {**col, "meta": meta}
         model = {
-            "unique_id": "model.daff_mesh.daily_widgets",
+            "unique_id": "model.shop.daily_widgets",
             "resource_type": "model",
+            "mesh_domain": "shop",
             "name": "daily_widgets",
-            "fqn": ["daff_mesh", "shop", "marts", "daily_widgets"],
+            "fqn": ["shop", "marts", "daily_widgets"],
             "group": "shop",
             "access": "private",
             "config": {"schema": "marts", "contract": {"enforced": True}},
             "columns": columns,
-            "original_file_path": "models/shop/marts/daily_widgets.sql",
-            "patch_path": "daff_mesh://models/shop/marts/daily_widgets.yml",
+            "original_file_path": "models/marts/daily_widgets.sql",
+            "patch_path": "shop://models/marts/daily_widgets.yml",
             "raw_code": "select * from {{ ref('stg_orders_ports__orders') }}",
-            "depends_on": {"nodes": ["model.daff_mesh.stg_orders_ports__orders"]},
+            "depends_on": {"nodes": ["model.shop.stg_orders_ports__orders"]},
             **self.model,
         }
         staging = {
-            "unique_id": "model.daff_mesh.stg_orders_ports__orders",
+            "unique_id": "model.shop.stg_orders_ports__orders",
             "resource_type": "model",
+            "mesh_domain": "shop",
             "name": "stg_orders_ports__orders",
-            "fqn": ["daff_mesh", "shop", "staging", "stg_orders_ports__orders"],
+            "fqn": ["shop", "staging", "stg_orders_ports__orders"],
             "group": "shop",
             "access": "private",
             "config": {"schema": "staging"},
             "columns": {},
-            "original_file_path": "models/shop/staging/stg_orders_ports__orders.sql",
+            "original_file_path": "models/staging/stg_orders_ports__orders.sql",
             "raw_code": "select * from {{ source('shop_orders_ports', 'orders') }}",
-            "depends_on": {"nodes": ["source.daff_mesh.shop_orders_ports.orders"]},
+            "depends_on": {"nodes": ["source.shop.shop_orders_ports.orders"]},
             **self.staging,
         }
         source = {
-            "unique_id": "source.daff_mesh.shop_orders_ports.orders",
+            "unique_id": "source.shop.shop_orders_ports.orders",
             "resource_type": "source",
+            "mesh_domain": "shop",
             "source_name": "shop_orders_ports",
             "name": "orders",
-            "fqn": ["daff_mesh", "shop", "staging", "shop_orders_ports", "orders"],
+            "fqn": ["shop", "staging", "shop_orders_ports", "orders"],
             "source_meta": {"external_location": SOURCE_LOCATION},
             "meta": {"mesh_port": "orders.orders"},
             **self.source,

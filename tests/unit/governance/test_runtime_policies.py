@@ -70,7 +70,7 @@ def test_unhashed_value_in_hashed_column(tmp_path):
         "[error] classification.treatment-verified — domain shop, product daily_widgets, port "
         "shop.daily_widgets v1, field `buyer_email_sha256`: column `buyer_email_sha256` is "
         "declared hashed but 1 value(s) do not look hashed (expected ^[0-9a-f]{64}$); the data "
-        "may expose personal data. Fix: apply {{ mesh_hash('column') }} — hex SHA-256 of the "
+        "may expose personal data. Fix: apply {{ mesh.hash('column') }} — hex SHA-256 of the "
         "trimmed, lowercase value to `buyer_email_sha256` in model daily_widgets."
     )
 

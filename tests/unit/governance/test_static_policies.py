@@ -126,7 +126,7 @@ def _direct_file_read(m):
 
 
 def _source_of_other_domain(m):
-    m.source["fqn"] = ["daff_mesh", "orders", "staging", "registration", "orders"]
+    m.source["mesh_domain"] = "orders"  # as if parsed from domain orders' project
     m.source["meta"] = {}
     m.source["source_meta"] = {}
     m.source["source_name"] = "registration"
@@ -215,7 +215,7 @@ EXPECTED = {
         "daily_widgets, port shop.daily_widgets v1, field `widgets`: column "
         "`widgets` of model daily_widgets has no description. Fix: add a "
         "`description` to column `widgets` in "
-        "dbt_project/models/shop/marts/daily_widgets.yml."
+        "dbt_project/shop/models/marts/daily_widgets.yml."
     ],
     "no_example": [
         "[error] documentation.usage-example — domain shop, product daily_widgets, "
@@ -237,7 +237,7 @@ EXPECTED = {
         "the port has no enforced contract, so dbt does not check its "
         "schema at build time. Fix: set `config: {contract: {enforced: "
         "true}}` on the model in "
-        "dbt_project/models/shop/marts/daily_widgets.yml (or `+contract` "
+        "dbt_project/shop/models/marts/daily_widgets.yml (or `+contract` "
         "for the marts folder in dbt_project.yml) and give every column a "
         "`data_type`."
     ],
@@ -255,7 +255,7 @@ EXPECTED = {
         "the Soda contract names column `ghost`, which model "
         "daily_widgets does not declare. Fix: remove it from "
         "domains/shop/contracts/daily_widgets.yaml or declare it in "
-        "dbt_project/models/shop/marts/daily_widgets.yml."
+        "dbt_project/shop/models/marts/daily_widgets.yml."
     ],
     "key_without_check": [
         "[error] contract.key-column-checked — domain shop, product "
@@ -276,7 +276,7 @@ EXPECTED = {
         "product daily_widgets, port shop.daily_widgets v1, field "
         "`buyer_email`: column `buyer_email` looks like personal data (email) "
         "but is not classified. Fix: in "
-        "dbt_project/models/shop/marts/daily_widgets.yml, give column "
+        "dbt_project/shop/models/marts/daily_widgets.yml, give column "
         "`buyer_email` `config: {meta: {pii: {category: email, treatment: "
         "<generalized|hashed|masked|raw>}}}`, or `pii: false` if it is not "
         "personal data."
@@ -285,7 +285,7 @@ EXPECTED = {
         "[error] classification.personal-data-protected — domain shop, product "
         "daily_widgets, port shop.daily_widgets v1, field `buyer_email`: column "
         "`buyer_email` publishes raw personal data (email) on a port that may not carry "
-        "it. Fix: hash ({{ mesh_hash('column') }} — hex SHA-256 of the trimmed, "
+        "it. Fix: hash ({{ mesh.hash('column') }} — hex SHA-256 of the trimmed, "
         "lowercase value), mask or drop it in model daily_widgets; or, if consumers "
         "truly need it, set `carries_pii: true` on the port and `classification: "
         "restricted` on the product so access needs a grant."
@@ -305,7 +305,7 @@ EXPECTED = {
         "`widgets`: column `widgets` has an invalid classification 'yes'. "
         "Fix: write `pii: {category: <e.g. email>, treatment: "
         "<generalized|hashed|masked|raw>}` or `pii: false` in "
-        "dbt_project/models/shop/marts/daily_widgets.yml."
+        "dbt_project/shop/models/marts/daily_widgets.yml."
     ],
     "carries_pii_not_restricted": [
         "[error] classification.personal-data-protected — domain shop, "
@@ -337,7 +337,7 @@ EXPECTED = {
         "column `listener_id` is the shared key `listener_id` but typed "
         "varchar; the glossary says bigint in every domain. Fix: cast it to "
         "bigint in model daily_widgets and set `data_type` in "
-        "dbt_project/models/shop/marts/daily_widgets.yml "
+        "dbt_project/shop/models/marts/daily_widgets.yml "
         "(governance/shared_keys.yaml)."
     ],
     "partition_column_missing": [
@@ -346,7 +346,7 @@ EXPECTED = {
         "partitioning.column `sold_at` is not a column of model daily_widgets; "
         "a product published per day needs a DATE column holding the day in "
         "every output port. Fix: declare `sold_at` with `data_type: date` in "
-        "model daily_widgets (dbt_project/models/shop/marts/daily_widgets.yml), "
+        "model daily_widgets (dbt_project/shop/models/marts/daily_widgets.yml), "
         "or fix partitioning.column in domains/shop/products/daily_widgets.yaml."
     ],
     "partition_column_not_a_date": [
@@ -355,7 +355,7 @@ EXPECTED = {
         "partitioning.column `widgets` is typed bigint in model daily_widgets; "
         "a product published per day needs a DATE column holding the day in "
         "every output port. Fix: declare `widgets` with `data_type: date` in "
-        "model daily_widgets (dbt_project/models/shop/marts/daily_widgets.yml), "
+        "model daily_widgets (dbt_project/shop/models/marts/daily_widgets.yml), "
         "or fix partitioning.column in domains/shop/products/daily_widgets.yaml."
     ],
     "model_not_private": [
@@ -363,13 +363,13 @@ EXPECTED = {
         "daily_widgets, field `daily_widgets`: model daily_widgets has group "
         "'shop' and access 'protected'; it must be in group 'shop' and private "
         "so dbt refuses refs into it from other domains. Fix: set `+group: "
-        "shop` and `+access: private` for models/shop/ in "
-        "dbt_project/dbt_project.yml (do not override them per model)."
+        "shop` and `+access: private` for the project's models in "
+        "dbt_project/shop/dbt_project.yml (do not override them per model)."
     ],
     "direct_file_read": [
         "[error] boundaries.no-direct-file-read — domain shop, product "
         "daily_widgets, field `daily_widgets`: model daily_widgets reads a file "
-        "or database directly (dbt_project/models/shop/marts/daily_widgets.sql). "
+        "or database directly (dbt_project/shop/models/marts/daily_widgets.sql). "
         "Fix: declare the input as a dbt source (an operational system of the "
         "domain, or another domain's port with `meta.mesh_port`) and select from "
         "`source(...)`."
@@ -386,7 +386,7 @@ EXPECTED = {
         "stg_orders_ports__orders reads source registration.orders: the "
         "source is declared by domain orders, not shop — that is another "
         "domain's operational system or internals. Fix: read the published "
-        "output port of domain orders instead (a source in models/shop/ "
+        "output port of domain orders instead (a source in dbt_project/shop/ "
         "with `meta.mesh_port: orders.<port>`).",
     ],
     "undeclared_port_source": [
@@ -454,13 +454,13 @@ EXPECTED = {
         "port shop.daily_widgets v1, field `widgets`: column `widgets` has no "
         "`data_type`, so its type is not part of the contract and cannot be "
         "compared across versions or domains. Fix: add `data_type:` to column "
-        "`widgets` in dbt_project/models/shop/marts/daily_widgets.yml."
+        "`widgets` in dbt_project/shop/models/marts/daily_widgets.yml."
     ],
     "file_literal_in_sql": [
         "[error] boundaries.no-direct-file-read — domain shop, product "
         "daily_widgets, field `daily_widgets`: model daily_widgets reads a "
         "file or database directly "
-        "(dbt_project/models/shop/marts/daily_widgets.sql). Fix: declare the "
+        "(dbt_project/shop/models/marts/daily_widgets.sql). Fix: declare the "
         "input as a dbt source (an operational system of the domain, or "
         "another domain's port with `meta.mesh_port`) and select from "
         "`source(...)`."

@@ -29,7 +29,7 @@ def dev_exec(monkeypatch):
     import mesh_platform.cli.dev as dev
 
     calls: list[list[str]] = []
-    monkeypatch.setattr(dev, "prepare_manifest", lambda *_: None)
+    monkeypatch.setattr(dev, "prepare_all", lambda *_: None)
     monkeypatch.setattr(dev, "run_generate", lambda *_: None)
     monkeypatch.setattr(instance, "ensure_dagster_home", lambda *_: None)
     monkeypatch.setattr(dev.os, "chdir", lambda *_: None)
