@@ -69,9 +69,9 @@ def check_new_domain(env: MeshEnvironment, name: str) -> str:
             f"domain {name!r} already exists (domains/{name}/); pick another name or add "
             f"products to it with `mesh new product {name} NAME`"
         )
-    if (env.domain_dbt_dir(name) / "models").exists():
+    if (env.domain_dbt_dir(name) / "dbt_project.yml").exists():
         raise ScaffoldError(
-            f"dbt_project/{name}/models/ already exists though domains/{name}/ does not; "
+            f"dbt_project/{name}/ already holds a dbt project though domains/{name}/ does not; "
             "remove the leftover folder or pick another name"
         )
     return name
