@@ -103,10 +103,16 @@ def bind_domain(domain: Domain, manifest: Mapping[str, Any]) -> DomainBindings:
                     f"dbt_project/{domain.name}/models/; create the model or fix `model`"
                 )
             node = models[uid]
-            if node["config"].get("schema") != MARTS_SCHEMA:
+            # where dbt really builds it (after generate_schema_name and any alias): the port
+            # is verified and published from <domain database>.marts.<model>
+            built = (node.get("schema") or node["config"].get("schema"), node.get("alias"))
+            if built[0] != MARTS_SCHEMA or built[1] not in (None, port.model):
                 raise DescriptorError(
                     f"domain {domain.name}, product {product.name}: model {port.model!r} backs an "
-                    f"output port and must live in models/{domain.name}/marts/"
+                    f"output port, so dbt must build it as {MARTS_SCHEMA}.{port.model} in the "
+                    f"domain's database, but it builds {built[0]}.{built[1] or port.model}: put "
+                    f"it under dbt_project/{domain.name}/models/marts/ (`+schema: marts`), with "
+                    "no alias, and keep a generate_schema_name override from renaming `marts`"
                 )
             contract = load_contract(
                 domain.contract_path(port.contract), port_view(domain, product, port).soda_dataset
