@@ -102,7 +102,7 @@ class PackageEntry:
 
     @property
     def carried(self) -> bool:
-        """Only a local package comes along: anything else would be downloaded."""
+        """Only a local package can come along (if inside the project): anything else downloads."""
         return self.kind == "local"
 
 
