@@ -18,6 +18,7 @@ the YAML's ``data_type``, the relation built in the throwaway DuckDB, or nowhere
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,7 +84,7 @@ def contract_for_port(
             ):
                 if not any(kind in c for c in column.checks):
                     column.checks.append({kind: None})
-    text = cols.soda_contract(dataset, address, version, columns)
+    text = cols.soda_contract(dataset, address, version, [_as_written(c) for c in columns])
     return GeneratedContract(model.name, dataset, text, columns, sources, mapped, findings)
 
 
@@ -143,6 +144,15 @@ def _columns(model: ModelInfo) -> tuple[list[cols.Column], dict[str, str], list[
                 )
             )
     return out, sources, findings
+
+
+def _as_written(column: cols.Column) -> cols.Column:
+    """The column as the contract file spells it: Soda v4 compares a decimal's precision and
+    scale only through separate keys the mesh's contracts do not use, and fails the schema
+    check on ``decimal(38,2)``; like ``domains/*/contracts``, the contract says ``decimal``."""
+    if column.data_type.startswith("decimal("):
+        return dataclasses.replace(column, data_type="decimal")
+    return column
 
 
 def _check(
