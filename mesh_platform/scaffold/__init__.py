@@ -11,5 +11,7 @@ nothing and ``--dry-run`` can show the plan. Only then is the plan applied, atom
 - :mod:`.registry` edits the files that list domains and sources (dbt_project.yml,
   workspace.yaml, governance/teams.yaml, sources YAML) without losing their comments;
 - :mod:`.lifecycle` plans removing and renaming, refusing while consumers exist;
-- :mod:`.doctor` checks a local set-up.
+- :mod:`.doctor` checks a local set-up;
+- :mod:`.dbt_import` reads an existing dbt project for ``mesh import dbt`` (summary, port
+  contracts from its tests, classification suggestions, the carried/reported/refused report).
 """

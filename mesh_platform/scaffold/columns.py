@@ -231,7 +231,9 @@ def soda_contract(dataset: str, address: str, version: int, columns: Sequence[Co
         "columns:",
     ]
     for c in columns:
-        lines += [f"  - name: {c.name}", f"    data_type: {c.data_type}"]
+        lines.append(f"  - name: {c.name}")
+        if c.data_type:  # an imported dbt model may declare no type for a column
+            lines.append(f"    data_type: {c.data_type}")
         if c.checks:
             lines.append("    checks:")
             for check in c.checks:
