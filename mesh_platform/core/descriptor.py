@@ -48,9 +48,10 @@ class Owner(_Strict):
 
 
 class OperationalInput(_Strict):
-    """An input read from one of the domain's operational systems (a dbt source)."""
+    """An input read from one of the domain's operational systems (a dbt source), or raw data
+    the domain's dbt project ships as a seed (``kind: seed``, ``source: seeds.<seed name>``)."""
 
-    kind: Literal["database", "event_stream", "file_drop", "api"]
+    kind: Literal["database", "event_stream", "file_drop", "api", "seed"]
     source: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")]
     description: str = ""
 

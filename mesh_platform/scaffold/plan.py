@@ -52,6 +52,10 @@ class Plan:
             self._drop(path)
             self.changes.append(Change(path, None, _read(path)))
 
+    def discard(self, relative: str | Path) -> None:
+        """Forget a pending change (a file this plan no longer writes)."""
+        self._drop(self.root / relative)
+
     def current(self, relative: str | Path) -> str | None:
         """A file's content as this plan leaves it (pending changes first, then the disk)."""
         path = self.root / relative
