@@ -45,7 +45,10 @@ def import_dbt(
     owner = ask(owner, "--owner TEAM", "Owner team", f"{domain.replace('_', '-')}-team")
     company = load_governance(env.governance_dir).teams.contact_domains
     contact = ask(
-        contact, "--contact EMAIL", "Team contact e-mail", f"{domain.replace('_', '-')}@{company[0]}"
+        contact,
+        "--contact EMAIL",
+        "Team contact e-mail",
+        f"{domain.replace('_', '-')}@{company[0]}",
     )
     ports = list(port or [])
     if not ports and interactive():

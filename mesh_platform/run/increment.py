@@ -28,6 +28,7 @@ from mesh_platform.run.runner import (
     day_window,
     domain_order,
     domain_upstreams,
+    require_operational_data,
     run_in_domain_order,
 )
 
@@ -50,7 +51,9 @@ def check_day(day: str) -> date:
     except ValueError:
         raise ValueError(f"--day {day!r} is not a date: use YYYY-MM-DD") from None
     env = apply_tool_env()
-    first, last = day_window(env, load_all_domains(env.domains_dir))
+    domains = load_all_domains(env.domains_dir)
+    require_operational_data(env, domains)
+    first, last = day_window(env, domains)
     if not first <= parsed <= last:
         raise ValueError(
             f"--day {parsed}: the daily products cover {first} to {last}; land that day's "

@@ -54,6 +54,22 @@ def domain_order(domains: list[Domain]) -> list[Domain]:
 WINDOW_FILE = "manifest.json"
 
 
+def require_operational_data(env: MeshEnvironment, domains: list[Domain]) -> None:
+    """Fail clearly before a build that reads operational systems finds no data to read."""
+    folder = env.operational_dir
+    needs_sources = any(
+        getattr(i, "source", None) and i.kind != "seed"
+        for d in domains
+        for p in d.products
+        for i in p.input_ports
+    )  # a domain built only from its dbt project's seeds needs no operational data
+    if needs_sources and (not folder.is_dir() or not any(folder.iterdir())):
+        raise FileNotFoundError(
+            f"no operational data in {folder}: run `mesh generate` (or `make demo`), or put "
+            "your own sources there"
+        )
+
+
 def day_window(env: MeshEnvironment, domains: list[Domain]) -> tuple[date, date]:
     """The days a build of the daily products covers.
 
@@ -63,11 +79,6 @@ def day_window(env: MeshEnvironment, domains: list[Domain]) -> tuple[date, date]
     for days that cannot have data.
     """
     folder = env.operational_dir
-    if not folder.is_dir() or not any(folder.iterdir()):
-        raise FileNotFoundError(
-            f"no operational data in {folder}: run `mesh generate` (or `make demo`), or put "
-            "your own sources there"
-        )
     last = datetime.now(UTC).date() - timedelta(days=1)
     starts = [p.partitioning.start for d in domains for p in d.products if p.partitioning]
     first = min(starts, default=last)
@@ -118,6 +129,7 @@ def materialize_mesh(
     if unknown:
         raise ValueError(f"unknown domain(s) {sorted(unknown)}; known: {[d.name for d in domains]}")
     selected = [d for d in domains if not only or d.name in only]
+    require_operational_data(env, selected)
     window = day_window(env, domains)
     workers = min(workers or os.cpu_count() or 1, len(selected))
     if workers <= 1:

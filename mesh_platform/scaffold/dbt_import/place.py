@@ -324,9 +324,7 @@ def _edit_port_yaml(
         if not (entry_col.get("description") or "").strip():
             entry_col["description"] = f"{column.name} of {model.name} (not yet described)."
             undescribed.append(column.name)
-        if column.pii is not None and "pii" not in (entry_col.get("config") or {}).get(
-            "meta", {}
-        ):
+        if column.pii is not None and "pii" not in (entry_col.get("config") or {}).get("meta", {}):
             entry_col.setdefault("config", {}).setdefault("meta", {})["pii"] = column.pii
     plan.write(file, _dump(data))
     if typed:
@@ -374,7 +372,7 @@ def _write_descriptor(
     raw_pii = any(isinstance(c.pii, dict) and c.pii.get("treatment") == "raw" for c in columns)
     protected = any(isinstance(c.pii, dict) for c in columns)
     classification = "restricted" if raw_pii else "confidential" if protected else "internal"
-    inputs = _seed_inputs(summary, model)
+    inputs = _inputs(summary, model, options.domain, set(options.ports))
     description = " ".join((model.description or "").split()) or (
         f"{model.name} of the dbt project {summary.name}, imported as a data product of "
         f"{options.domain}. Say here what one row is and who it is for."
@@ -398,8 +396,11 @@ def _write_descriptor(
     )
 
 
-def _seed_inputs(summary: ProjectSummary, model: ModelInfo) -> list[dict[str, str]]:
-    """The seeds (raw data shipped with the project) the port is built from, directly or not."""
+def _inputs(
+    summary: ProjectSummary, model: ModelInfo, domain: str, ports: set[str]
+) -> list[dict[str, str]]:
+    """What the port is built from: the seeds (raw data shipped with the project) and the other
+    imported ports it reads, directly or through the project's internal models."""
     models = {m.name: m for m in summary.models}
     seeds = {s.name: s for s in summary.seeds}
     found, stack, seen = [], [model.name], set()
@@ -409,11 +410,30 @@ def _seed_inputs(summary: ProjectSummary, model: ModelInfo) -> list[dict[str, st
             if parent in seen:
                 continue
             seen.add(parent)
-            if parent in seeds:
-                found.append(parent)
+            if parent in ports:  # another port of the domain: read as that port
+                found.append(
+                    {
+                        "kind": "output_port",
+                        "key": "port",
+                        "value": f"{domain}.{parent}",
+                        "description": f"port {domain}.{parent}, imported with it",
+                    }
+                )
+            elif parent in seeds:
+                found.append(
+                    {
+                        "kind": "seed",
+                        "key": "source",
+                        "value": f"seeds.{parent}",
+                        "description": f"seed {seeds[parent].path} of the project",
+                    }
+                )
             elif parent in models:
                 stack.append(parent)
-    return [
-        {"source": f"seeds.{name}", "description": f"seed {seeds[name].path} of the project"}
-        for name in sorted(found)
-    ]
+    if not found:
+        raise ScaffoldError(
+            f"--port {model.name}: model {model.name} reads no seed and no other port of the "
+            "project; a product declares what it is built from (its sources: use `mesh new "
+            "product` for a model over an operational source)"
+        )
+    return sorted(found, key=lambda i: (i["kind"], i["value"]))
