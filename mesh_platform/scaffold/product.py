@@ -25,6 +25,7 @@ from mesh_platform.governance.config import GovernanceConfig, load_governance
 from mesh_platform.governance.engine import declared_ports_leniently
 from mesh_platform.scaffold import columns as cols
 from mesh_platform.scaffold import names, registry
+from mesh_platform.scaffold.paths import model_path
 from mesh_platform.scaffold.plan import Plan, ScaffoldError
 from mesh_platform.scaffold.render import flow, render
 from mesh_platform.scaffold.sources import (
@@ -69,7 +70,7 @@ def plan_new_product(
     spec = load_domain_spec(env, domain)
     _check_new_product(env, manifest, domain, name)
     plan = Plan(env.repo_root)
-    models = f"dbt_project/models/{domain}"
+    models = model_path(domain)
     if from_port:
         upstream = _upstream_port(env, manifest, domain, from_port)
         up = PortAddress.parse(upstream.address)
@@ -241,7 +242,7 @@ def _check_new_product(env: MeshEnvironment, manifest, domain: str, name: str) -
     if f"{domain}.{name}" in declared_ports_leniently(env.domains_dir):
         raise ScaffoldError(f"output port {domain}.{name} is already declared; pick another name")
     owner = _model_names(manifest).get(name)
-    if owner or (env.dbt_project_dir / "models" / domain / "marts" / f"{name}.sql").exists():
+    if owner or (env.repo_root / model_path(domain, "marts", f"{name}.sql")).exists():
         raise ScaffoldError(
             f"a dbt model named {name!r} already exists (domain {owner or domain}); dbt model "
             "names are project-wide, pick another product name"
@@ -388,7 +389,7 @@ def plan_sync(env: MeshEnvironment, domain: str, name: str) -> Plan:
     config = load_governance(env.governance_dir)
     plan = Plan(env.repo_root)
     for port in product.output_ports:
-        base = f"dbt_project/models/{domain}/marts/{port.model}"
+        base = model_path(domain, "marts", port.model)
         sql = plan.current(f"{base}.sql")
         if sql is None:
             raise ScaffoldError(f"output port {product.address(port)}: no {base}.sql")
@@ -401,11 +402,13 @@ def plan_sync(env: MeshEnvironment, domain: str, name: str) -> Plan:
             plan.current(f"{base}.yml"),
             old_contract,
             config,
+            where=f"{base}.sql",
         )
         plan.write(f"{base}.yml", text)
         plan.write(
             contract_rel,
-            cols.soda_contract(
+            cols.merge_contract(
+                old_contract,
                 dataset or f"{domain}/marts/{port.model}",
                 product.address(port),
                 port.version,
