@@ -7,7 +7,6 @@ terminal it asks, with defaults. ``--dry-run`` prints the files and the diff, wr
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import typer
 
@@ -86,13 +85,22 @@ def new_domain(
 def new_product(
     domain: str = typer.Argument(None, help="The domain that owns the product."),
     name: str = typer.Argument(None, help="Product (and output port) name, snake_case."),
-    from_port: str = typer.Option(
-        None, "--from-port", help="Read another domain's output port, e.g. sales.orders."
+    from_port: list[str] = typer.Option(
+        None,
+        "--from-port",
+        help="Read another domain's output port, e.g. sales.orders; repeat for several.",
+    ),
+    source_specs: list[str] = typer.Option(
+        None,
+        "--source",
+        help="Read an operational source: [SYSTEM.TABLE=]KIND:PATH (files, e.g. "
+        "file_drop:merch/orders/*.csv) or [SYSTEM=]database:CONNECTION.TABLE; repeat for several.",
     ),
     source_kind: str = typer.Option(
         None,
         "--source-kind",
-        help="Read an operational source: file_drop, api, event_stream or database.",
+        help="Read one operational source: file_drop, api, event_stream or database "
+        "(with --path or --connection, --system, --table).",
     ),
     path: str = typer.Option(
         None,
@@ -118,26 +126,32 @@ def new_product(
     freshness_hours: float = typer.Option(26, "--freshness-hours", help="Freshness SLO."),
     dry_run: bool = DRY_RUN,
 ) -> None:
-    """Create a product from an operational source or another domain's port (wired lineage)."""
+    """Create a product from operational sources and/or other domains' ports (wired lineage)."""
     from mesh_platform.core.domain import discover_domain_dirs
     from mesh_platform.scaffold.product import ProductOptions, plan_new_product
-    from mesh_platform.scaffold.sources import OperationalSource
+    from mesh_platform.scaffold.sources import (
+        OperationalSource,
+        default_system,
+        default_table,
+        parse_source,
+    )
 
     env = get_environment()
     domains = [d.name for d in discover_domain_dirs(env.domains_dir)]
     domain = ask(domain, "DOMAIN", f"Domain ({', '.join(domains)})")
     name = ask(name, "NAME", "Product name (snake_case)")
-    if not from_port and not source_kind and interactive():
+    from_ports = list(from_port or [])
+    sources = [parse_source(spec) for spec in source_specs or []]
+    if not from_ports and not sources and not source_kind and interactive():
         kind = typer.prompt(
             "Input: an output port of another domain, or an operational source",
             type=typer.Choice(["port", "file_drop", "api", "event_stream", "database"]),
             default="port",
         )
         if kind == "port":
-            from_port = ask(None, "--from-port", "Upstream port address (see `mesh products`)")
+            from_ports = [ask(None, "--from-port", "Upstream port address (see `mesh products`)")]
         else:
             source_kind = kind
-    source = None
     if source_kind:
         if source_kind == "database":
             connection = ask(connection, "--connection", "Database connection (profiles.yml)")
@@ -145,13 +159,13 @@ def new_product(
             system = ask(system, "--system", "Operational system name", connection)
         else:
             path = ask(path, "--path", "Files, relative to the operational data directory")
-            system = ask(system, "--system", "Operational system name", _default_system(path))
-            table = ask(table, "--table", "Source table name", _default_table(path))
-        source = OperationalSource(source_kind, system, table, path, connection)
+            system = ask(system, "--system", "Operational system name", default_system(path))
+            table = ask(table, "--table", "Source table name", default_table(path))
+        sources.append(OperationalSource(source_kind, system, table, path, connection))
     if description is None and interactive():
         description = typer.prompt("Description (what one row is, for whom)", default="")
     options = ProductOptions(description or "", eager, cron, freshness_hours)
-    plan = plan_new_product(env, domain, name, from_port, source, options)
+    plan = plan_new_product(env, domain, name, from_ports, sources, options)
     finish(plan, dry_run)
 
 
@@ -165,20 +179,6 @@ def sync(
     from mesh_platform.scaffold.product import plan_sync
 
     finish(plan_sync(get_environment(), domain, name), dry_run)
-
-
-def _default_system(path: str) -> str:
-    from mesh_platform.scaffold.columns import snake
-
-    return snake(Path(path).parts[0]) if path else "source"
-
-
-def _default_table(path: str) -> str:
-    from mesh_platform.scaffold.columns import snake
-
-    stem = Path(path).name.split(".")[0].replace("*", "")
-    parent = Path(path).parent.name
-    return snake(stem or parent) if (stem or parent) else "records"
 
 
 def register(app: typer.Typer) -> None:

@@ -148,17 +148,84 @@ def _cte(tree, name: str):
     return None
 
 
-def parse_port_sql(sql: str, model: str) -> list[tuple[str, str, str]]:
-    """(name, data_type, description) of every column of an output-port model's SQL."""
+def _strip_jinja(sql: str) -> tuple[str, list[str]]:
+    """The SQL with Jinja expressions replaced by placeholders ``__jinja_<n>`` and statements
+    removed, keeping every line where it was (so sqlglot's line numbers are the file's); and
+    the expressions, by ``n``."""
+    found: list[str] = []
+
+    def replace(m: re.Match) -> str:
+        newlines = "\n" * m[0].count("\n")
+        if m[0][:2] != "{{":
+            return newlines
+        found.append(m[0])
+        return f"{newlines}__jinja_{len(found) - 1}"
+
+    return _JINJA.sub(replace, sql), found
+
+
+_BLOCK = re.compile(r"\{%-?\s*(end)?(for|if)\b")
+
+
+def _jinja_blocks(sql: str) -> list[tuple[str, int, int]]:
+    """(kind, first line, last line) of every Jinja ``for`` and ``if`` block."""
+    blocks, stack = [], []
+    for m in _BLOCK.finditer(sql):
+        line = sql.count("\n", 0, m.start()) + 1
+        if not m[1]:
+            stack.append((m[2], line))
+        elif stack:
+            kind, start = stack.pop()
+            blocks.append((kind, start, line))
+    blocks += [(kind, start, sql.count("\n") + 1) for kind, start in stack]
+    return sorted(blocks, key=lambda b: b[1])
+
+
+def _refuse_jinja_columns(
+    sql: str, expressions, jinja: list[str], model: str, where: str | None
+) -> None:
+    """Columns the final select makes with Jinja cannot be read without rendering the model:
+    refuse them, naming the file and line, instead of inventing a column."""
+    from sqlglot import exp
+
+    where = where or f"model {model}"
+    blocks = _jinja_blocks(sql)
+    fix = (
+        "write each column of the final select out as "
+        "`cast(<expression> as <type>) as <name>,  -- <what it is>` (a loop can stay in an "
+        "earlier CTE), then re-run `mesh new sync`"
+    )
+    for expr in expressions:
+        lines = {i.meta["line"] for i in expr.find_all(exp.Identifier) if "line" in i.meta}
+        for kind, first, last in blocks:
+            if any(first <= line <= last for line in lines):
+                raise ScaffoldError(
+                    f"{where}:{first}: cannot infer the columns of a Jinja `{kind}` block in "
+                    f"the final select; {fix}"
+                )
+        if "__jinja_" in expr.alias_or_name:
+            line = min(lines) if lines else "?"
+            name = re.sub(r"__jinja_(\d+)", lambda m: jinja[int(m[1])], expr.alias_or_name)
+            raise ScaffoldError(
+                f"{where}:{line}: cannot infer the name of column `{name}`, written with "
+                f"Jinja; {fix}"
+            )
+
+
+def parse_port_sql(sql: str, model: str, where: str | None = None) -> list[tuple[str, str, str]]:
+    """(name, data_type, description) of every column of an output-port model's SQL.
+
+    ``where`` (the SQL file, relative to the repo) is named in errors with the line."""
     import sqlglot
     from sqlglot import exp
 
-    counter = iter(range(10**6))
-    text = _JINJA.sub(lambda m: f"__jinja_{next(counter)}" if m[0][:2] == "{{" else "", sql)
+    text, jinja = _strip_jinja(sql)
     try:
         tree = sqlglot.parse_one(text, read="duckdb")
     except sqlglot.errors.ParseError as exc:
-        raise ScaffoldError(f"model {model}: cannot read its SQL ({exc}); fix the SQL") from None
+        raise ScaffoldError(
+            f"{where or 'model ' + model}: cannot read its SQL ({exc}); fix the SQL"
+        ) from None
     select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
     for _ in range(20):
         if not (
@@ -176,6 +243,7 @@ def parse_port_sql(sql: str, model: str) -> list[tuple[str, str, str]]:
             f"model {model}: cannot find its final select list; end the model with "
             "`select * from final` over a CTE that lists every column"
         )
+    _refuse_jinja_columns(sql, select.expressions, jinja, model, where)
     out = []
     for expr in select.expressions:
         name = expr.alias_or_name
@@ -251,6 +319,26 @@ def _wrap(text: str, indent: str, width: int = 96) -> list[str]:
     ) or [indent + "-"]
 
 
+def _pii_of(column: Mapping[str, Any]) -> Any:
+    meta = (column.get("config") or {}).get("meta") or column.get("meta") or {}
+    return meta.get("pii")
+
+
+def _is_jinja(text: Any) -> bool:
+    return isinstance(text, str) and "{{" in text
+
+
+def _load_round_trip(text: str | None, what: str) -> tuple[Any, int, int]:
+    if not text:
+        return None, 4, 2
+    try:
+        return yaml_io.round_trip_load(text)
+    except Exception as exc:  # ruamel raises several error types; all mean "not YAML"
+        raise ScaffoldError(
+            f"{what} is not valid YAML ({str(exc).splitlines()[0]}); fix it first"
+        ) from None
+
+
 def derive_port_files(
     sql: str,
     model: str,
@@ -258,33 +346,180 @@ def derive_port_files(
     old_yaml: str | None,
     old_contract: str | None,
     config: GovernanceConfig,
+    where: str | None = None,
 ) -> tuple[str, str | None, list[Column]]:
-    """Model YAML and Soda contract columns from the port SQL, keeping what still applies.
+    """The model YAML merged with the columns of the port SQL, the contract's ``dataset`` (or
+    None) and the columns (with the Soda checks still valid for them).
 
-    Returns the YAML text, the contract's ``dataset`` line source (or None) and the columns.
+    A merge, not a rewrite: sync owns the model's column list (names and order from the SQL),
+    each column's ``data_type`` and its description (unless that is a Jinja ``{{ doc(...) }}``
+    reference, which is kept), and adds what a new column needs (a ``pii`` classification).
+    Everything else — other models, ``unit_tests``, ``data_tests``, constraints, ``meta``,
+    ``config``, comments, key order, styles — is kept as it is; a YAML already in step with the
+    SQL comes back byte for byte.
     """
-    old_cols: dict[str, Mapping[str, Any]] = {}
-    if old_yaml:
-        for m in (yaml_io.safe_load(old_yaml) or {}).get("models") or []:
-            if m.get("name") == model:
-                description = (m.get("description") or description).strip()
-                old_cols = {c["name"]: c for c in m.get("columns") or []}
+    parsed = parse_port_sql(sql, model, where)
+    doc, sequence, offset = _load_round_trip(old_yaml, f"the model YAML of {model}")
+    entry = None
+    if isinstance(doc, Mapping):
+        entry = next(
+            (
+                m
+                for m in doc.get("models") or []
+                if isinstance(m, Mapping) and m.get("name") == model
+            ),
+            None,
+        )
+    old_cols = {c["name"]: c for c in (entry or {}).get("columns") or [] if "name" in c}
     contract = yaml_io.safe_load(old_contract) if old_contract else {}
     old_checks = {c["name"]: c.get("checks") or [] for c in (contract or {}).get("columns") or []}
     old_types = {c["name"]: c.get("data_type") for c in (contract or {}).get("columns") or []}
     columns = []
-    for name, data_type, text in parse_port_sql(sql, model):
+    for name, data_type, text in parsed:
         old = old_cols.get(name) or {}
         was = old.get("data_type") or old_types.get(name) or ""
         same = normalize_type(was) == data_type
-        meta = (old.get("config") or {}).get("meta") or old.get("meta") or {}
-        constraints = {c.get("type") for c in old.get("constraints") or []}
-        column = Column(name, data_type, text, name, pii=meta.get("pii"))
+        constraints = {
+            c.get("type") for c in old.get("constraints") or [] if isinstance(c, Mapping)
+        }
+        column = Column(name, data_type, text, name, pii=_pii_of(old))
         column.checks = list(old_checks.get(name, [])) if same else []
-        column.not_null = same and "not_null" in constraints
+        column.not_null = "not_null" in constraints
         columns.append(column)
     default_checks(columns, config, {c.name: 1 for c in columns if not c.not_null})
     for c in columns:
         if c.pii is None and config.personal_data.category_of(c.name):
             c.pii = {"category": config.personal_data.category_of(c.name), "treatment": "hashed"}
-    return model_yaml(model, description, columns), (contract or {}).get("dataset"), columns
+    dataset = (contract or {}).get("dataset")
+    if entry is None:
+        fresh = model_yaml(model, description, columns)
+        if doc is None:
+            return fresh, dataset, columns
+        if not isinstance(doc, Mapping) or not isinstance(doc.get("models"), list):
+            raise ScaffoldError(
+                f"the model YAML of {model} has no `models:` list; fix it, then re-run "
+                "`mesh new sync`"
+            )
+        doc["models"].append(yaml_io.round_trip_load(fresh)[0]["models"][0])
+        return yaml_io.round_trip_dump(doc, sequence, offset), dataset, columns
+    _merge_model(entry, description, columns, old_cols)
+    text = yaml_io.round_trip_dump(doc, sequence, offset)
+    if yaml_io.safe_load(text) == yaml_io.safe_load(old_yaml):
+        text = old_yaml  # nothing changed: not a byte moves
+    return text, dataset, columns
+
+
+def _merge_model(entry, description: str, columns: Sequence[Column], old_cols) -> None:
+    """Update ``entry`` (a round-trip mapping) in place with what sync owns."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if not entry.get("description"):
+        entry["description"] = description
+    config = entry.get("config")
+    if config is None:
+        config = _flow_map({"contract": _flow_map({"enforced": True})})
+        _insert_before(entry, "config", config, "columns")
+    elif isinstance(config, Mapping) and "contract" not in config:
+        config["contract"] = _flow_map({"enforced": True})
+    seq = entry.get("columns")
+    if not isinstance(seq, CommentedSeq):
+        seq = CommentedSeq()
+        entry["columns"] = seq
+    merged = []
+    for c in columns:
+        old = old_cols.get(c.name)
+        item = old if isinstance(old, CommentedMap) else CommentedMap(name=c.name)
+        if not _is_jinja(item.get("description")) and item.get("description") != c.description:
+            _set(item, "description", c.description, after="name")
+        _set(item, "data_type", c.data_type, after="description")
+        if c.pii is not None and _pii_of(item) is None:
+            cfg = item.get("config")
+            if cfg is None:
+                item["config"] = _flow_map({"meta": _flow_map({"pii": _flow_map(dict(c.pii))})})
+            else:
+                cfg.setdefault("meta", _flow_map({}))["pii"] = _flow_map(dict(c.pii))
+        merged.append(item)
+    if [id(i) for i in seq] != [id(i) for i in merged]:
+        # keep the comments attached to items that stay at their index
+        comments = {id(item): seq.ca.items.get(i) for i, item in enumerate(seq)}
+        seq.ca.items.clear()
+        seq[:] = merged
+        for i, item in enumerate(merged):
+            if comments.get(id(item)) is not None:
+                seq.ca.items[i] = comments[id(item)]
+
+
+def _flow_map(values: Mapping[str, Any]):
+    from ruamel.yaml.comments import CommentedMap
+
+    out = CommentedMap(values)
+    out.fa.set_flow_style()
+    return out
+
+
+def _set(item, key: str, value: Any, after: str) -> None:
+    """Set ``key``, placing a new key right after ``after`` (the generated order)."""
+    if key in item:
+        if item[key] != value:
+            item[key] = value
+        return
+    keys = list(item)
+    position = keys.index(after) + 1 if after in keys else len(keys)
+    item.insert(position, key, value)
+
+
+def _insert_before(mapping, key: str, value: Any, before: str) -> None:
+    keys = list(mapping)
+    mapping.insert(keys.index(before) if before in keys else len(keys), key, value)
+
+
+def merge_contract(
+    old_contract: str | None,
+    dataset: str,
+    address: str,
+    version: int,
+    columns: Sequence[Column],
+) -> str:
+    """The Soda contract merged with the port's columns: sync owns the column list, each
+    column's ``data_type``, and its ``checks`` only where the type changed (dropped: they were
+    written for the old type) or a new key column needs its ``missing`` check. The dataset,
+    description, dataset-level checks, filters and any other key are kept as they are."""
+    fresh = soda_contract(dataset, address, version, columns)
+    doc, sequence, offset = _load_round_trip(old_contract, f"the Soda contract of {address}")
+    if not isinstance(doc, Mapping):
+        return fresh
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    new_doc = yaml_io.round_trip_load(fresh)[0]
+    for i, key in enumerate(("dataset", "description", "columns", "checks")):
+        if key not in doc:
+            doc.insert(min(i, len(doc)), key, new_doc[key])
+
+    old = {c["name"]: c for c in doc.get("columns") or [] if isinstance(c, Mapping)}
+    generated = {c["name"]: c for c in new_doc["columns"]}
+    merged = []
+    for c in columns:
+        item = old.get(c.name)
+        if not isinstance(item, CommentedMap):
+            merged.append(generated[c.name])
+            continue
+        _set(item, "data_type", c.data_type, after="name")
+        if not c.checks:
+            item.pop("checks", None)
+        elif item.get("checks") != c.checks:
+            _set(item, "checks", generated[c.name]["checks"], after="data_type")
+        merged.append(item)
+    seq = doc["columns"]
+    if not isinstance(seq, CommentedSeq):
+        doc["columns"] = seq = CommentedSeq()
+    if [id(i) for i in seq] != [id(i) for i in merged]:
+        comments = {id(item): seq.ca.items.get(i) for i, item in enumerate(seq)}
+        seq.ca.items.clear()
+        seq[:] = merged
+        for i, item in enumerate(merged):
+            if comments.get(id(item)) is not None:
+                seq.ca.items[i] = comments[id(item)]
+    text = yaml_io.round_trip_dump(doc, sequence, offset)
+    if yaml_io.safe_load(text) == yaml_io.safe_load(old_contract):
+        return old_contract
+    return text

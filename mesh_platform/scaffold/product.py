@@ -10,6 +10,7 @@ and publishes as generated; the team then edits the port's SQL and the descripto
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import yaml
@@ -25,6 +26,7 @@ from mesh_platform.governance.config import GovernanceConfig, load_governance
 from mesh_platform.governance.engine import declared_ports_leniently
 from mesh_platform.scaffold import columns as cols
 from mesh_platform.scaffold import names, registry
+from mesh_platform.scaffold.paths import model_path
 from mesh_platform.scaffold.plan import Plan, ScaffoldError
 from mesh_platform.scaffold.render import flow, render
 from mesh_platform.scaffold.sources import (
@@ -48,116 +50,122 @@ class ProductOptions:
     freshness_hours: float = 26
 
 
+@dataclass
+class _Input:
+    """One input of a new product, as the scaffold wires it."""
+
+    system: str  # the dbt source
+    table: str
+    entry: dict  # its descriptor input_ports entry
+    key: list[str]  # its asset key
+    described: str
+    block: str  # the sources YAML: the source with this table, or only the table
+    table_block: str | None
+    staged: list  # staging columns
+    nulls: dict
+    upstream: UpstreamPort | None = None
+    source: OperationalSource | None = None
+    staging: str = ""
+    existing_staging: str | None = None
+    columns: list = None  # its port columns
+    cte: str = ""
+
+    @property
+    def port(self) -> bool:
+        return self.upstream is not None
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str | OperationalSource) else list(value)
+
+
 def plan_new_product(
     env: MeshEnvironment,
     domain: str,
     name: str,
-    from_port: str | None = None,
-    source: OperationalSource | None = None,
+    from_port: str | Sequence[str] | None = None,
+    source: OperationalSource | Sequence[OperationalSource] | None = None,
     options: ProductOptions = ProductOptions(),  # noqa: B008 - frozen, never mutated
 ) -> Plan:
-    """Every file ``mesh new product`` writes; raises :class:`ScaffoldError` before any."""
+    """Every file ``mesh new product`` writes; raises :class:`ScaffoldError` before any.
+
+    Inputs: other domains' output ports (``from_port``) and operational sources (``source``),
+    one or several of each. Each gets its dbt source and staging model; the first input is the
+    port's grain and the others are joined to it on a key column both have (else left for the
+    team to join, with a TODO in the SQL and a note)."""
     names.check_domain(env, domain)
     names.check_name("product", name)
-    if (from_port is None) == (source is None):
+    from_ports, sources = _as_list(from_port), _as_list(source)
+    if not from_ports and not sources:
         raise ScaffoldError(
-            "give exactly one input: --from-port DOMAIN.PORT (another domain's output port) or "
-            "--source-kind with --system/--table (an operational source)"
+            "give at least one input: --from-port DOMAIN.PORT (another domain's output port) "
+            "or --source KIND:PATH / --source-kind with --path (an operational source)"
         )
     config = load_governance(env.governance_dir)
     manifest = load_mesh_manifest(env)
     spec = load_domain_spec(env, domain)
     _check_new_product(env, manifest, domain, name)
     plan = Plan(env.repo_root)
-    models = f"dbt_project/{domain}/models"
-    if from_port:
-        upstream = _upstream_port(env, manifest, domain, from_port)
-        up = PortAddress.parse(upstream.address)
-        up_domain, up_port = up.domain, up.port
-        system, table = f"{domain}_{up_domain}_ports", up_port
-        input_entry = {"kind": "output_port", "key": "port", "value": upstream.address}
-        input_entry["description"] = flow(f"Output port {upstream.address} v{upstream.version}.")
-        input_key = ["upstream domain", up_domain, up_port]
-        staged = cols.port_columns(upstream.node, upstream.contract, upstream.description)
-        block = _port_source_block(domain, system, up_domain, upstream, table)
-        table_block = _port_table_block(upstream, table)
-    else:
-        names.check_name("operational system", source.system)
-        names.check_name("source table", source.table)
-        validate_operational(env, source)
-        keys = []
-        raw, nulls = describe_operational(env, source, keys)
-        staged = cols.staging_columns(raw, config)
-        nulls = _null_counts(env, source, staged, config)
-        input_entry = {
-            "kind": source.kind,
-            "key": "source",
-            "value": f"{source.system}.{source.table}",
-        }
-        input_entry["description"] = flow(f"The {source.described}.")
-        input_key = [domain, source.system, source.table]
-        block = _operational_source_block(domain, source)
-        table_block = None
-    staging = f"stg_{system}__{table}" if from_port else f"stg_{source.system}__{source.table}"
-    # another domain may have a model of the same name: model names are per domain project
-    mine = {n["name"] for n in domain_models(manifest, domain).values()}
-    existing_staging = domain if staging in mine else None
-    port_cols = _port_columns(staged, existing_staging, manifest, domain, staging, config)
-    if not from_port:
-        cols.default_checks(port_cols, config, nulls)
-    else:
-        cols.default_checks(port_cols, config, {})
+    models = model_path(domain)
+    inputs = [_port_input(env, manifest, domain, a) for a in from_ports]
+    inputs += [_source_input(env, domain, s, config) for s in sources]
+    seen: dict[tuple[str, str], int] = {}
+    for i in inputs:
+        if (i.system, i.table) in seen:
+            raise ScaffoldError(f"input {i.entry['value']} is given twice; give it once")
+        seen[(i.system, i.table)] = 1
+        i.staging = f"stg_{i.system}__{i.table}"
+        # another domain may have a model of the same name: model names are per domain project
+        mine = {n["name"] for n in domain_models(manifest, domain).values()}
+        i.existing_staging = domain if i.staging in mine else None
+        i.columns = _port_columns(i.staged, i.existing_staging, manifest, domain, i.staging, config)
+        cols.default_checks(i.columns, config, i.nulls)
+    first = inputs[0]
     address = f"{domain}.{name}"
     sources_file = f"{models}/staging/_{domain}__sources.yml"
-    sources_text = plan.current(sources_file)
-    if from_port:
+    for i in inputs:
         plan.write(
             sources_file,
-            registry.sources_add(sources_text, system, block, table, table_block),
-        )
-    else:
-        table_entry = _operational_table_block(source)
-        plan.write(
-            sources_file,
-            registry.sources_add(sources_text, source.system, block, source.table, table_entry),
-        )
-    if existing_staging is None:
-        plan.write(
-            f"{models}/staging/{staging}.sql",
-            render(
-                "staging.sql.j2",
-                source=system if from_port else source.system,
-                table=table if from_port else source.table,
-                columns=staged,
+            registry.sources_add(
+                plan.current(sources_file), i.system, i.block, i.table, i.table_block
             ),
         )
-        described = (
-            f"port {upstream.address} v{upstream.version}" if from_port else source.described
-        )
-        plan.write(
-            f"{models}/staging/{staging}.yml",
-            render(
-                "staging.yml.j2",
-                model=staging,
-                description=f"The {described}, one row per source row, typed and renamed.",
-                columns=[cols.Column(c.name, c.data_type, c.description, c.name) for c in staged],
-            ),
-        )
+        if i.existing_staging is None:
+            plan.write(
+                f"{models}/staging/{i.staging}.sql",
+                render("staging.sql.j2", source=i.system, table=i.table, columns=i.staged),
+            )
+            plan.write(
+                f"{models}/staging/{i.staging}.yml",
+                render(
+                    "staging.yml.j2",
+                    model=i.staging,
+                    description=f"The {i.described}, one row per source row, typed and renamed.",
+                    columns=[
+                        cols.Column(c.name, c.data_type, c.description, c.name) for c in i.staged
+                    ],
+                ),
+            )
+    port_cols, ctes, joins = _combine(inputs, config, plan.notes)
     pii = any(isinstance(c.pii, dict) for c in port_cols)
-    input_desc = f"port {from_port}" if from_port else source.described
+    described = [f"port {i.upstream.address}" if i.port else i.source.described for i in inputs]
+    input_desc = described[-1]
+    if len(described) > 1:
+        input_desc = f"{', the '.join(described[:-1])} and the {input_desc}"
     description = " ".join(options.description.split()) or (
         f"{name.replace('_', ' ').capitalize()}: built by the {domain} domain from the "
         f"{input_desc}. Say here what one row is, where it comes from and who it is for."
     )
-    cte = table if from_port else source.table
-    cte = cte if cte not in {"final", "source"} else f"{cte}_rows"
     sql = render(
         "port.sql.j2",
         address=address,
         domain=domain,
         name=name,
-        cte=cte,
-        staging=staging,
+        ctes=ctes,
+        cte=first.cte,
+        joins=joins,
         select=cols.render_select(port_cols),
     )
     plan.write(f"{models}/marts/{name}.sql", sql)
@@ -166,8 +174,9 @@ def plan_new_product(
         f"domains/{domain}/contracts/{name}.yaml",
         cols.soda_contract(f"{domain}/marts/{name}", address, 1, port_cols),
     )
-    eager = options.eager if options.eager is not None else bool(from_port)
-    if eager and not from_port:
+    any_port = any(i.port for i in inputs)
+    eager = options.eager if options.eager is not None else not sources
+    if eager and not any_port:
         raise ScaffoldError(
             "--eager reacts to upstream ports, but this product reads an operational source; "
             "use a --cron schedule"
@@ -179,9 +188,9 @@ def plan_new_product(
         description=description,
         team=spec.owner.team,
         contact=spec.owner.contact,
-        tier="aggregate" if from_port else "source-aligned",
+        tier="aggregate" if any_port else "source-aligned",
         classification="confidential" if pii else "internal",
-        input=input_entry,
+        inputs=[i.entry for i in inputs],
         freshness_hours=_number(options.freshness_hours),
         eager=eager,
         cron=options.cron,
@@ -195,27 +204,153 @@ def plan_new_product(
             address=address,
             domain=domain,
             name=name,
-            staging=staging,
-            input_key=repr(input_key[1:] if from_port else input_key).replace("'", '"'),
+            inputs=[
+                (i.staging, repr(i.key[1:] if i.port else i.key).replace("'", '"')) for i in inputs
+            ],
         ),
     )
     if plan.current("tests/domains/__init__.py") is None:
         plan.write("tests/domains/__init__.py", "")
     if plan.current(f"tests/domains/{domain}/__init__.py") is None:
         plan.write(f"tests/domains/{domain}/__init__.py", "")
-    first = f"`mesh materialize {from_port.split('.')[0]}` once, then " if from_port else ""
-    plan.notes.append(
-        f"next: {first}`mesh materialize {domain}` builds, verifies and publishes {address}; "
-        f"edit {models}/marts/{name}.sql and domains/{domain}/products/{name}.yaml, then "
-        f"`mesh new sync {domain} {name}`"
+    upstream_domains = sorted({i.upstream.address.split(".")[0] for i in inputs if i.port})
+    before = (
+        f"`mesh materialize {' '.join(upstream_domains)}` once, then " if upstream_domains else ""
     )
+    plan.notes.insert(
+        0,
+        f"next: {before}`mesh materialize {domain}` builds, verifies and publishes {address}; "
+        f"edit {models}/marts/{name}.sql and domains/{domain}/products/{name}.yaml, then "
+        f"`mesh new sync {domain} {name}`",
+    )
+    from_sources = {c.name for i in inputs if not i.port for c in i.columns}
     for c in port_cols:
-        if cols.is_key(c.name, config) and not c.not_null and not from_port:
+        missing = any("missing" in check for check in c.checks)
+        if c.name in from_sources and cols.is_key(c.name, config) and not c.not_null and missing:
             plan.notes.append(
                 f"column {c.name} has nulls in today's source data: its `missing` check will "
                 "fail until the SQL filters or fixes them"
             )
     return plan
+
+
+def _port_input(env: MeshEnvironment, manifest, domain: str, address: str) -> _Input:
+    upstream = _upstream_port(env, manifest, domain, address)
+    up = PortAddress.parse(upstream.address)
+    system, table = f"{domain}_{up.domain}_ports", up.port
+    entry = {"kind": "output_port", "key": "port", "value": upstream.address}
+    entry["description"] = flow(f"Output port {upstream.address} v{upstream.version}.")
+    return _Input(
+        system=system,
+        table=table,
+        entry=entry,
+        key=["upstream domain", up.domain, up.port],
+        described=f"port {upstream.address} v{upstream.version}",
+        block=_port_source_block(domain, system, up.domain, upstream, table),
+        table_block=_port_table_block(upstream, table),
+        staged=cols.port_columns(upstream.node, upstream.contract, upstream.description),
+        nulls={},
+        upstream=upstream,
+    )
+
+
+def _source_input(env, domain: str, source: OperationalSource, config) -> _Input:
+    names.check_name("operational system", source.system)
+    names.check_name("source table", source.table)
+    validate_operational(env, source)
+    raw, _ = describe_operational(env, source, [])
+    staged = cols.staging_columns(raw, config)
+    entry = {"kind": source.kind, "key": "source", "value": f"{source.system}.{source.table}"}
+    entry["description"] = flow(f"The {source.described}.")
+    return _Input(
+        system=source.system,
+        table=source.table,
+        entry=entry,
+        key=[domain, source.system, source.table],
+        described=source.described,
+        block=_operational_source_block(domain, source),
+        table_block=_operational_table_block(source),
+        staged=staged,
+        nulls=_null_counts(env, source, staged, config),
+        source=source,
+    )
+
+
+def _combine(inputs: list[_Input], config: GovernanceConfig, notes: list[str]):
+    """The port's columns, the CTEs (name, staging model, TODO comment) and the join lines.
+
+    One input: its columns, as they are. Several: the first input is the grain; each other
+    input is left-joined on the first key column it shares with the first input, adding its
+    columns the port does not have yet; with no shared key it is left unjoined, with a TODO."""
+    taken: set[str] = {"final", "source"}
+    for i in inputs:
+        cte = i.table if i.table not in taken else f"{i.table}_rows"
+        while cte in taken:
+            cte += "_2"
+        taken.add(cte)
+        i.cte = cte
+    first = inputs[0]
+    if len(inputs) == 1:
+        return first.columns, [(first.cte, first.staging, "")], []
+    port = [_qualified(c, first.cte) for c in first.columns]
+    ctes = [(first.cte, first.staging, "")]
+    joins = []
+    for i in inputs[1:]:
+        have = {c.name for c in port}
+        names_here = {c.name for c in i.columns}
+        keys = [
+            c.name for c in first.columns if c.name in names_here and cols.is_key(c.name, config)
+        ]
+        if not keys:
+            ctes.append(
+                (
+                    i.cte,
+                    i.staging,
+                    f"TODO(mesh new product): join {i.cte} to {first.cte}: they share no key "
+                    "column to join on. Then list its columns in the final select and run "
+                    "`mesh new sync`.",
+                )
+            )
+            notes.append(
+                f"decide: how {i.staging} joins {first.staging} (no shared key column); until "
+                f"then {i.cte} is read but unjoined (see the TODO in the port SQL)"
+            )
+            continue
+        key = keys[0]
+        ctes.append(
+            (
+                i.cte,
+                i.staging,
+                f"TODO(mesh new product): joined to {first.cte} on {key}, the key both have. "
+                f"Check that {i.cte} has at most one row per {key} (else aggregate it here "
+                "first: a left join would repeat rows), or change the join.",
+            )
+        )
+        joins.append(f"left join {i.cte} on {first.cte}.{key} = {i.cte}.{key}")
+        added = [_qualified(c, i.cte) for c in i.columns if c.name not in have]
+        for c in added:
+            c.checks = [ch for ch in c.checks if "missing" not in ch]  # a left join may miss
+            c.not_null = False
+        port += added
+        skipped = sorted(names_here & have - {key})
+        notes.append(
+            f"decide: {i.staging} is left-joined on {key}; check it has at most one row per "
+            f"{key}"
+            + (f"; its columns {', '.join(skipped)} clash and are left out" if skipped else "")
+        )
+    return port, ctes, joins
+
+
+def _qualified(c: cols.Column, cte: str) -> cols.Column:
+    """The column read from CTE ``cte`` (several inputs can have a column of that name)."""
+    expression = c.expression
+    if expression == c.name:
+        expression = f"{cte}.{c.name}"
+    elif expression == f"{{{{ mesh.hash('{c.name}') }}}}":
+        expression = f"{{{{ mesh.hash('{cte}.{c.name}') }}}}"
+    return cols.Column(
+        c.name, c.data_type, c.description, expression, c.pii, list(c.checks), c.not_null
+    )
 
 
 def _number(value: float) -> int | float:
@@ -236,7 +371,7 @@ def _check_new_product(env: MeshEnvironment, manifest, domain: str, name: str) -
         raise ScaffoldError(f"output port {domain}.{name} is already declared; pick another name")
     # Model names are per domain project: another domain may have a model of the same name.
     taken = any(n["name"] == name for n in domain_models(manifest, domain).values())
-    if taken or (env.domain_dbt_dir(domain) / "models" / "marts" / f"{name}.sql").exists():
+    if taken or (env.repo_root / model_path(domain, "marts", f"{name}.sql")).exists():
         raise ScaffoldError(
             f"domain {domain} already has a dbt model named {name!r} (dbt_project/{domain}/); "
             "pick another product name"
@@ -383,7 +518,7 @@ def plan_sync(env: MeshEnvironment, domain: str, name: str) -> Plan:
     config = load_governance(env.governance_dir)
     plan = Plan(env.repo_root)
     for port in product.output_ports:
-        base = f"dbt_project/{domain}/models/marts/{port.model}"
+        base = model_path(domain, "marts", port.model)
         sql = plan.current(f"{base}.sql")
         if sql is None:
             raise ScaffoldError(f"output port {product.address(port)}: no {base}.sql")
@@ -396,11 +531,13 @@ def plan_sync(env: MeshEnvironment, domain: str, name: str) -> Plan:
             plan.current(f"{base}.yml"),
             old_contract,
             config,
+            where=f"{base}.sql",
         )
         plan.write(f"{base}.yml", text)
         plan.write(
             contract_rel,
-            cols.soda_contract(
+            cols.merge_contract(
+                old_contract,
                 dataset or f"{domain}/marts/{port.model}",
                 product.address(port),
                 port.version,

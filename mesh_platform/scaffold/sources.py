@@ -56,6 +56,51 @@ class OperationalSource:
         return f"{what[self.kind]} `{self.path}` (under the operational data directory)"
 
 
+def default_system(path: str | None) -> str:
+    """The operational system a file path belongs to by default: its first folder."""
+    from mesh_platform.scaffold.columns import snake
+
+    return snake(Path(path).parts[0]) if path else "source"
+
+
+def default_table(path: str | None) -> str:
+    """The source table a file path holds by default: the file's stem, else its folder."""
+    from mesh_platform.scaffold.columns import snake
+
+    path = path or ""
+    stem = Path(path).name.split(".")[0].replace("*", "")
+    parent = Path(path).parent.name
+    return snake(stem or parent) if (stem or parent) else "records"
+
+
+SOURCE_SPEC = "[SYSTEM.TABLE=]KIND:PATH, or [SYSTEM=]database:CONNECTION.TABLE"
+
+
+def parse_source(spec: str) -> OperationalSource:
+    """One ``--source``: ``[SYSTEM.TABLE=]KIND:PATH`` (files under the operational data
+    directory; system and table default from the path) or
+    ``[SYSTEM=]database:CONNECTION.TABLE`` (system defaults to the connection)."""
+    names_part, _, rest = spec.partition("=") if "=" in spec.split(":", 1)[0] else ("", "", spec)
+    kind, sep, location = rest.partition(":")
+    if not sep or kind not in OPERATIONAL_KINDS or not location:
+        raise ScaffoldError(
+            f"invalid --source {spec!r}: write {SOURCE_SPEC}, KIND one of "
+            f"{', '.join(OPERATIONAL_KINDS)} (e.g. --source file_drop:merch/orders/*.csv)"
+        )
+    system, _, table = names_part.partition(".")
+    if kind == "database":
+        connection, dot, db_table = location.partition(".")
+        if not dot or not db_table or table:
+            raise ScaffoldError(
+                f"invalid --source {spec!r}: a database source is "
+                "[SYSTEM=]database:CONNECTION.TABLE (the table keeps its name)"
+            )
+        return OperationalSource(kind, system or connection, db_table, None, connection)
+    return OperationalSource(
+        kind, system or default_system(location), table or default_table(location), location
+    )
+
+
 def validate_operational(env: MeshEnvironment, source: OperationalSource) -> None:
     if source.kind not in OPERATIONAL_KINDS:
         raise ScaffoldError(

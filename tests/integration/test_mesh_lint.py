@@ -86,3 +86,47 @@ def test_lint_exits_1_and_names_the_violation(tmp_path):
     unknown = subprocess.run([MESH, "lint", "nope"], env=env, capture_output=True, text=True)
     assert unknown.returncode == 2
     assert "unknown domain(s) nope" in unknown.stdout
+
+
+def test_lint_names_an_operational_source_the_descriptor_does_not_declare(tmp_path):
+    """listeners.listener_profiles reads reference.countries through its staging model; with
+    that input removed from its descriptor, lint says which model reads which source and the
+    exact descriptor line to add (issue 22, friction 3)."""
+    root = tmp_path / "repo"
+    for part in ("domains", "dbt_project", "governance"):
+        # the parsed manifest is kept when present: only a descriptor changes
+        shutil.copytree(
+            REPO / part, root / part, ignore=shutil.ignore_patterns("logs", "__pycache__")
+        )
+    descriptor = root / "domains" / "listeners" / "products" / "listener_profiles.yaml"
+    text = descriptor.read_text()
+    declared = (
+        "  - kind: file_drop\n"
+        "    source: reference.countries\n"
+        "    description: Reference countries CSV, for the listener's region.\n"
+    )
+    assert declared in text
+    descriptor.write_text(text.replace(declared, ""))
+    env = {**os.environ, "MESH_REPO_ROOT": str(root), "MESH_DATA_DIR": str(tmp_path / "data")}
+
+    out = subprocess.run(
+        [MESH, "lint", "listeners", "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 1, out.stdout + out.stderr
+    report = json.loads(out.stdout)
+    (finding,) = report["findings"]
+    assert finding["policy"] == "boundaries.operational-input-declared"
+    assert (finding["domain"], finding["product"]) == ("listeners", "listener_profiles")
+    assert finding["message"] == (
+        "model listener_profiles reads source reference.countries of operational system "
+        "reference (through model stg_reference__countries), which product listener_profiles "
+        "does not declare as an input, so its lineage and catalog entry miss it."
+    )
+    assert finding["fix"] == (
+        "add `- {kind: file_drop, source: reference.countries}` to `input_ports` of "
+        "domains/listeners/products/listener_profiles.yaml."
+    )

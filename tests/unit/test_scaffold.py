@@ -131,7 +131,7 @@ def test_bad_domain_arguments_write_nothing(copy, args, message):
 BAD_PRODUCT = [
     ("nowhere", "x", {"from_port": "podcasts.podcast_shows"}, "unknown domain 'nowhere'"),
     ("artists", "X", {"from_port": "podcasts.podcast_shows"}, "invalid product name"),
-    ("artists", "x", {}, "give exactly one input"),
+    ("artists", "x", {}, "give at least one input"),
     ("artists", "x", {"from_port": "podcasts.nope"}, "unknown upstream port 'podcasts.nope'"),
     ("artists", "x", {"from_port": "nowhere.port"}, "domain nowhere does not exist"),
     ("artists", "x", {"from_port": "bad address"}, "invalid port address"),

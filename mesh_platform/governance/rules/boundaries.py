@@ -14,6 +14,7 @@ from typing import Any
 
 from mesh_platform.core.address import PortAddress
 from mesh_platform.core.bindings import DomainBindings
+from mesh_platform.core.descriptor import OperationalInput
 from mesh_platform.core.manifest import (
     domain_models,
     domain_of,
@@ -37,6 +38,24 @@ def evaluate(ctx: MeshContext) -> Iterator[Finding]:
     for bindings in ctx.bindings:
         yield from _domain(ctx, bindings)
         yield from _declared_inputs(ctx, bindings)
+        yield from _declared_operational_inputs(ctx, bindings)
+
+
+def _reads_ports(source: Mapping[str, Any]) -> bool:
+    meta = {**(source.get("source_meta") or {}), **(source.get("meta") or {})}
+    location = str(meta.get("external_location") or "")
+    return "/ports/" in location or "MESH_PORTS_DIR" in location or "warehouse" in location
+
+
+def _operational_kind(source: Mapping[str, Any]) -> str:
+    """The descriptor's input kind for a source, as the scaffold writes them."""
+    meta = {**(source.get("source_meta") or {}), **(source.get("meta") or {})}
+    location = str(meta.get("external_location") or "").lower()
+    if meta.get("plugin") or meta.get("table") or not location:
+        return "database"
+    if "read_json" in location:
+        return "event_stream" if "newline_delimited" in location else "api"
+    return "file_drop"
 
 
 def _product_of(bindings: DomainBindings, uid: str) -> str | None:
@@ -115,7 +134,7 @@ def _source(
         )
         return
     if address is None:
-        if "/ports/" in location or "MESH_PORTS_DIR" in location or "warehouse" in location:
+        if _reads_ports(source):
             yield finding(
                 "it reads published ports or a pipeline database without saying which port "
                 "(no `meta.mesh_port`), so lineage and the boundary check are bypassed.",
@@ -228,4 +247,44 @@ def _declared_inputs(ctx: MeshContext, bindings: DomainBindings) -> Iterator[Fin
                 "so its lineage is wrong.",
                 f"read it through a source with `meta.mesh_port: {address}` or remove it from "
                 f"domains/{domain}/products/{product.name}.yaml.",
+            )
+
+
+def _declared_operational_inputs(ctx: MeshContext, bindings: DomainBindings) -> Iterator[Finding]:
+    """The domain's operational systems a port's models read (directly or through same-domain
+    models, up to other ports' models) are declared as inputs of its product."""
+    manifest = ctx.manifest
+    domain = bindings.domain.name
+    for uid, binding in sorted(bindings.ports.items()):
+        product = binding.product
+        declared = {i.source for i in product.input_ports if isinstance(i, OperationalInput)}
+        ancestors, _ = _own_models(manifest, bindings, uid)
+        read: dict[str, tuple[str, Mapping[str, Any]]] = {}
+        for model in sorted({uid, *ancestors}):
+            node = manifest["nodes"][model]
+            for parent in node.get("depends_on", {}).get("nodes", []):
+                source = manifest["sources"].get(parent)
+                if (
+                    source is None
+                    or domain_of(source) != domain  # another domain's: _source reports it
+                    or source_port_address(source) is not None
+                    or _reads_ports(source)
+                ):
+                    continue
+                name = f"{source['source_name']}.{source['name']}"
+                read.setdefault(name, (node["name"], source))
+        for name in sorted(set(read) - declared):
+            model, source = read[name]
+            via = "" if model == binding.port.model else f" (through model {model})"
+            yield ctx.finding(
+                "boundaries.operational-input-declared",
+                domain,
+                product.name,
+                f"{binding.address} v{binding.port.version}",
+                "input_ports",
+                f"model {binding.port.model} reads source {name} of operational system "
+                f"{name.split('.')[0]}{via}, which product {product.name} does not declare as "
+                "an input, so its lineage and catalog entry miss it.",
+                f"add `- {{kind: {_operational_kind(source)}, source: {name}}}` to "
+                f"`input_ports` of domains/{domain}/products/{product.name}.yaml.",
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,7 @@ class FixtureMesh:
     model: dict[str, Any]
     staging: dict[str, Any]
     source: dict[str, Any]
+    more_sources: list[dict[str, Any]] = field(default_factory=list)  # full source nodes
 
     def write(self) -> None:
         # the real governance files, with the fixture's team registered for its domain
@@ -167,7 +168,10 @@ class FixtureMesh:
         }
         return {
             "nodes": {model["unique_id"]: model, staging["unique_id"]: staging},
-            "sources": {source["unique_id"]: source},
+            "sources": {
+                source["unique_id"]: source,
+                **{extra["unique_id"]: extra for extra in self.more_sources},
+            },
         }
 
     def report(self, declared: dict[str, set[int]] | None = None) -> GovernanceReport:

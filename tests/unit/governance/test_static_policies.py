@@ -152,6 +152,27 @@ def _source_reads_another_port_file(m):
     }
 
 
+def _undeclared_operational_source(m):
+    # the staging model also reads the shop's CRM export, which the descriptor does not declare
+    m.more_sources.append(
+        {
+            "unique_id": "source.daff_mesh.shop_crm.customers",
+            "resource_type": "source",
+            "source_name": "shop_crm",
+            "name": "customers",
+            "fqn": ["daff_mesh", "shop", "staging", "shop_crm", "customers"],
+            "source_meta": {},
+            "meta": {"external_location": "read_csv('{{ env_var('X') }}/crm/*.csv')"},
+        }
+    )
+    m.staging["depends_on"] = {
+        "nodes": [
+            "source.daff_mesh.shop_orders_ports.orders",
+            "source.daff_mesh.shop_crm.customers",
+        ]
+    }
+
+
 def _team_of_another_domain(m):
     m.product["owner"] = {"team": "listeners-team", "contact": "listeners@daff.example"}
 
@@ -441,6 +462,15 @@ EXPECTED = {
         "…/orders/orders/v<major>/current.parquet with a declared "
         "major: [1]). Fix: read `{{ env_var('MESH_PORTS_DIR') "
         "}}/<domain>/<port>/v<major>/current.parquet`."
+    ],
+    "undeclared_operational_source": [
+        "[error] boundaries.operational-input-declared — domain shop, product "
+        "daily_widgets, port shop.daily_widgets v1, field `input_ports`: model "
+        "daily_widgets reads source shop_crm.customers of operational system shop_crm "
+        "(through model stg_orders_ports__orders), which product daily_widgets does not "
+        "declare as an input, so its lineage and catalog entry miss it. Fix: add "
+        "`- {kind: file_drop, source: shop_crm.customers}` to `input_ports` of "
+        "domains/shop/products/daily_widgets.yaml."
     ],
     "team_of_another_domain": [
         "[error] ownership.registered-team — domain shop, product "
