@@ -156,19 +156,20 @@ def _undeclared_operational_source(m):
     # the staging model also reads the shop's CRM export, which the descriptor does not declare
     m.more_sources.append(
         {
-            "unique_id": "source.daff_mesh.shop_crm.customers",
+            "unique_id": "source.shop.shop_crm.customers",
             "resource_type": "source",
+            "mesh_domain": "shop",
             "source_name": "shop_crm",
             "name": "customers",
-            "fqn": ["daff_mesh", "shop", "staging", "shop_crm", "customers"],
+            "fqn": ["shop", "staging", "shop_crm", "customers"],
             "source_meta": {},
             "meta": {"external_location": "read_csv('{{ env_var('X') }}/crm/*.csv')"},
         }
     )
     m.staging["depends_on"] = {
         "nodes": [
-            "source.daff_mesh.shop_orders_ports.orders",
-            "source.daff_mesh.shop_crm.customers",
+            "source.shop.shop_orders_ports.orders",
+            "source.shop.shop_crm.customers",
         ]
     }
 
