@@ -11,12 +11,16 @@ from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from mesh_platform.access.service import AccessService
+from mesh_platform.cli.app import app
 from mesh_platform.core.environment import get_environment
 from mesh_platform.governance.config import load_governance
 from mesh_platform.scaffold import columns as cols
 from mesh_platform.scaffold import names, registry
 from mesh_platform.scaffold.domain import plan_new_domain
+from mesh_platform.scaffold.members import register_team_members
 from mesh_platform.scaffold.plan import Plan, ScaffoldError
 from mesh_platform.scaffold.product import plan_new_product
 from mesh_platform.scaffold.sources import OperationalSource
@@ -281,3 +285,48 @@ def test_port_sql_without_type_or_description_is_refused(line, message):
     sql = f"with final as (\n    select\n        cast(id as varchar) as order_id,  -- Id.\n        {line.rstrip(',')}\n    from x\n)\nselect * from final"
     with pytest.raises(ScaffoldError, match=message):
         cols.parse_port_sql(sql, "orders")
+
+
+def test_new_domain_members_read_and_decide_as_the_owner_team(copy, tmp_path, monkeypatch):
+    """Issue 22: `--member` makes users members of the new team (an unknown user is added)."""
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("MESH_ACCESS_DIR", raising=False)
+    new = ["new", "domain", "merch", "--owner", "merch-team", "--contact", "merch@daff.example"]
+    result = CliRunner().invoke(app, [*new, "--member", "alice", "--member", "nora"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(
+        app, ["new", "product", "merch", "show_picks", "--from-port", "podcasts.podcast_shows"]
+    )
+    assert result.exit_code == 0, result.output
+
+    users = yaml.safe_load((copy / "governance" / "access" / "users.yaml").read_text())["users"]
+    assert users["alice"]["team"] == "analytics"  # keeps her own team
+    assert users["nora"] == {
+        "name": "Nora",
+        "email": "nora@daff.example",
+        "team": "merch-team",
+        "roles": ["engineer"],
+    }
+    service = AccessService(get_environment())
+    port = service.catalog.port("merch.show_picks")
+    for member in ("alice", "nora"):
+        decision = service.policy.read(service.user(member), port)
+        assert decision.allowed and decision.personal_data, member
+    assert not service.policy.read(service.user("bruno"), port).allowed
+    request = service.request("bruno", "merch.show_picks", "Merch picks for the newsletter")
+    assert service.decide(request.id, "nora", approve=True).status == "approved"
+    assert service.policy.read(service.user("bruno"), port).allowed
+
+
+def test_register_team_members_edits_users_yaml_keeping_comments(copy):
+    env = get_environment()
+    plan = Plan(env.repo_root)
+    created = register_team_members(plan, env, "merch-team", ["carla", "max_mustermann", "carla"])
+    assert created == ["max_mustermann"]
+    text = plan.current("governance/access/users.yaml")
+    assert text.startswith("# Who may use the consumer plane")
+    users = yaml.safe_load(text)["users"]
+    assert (users["carla"]["team"], users["carla"]["teams"]) == ("artists-team", ["merch-team"])
+    assert users["max_mustermann"]["name"] == "Max Mustermann"
+    with pytest.raises(ScaffoldError, match="invalid user id"):
+        register_team_members(plan, env, "merch-team", ["Bad User"])
