@@ -31,6 +31,7 @@ from mesh_platform.scaffold.sources import (
     OperationalSource,
     UpstreamPort,
     describe_operational,
+    sample_operational,
     validate_operational,
 )
 
@@ -88,6 +89,9 @@ def plan_new_product(
         keys = []
         raw, nulls = describe_operational(env, source, keys)
         staged = cols.staging_columns(raw, config)
+        samples = sample_operational(env, source)
+        for c in staged:
+            c.samples = samples.get(c.expression.strip('"'))
         nulls = _null_counts(env, source, staged, config)
         input_entry = {
             "kind": source.kind,
@@ -288,7 +292,9 @@ def _upstream_port(env: MeshEnvironment, manifest, domain: str, address: str) ->
 def _port_columns(staged, existing_staging, manifest, domain, staging, config: GovernanceConfig):
     """The port's columns: the staging columns (those an existing staging model really has)."""
     port = [
-        cols.Column(c.name, c.data_type, c.description, c.name, c.pii, list(c.checks), c.not_null)
+        cols.Column(
+            c.name, c.data_type, c.description, c.name, c.pii, list(c.checks), c.not_null, c.samples
+        )
         for c in staged
     ]
     if existing_staging is not None:

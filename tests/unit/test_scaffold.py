@@ -330,3 +330,32 @@ def test_register_team_members_edits_users_yaml_keeping_comments(copy):
     assert users["max_mustermann"]["name"] == "Max Mustermann"
     with pytest.raises(ScaffoldError, match="invalid user id"):
         register_team_members(plan, env, "merch-team", ["Bad User"])
+
+
+def test_new_product_classifies_by_type_and_sampled_values(copy, tmp_path, monkeypatch):
+    """Issue 22: a numeric `credit_card_amount` is money, not a card; card numbers and e-mails
+    under innocuous names are found by their values and hashed."""
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / "data"))
+    drop = tmp_path / "data" / "operational" / "merch" / "payments.csv"
+    drop.parent.mkdir(parents=True)
+    drop.write_text(
+        "payment_id,credit_card_amount,payer_ref,contact\n"
+        "1,12.50,4111111111111111,ann@shop.example\n"
+        "2,1999.99,5500000000000004,bob@shop.example\n"
+    )
+    new = ["new", "domain", "merch", "--owner", "merch-team", "--contact", "merch@daff.example"]
+    assert CliRunner().invoke(app, new).exit_code == 0
+    result = CliRunner().invoke(
+        app,
+        ["new", "product", "merch", "payments", "--source-kind", "file_drop"]
+        + ["--path", "merch/payments.csv", "--system", "merch_shop", "--table", "payments"],
+    )
+    assert result.exit_code == 0, result.output
+
+    model = yaml.safe_load((copy / "dbt_project/models/merch/marts/payments.yml").read_text())
+    columns = {c["name"]: c for c in model["models"][0]["columns"]}
+    pii = {name: (c.get("config") or {}).get("meta", {}).get("pii") for name, c in columns.items()}
+    assert pii["credit_card_amount"] is None
+    assert columns["credit_card_amount"]["data_type"].startswith(("decimal", "double"))
+    assert pii["payer_ref"] == {"category": "payment_card", "treatment": "hashed"}
+    assert pii["contact"] == {"category": "email", "treatment": "hashed"}
