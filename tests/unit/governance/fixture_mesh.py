@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,7 @@ class FixtureMesh:
     model: dict[str, Any]
     staging: dict[str, Any]
     source: dict[str, Any]
+    draft_ports: set[str] = field(default_factory=set)  # draft products' ports elsewhere
 
     def write(self) -> None:
         # the real governance files, with the fixture's team registered for its domain
@@ -173,7 +174,12 @@ class FixtureMesh:
         bindings = bind_domain(load_domain(self.root / "domains" / "shop"), manifest)
         declared = declared or {"orders.orders": {1}, "shop.daily_widgets": {1}}
         return evaluate(
-            [bindings], manifest, load_governance(self.root / "governance"), declared, today=TODAY
+            [bindings],
+            manifest,
+            load_governance(self.root / "governance"),
+            declared,
+            today=TODAY,
+            draft_ports=self.draft_ports,
         )
 
     def lines(self, **kwargs: Any) -> list[str]:
