@@ -26,6 +26,7 @@ from mesh_platform.cli import (
     prepare,
     products,
     query,
+    release,
     remove,
     serve,
 )
@@ -58,6 +59,7 @@ for module in (
     new,
     doctor,
     remove,
+    release,
     portal,
 ):
     module.register(app)

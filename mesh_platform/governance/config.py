@@ -7,8 +7,8 @@ A malformed file fails loudly, naming the file and the field, like a product des
 from __future__ import annotations
 
 import re
-from functools import cache
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 

@@ -92,4 +92,6 @@ def values_rule_out(category: str, values: Iterable[Any] | None) -> bool:
     if category != CARD or values is None:
         return False
     sample = [v for v in values if v is not None and str(v).strip()]
-    return bool(sample) and all(is_number(v) for v in sample) and not any(map(is_card_number, sample))
+    return (
+        bool(sample) and all(is_number(v) for v in sample) and not any(map(is_card_number, sample))
+    )

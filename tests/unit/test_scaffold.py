@@ -359,3 +359,24 @@ def test_new_product_classifies_by_type_and_sampled_values(copy, tmp_path, monke
     assert columns["credit_card_amount"]["data_type"].startswith(("decimal", "double"))
     assert pii["payer_ref"] == {"category": "payment_card", "treatment": "hashed"}
     assert pii["contact"] == {"category": "email", "treatment": "hashed"}
+
+
+def test_a_new_product_is_a_draft_and_the_catalog_says_so(copy, tmp_path, monkeypatch):
+    """Issue 22: `mesh new product` writes `status: draft`; `mesh catalog show` shows it."""
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / "data"))
+    new = ["new", "domain", "merch", "--owner", "merch-team", "--contact", "merch@daff.example"]
+    assert CliRunner().invoke(app, new).exit_code == 0
+    result = CliRunner().invoke(
+        app, ["new", "product", "merch", "show_picks", "--from-port", "podcasts.podcast_shows"]
+    )
+    assert result.exit_code == 0, result.output
+    descriptor = yaml.safe_load((copy / "domains/merch/products/show_picks.yaml").read_text())
+    assert descriptor["status"] == "draft"
+
+    shown = CliRunner().invoke(app, ["catalog", "show", "merch.show_picks"])
+    assert shown.exit_code == 0, shown.output
+    assert "draft" in shown.output and "mesh release merch.show_picks" in shown.output
+    as_json = CliRunner().invoke(app, ["catalog", "show", "merch.show_picks", "--json"])
+    assert '"status": "draft"' in as_json.output
+    released = CliRunner().invoke(app, ["catalog", "show", "podcasts.podcast_shows", "--json"])
+    assert '"status": "released"' in released.output  # no status in its descriptor

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import shutil
+import subprocess
 import threading
 from datetime import UTC, datetime, timedelta
 
