@@ -1,4 +1,4 @@
-"""Entry point: generate every Daff source system into one directory, atomically.
+"""Entry point: generate every Daff source system into one directory, atomically per system.
 
 Layout under out_dir:
     registration.sqlite                       listener registration OLTP database
@@ -7,6 +7,9 @@ Layout under out_dir:
     artist_management/*.csv                   artists, tracks, royalty payments
     podcasts/api/page-NNNN.json               podcast catalog, as REST API pages
     manifest.json                             parameters and row counts
+
+Only these entries (``GENERATED``) are replaced when generating again; anything else in out_dir
+— another domain's onboarded source files, say — is left as it is.
 
 Every data file is a pure function of (scale, seed, days, start); only the manifest's `seconds`
 (and `out_dir`, if generated elsewhere) differs between runs.
@@ -36,6 +39,17 @@ DEFAULT_SEED = 42
 DEFAULT_START = dt.date(2026, 1, 1)
 DEFAULT_DAYS = 90
 MANIFEST = "manifest.json"
+# What the generator writes, relative to out_dir: each is replaced as a whole (one rename), and
+# nothing else in out_dir is touched. The manifest comes last, so it names a complete output.
+GENERATED = (
+    "reference/countries.csv",
+    "reference/plans.csv",
+    "registration.sqlite",
+    "artist_management",
+    "events/plays",
+    "podcasts/api",
+    MANIFEST,
+)
 
 
 @dataclass(frozen=True)
@@ -90,10 +104,11 @@ def _validate(out_dir: Path, scale: float, seed: int, days: int, start: dt.date)
         raise ValueError(f"start must be a datetime.date, got {start!r}")
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"out_dir {out_dir} exists and is not a directory")
-    # Replacing deletes the old directory, so only ever replace an earlier generator output.
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file():
+    # Replacing deletes what is there, so only ever replace an earlier generator output.
+    clashes = [rel for rel in GENERATED if (out_dir / rel).exists()]
+    if clashes and not (out_dir / MANIFEST).is_file():
         raise ValueError(
-            f"out_dir {out_dir} is a non-empty directory without {MANIFEST}; refusing to replace "
+            f"out_dir {out_dir} holds {', '.join(clashes)} but no {MANIFEST}; refusing to replace "
             "something this generator did not write"
         )
 
@@ -132,20 +147,30 @@ def _write_all(folder: Path, scale: float, seed: int, window: Window) -> dict[st
     }
 
 
-def _replace_dir(new: Path, target: Path) -> None:
+def _replace_entry(new: Path, target: Path, aside: Path) -> None:
     """Move `new` to `target`, replacing it. POSIX cannot rename over a non-empty directory, so
-    the old one is first renamed aside: at every instant a complete old or new output exists."""
-    if not target.exists():
+    the old one is first renamed to `aside`: at every instant a complete old or new one exists."""
+    target.parent.mkdir(mode=0o700, exist_ok=True)  # out_dir/events, …: owner-only like the rest
+    if not target.exists() and not target.is_symlink():
         os.replace(new, target)
         return
-    aside = new.with_name(new.name.replace(".tmp-", ".old-", 1))
+    aside.parent.mkdir(parents=True, exist_ok=True)
     os.replace(target, aside)
     try:
         os.replace(new, target)
     except BaseException:
-        os.replace(aside, target)  # put the previous output back
+        os.replace(aside, target)  # put the previous one back
         raise
-    shutil.rmtree(aside)
+
+
+def _replace_generated(staging: Path, out_dir: Path) -> None:
+    """Move each generated entry from `staging` into `out_dir`, leaving every other file there.
+
+    The replaced entries go under `staging` (same file system, so each move is a rename) and are
+    deleted with it."""
+    replaced = staging / ".replaced"
+    for rel in GENERATED:
+        _replace_entry(staging / rel, out_dir / rel, replaced / rel)
 
 
 def generate(
@@ -155,7 +180,8 @@ def generate(
     days: int = DEFAULT_DAYS,
     start: dt.date = DEFAULT_START,
 ) -> GenerationReport:
-    """Generate all source systems into out_dir (replacing an earlier output there).
+    """Generate all source systems into out_dir (replacing an earlier output of this generator
+    there, system by system; files of other systems in out_dir stay).
 
     scale 1.0 means 50,000 listeners, 20,000 tracks and ~1,000,000 play events over `days`
     days starting at `start`. Raises ValueError on invalid arguments.
@@ -180,8 +206,8 @@ def generate(
             seconds=round(time.perf_counter() - began, 3),
         )
         (staging / MANIFEST).write_text(json.dumps(report.to_json(), indent=2) + "\n")
-        _replace_dir(staging, out_dir)
-    except BaseException:
+        out_dir.mkdir(mode=0o700, exist_ok=True)
+        _replace_generated(staging, out_dir)
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
     return report

@@ -21,13 +21,20 @@ class User(BaseModel):
     name: str
     email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
     team: str | None = None
+    # further teams the user belongs to (e.g. added as a member of a new domain's team by
+    # `mesh new domain --member`, while keeping their own)
+    teams: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
+
+    @property
+    def member_of(self) -> set[str]:
+        """Every team the user is a member of."""
+        return {t for t in (self.team, *self.teams) if t}
 
     def principals(self) -> set[str]:
         """Every principal a grant may name to cover this user."""
         found = {f"user:{self.id}", *(f"role:{r}" for r in self.roles)}
-        if self.team:
-            found.add(f"team:{self.team}")
+        found |= {f"team:{t}" for t in self.member_of}
         return found
 
     @property

@@ -33,7 +33,7 @@ class AccessPolicy:
         self.grants = [g for g in grants if g.active()]
 
     def is_owner(self, user: User, port: PortEntry) -> bool:
-        return bool(user.team) and user.team == port.owner_team
+        return port.owner_team is not None and port.owner_team in user.member_of
 
     def can_decide(self, user: User, target: str) -> bool:
         """Owners of every port of the target (or a steward) approve or deny requests for it."""

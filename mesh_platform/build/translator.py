@@ -115,6 +115,8 @@ class MeshDbtTranslator(DagsterDbtTranslator):
             tags |= {"product": product.name, "tier": product.tier.value}
             tags |= {f"tag/{t}": "" for t in product.tags}
             metadata["mesh/product"] = product.name
+            if product.is_draft:
+                metadata["mesh/status"] = "draft"  # schema not frozen; no other domain reads it
             if product.automation.kind == "eager":
                 daily_deps = {dep.asset_key for dep in spec.deps} & self.daily_inputs
                 attrs["automation_condition"] = eager_condition(frozenset(daily_deps))

@@ -32,6 +32,7 @@ def product_summary(product: ProductEntry) -> dict[str, Any]:
         "description": product.description,
         "owner": {"team": product.owner_team, "contact": product.owner_contact},
         "tier": product.tier,
+        "status": product.status,
         "classification": product.classification,
         "tags": list(product.tags),
     }

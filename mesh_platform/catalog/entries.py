@@ -86,6 +86,7 @@ class ProductEntry:
     ports: tuple[PortEntry, ...]
     descriptor_file: str
     downstream: list[str] = field(default_factory=list)
+    status: str = "released"  # or "draft": its schema may change, other domains cannot read it
 
     @property
     def key(self) -> str:

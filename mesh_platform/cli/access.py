@@ -140,7 +140,8 @@ def whoami(user: str = AS_USER) -> None:
     service = _service()
     me = service.user(_who(user))
     console().print(
-        f"{me.id} ({me.name}, team {me.team or '-'}, roles {', '.join(me.roles) or '-'})"
+        f"{me.id} ({me.name}, team {', '.join(sorted(me.member_of)) or '-'}, "
+        f"roles {', '.join(me.roles) or '-'})"
     )
     for label, (_, decision) in sorted(service.policy.readable_ports(me).items()):
         pii = "" if decision.personal_data else " (personal data hidden)"

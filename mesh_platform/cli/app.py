@@ -27,6 +27,7 @@ from mesh_platform.cli import (
     prepare,
     products,
     query,
+    release,
     remove,
     serve,
 )
@@ -60,6 +61,7 @@ for module in (
     import_dbt,
     doctor,
     remove,
+    release,
     portal,
 ):
     module.register(app)

@@ -69,6 +69,11 @@ def domains(as_json: bool = typer.Option(False, "--json")) -> None:
 def _print_detail(detail: dict) -> None:
     out = console()
     out.print(f"[bold]{detail['key']}[/] — {detail['tier']}, {detail['classification']}")
+    if detail.get("status") == "draft":
+        out.print(
+            f"[yellow]draft[/]: its schema may still change and other domains cannot read it "
+            f"until its owner runs `mesh release {detail['key']}`"
+        )
     out.print(detail["description"] or "(no description)")
     owner = detail["owner"]
     out.print(

@@ -62,9 +62,17 @@ def new_domain(
     owner: str = typer.Option(None, "--owner", help="Owner team, e.g. merch-team."),
     contact: str = typer.Option(None, "--contact", help="The team's company mailbox."),
     description: str = typer.Option(None, "--description", help="What the domain is."),
+    member: list[str] = typer.Option(
+        None,
+        "--member",
+        metavar="USER",
+        help="A member of the owner team (repeatable): reads its products in full and decides "
+        "access requests. A user not in governance/access/users.yaml is added there.",
+    ),
     dry_run: bool = DRY_RUN,
 ) -> None:
-    """Create a domain: code location, dbt folder (group, access), workspace entry, team, test."""
+    """Create a domain: code location, dbt folder (group, access), workspace entry, team,
+    members, test."""
     from mesh_platform.governance.config import load_governance
     from mesh_platform.scaffold.domain import plan_new_domain
 
@@ -77,7 +85,7 @@ def new_domain(
     )
     if description is None and interactive():
         description = typer.prompt("Description (what the domain is)", default="")
-    plan = plan_new_domain(env, name, owner, contact, description or "")
+    plan = plan_new_domain(env, name, owner, contact, description or "", members=member or ())
     finish(plan, dry_run)
 
 

@@ -153,6 +153,15 @@ class DataProduct(_Strict):
     slo: Slo | None = None
     automation: Automation
     partitioning: Partitioning | None = None
+    # A draft may change its schema freely (no versioning policy, no frozen published schema)
+    # and no other domain may read it; `mesh release DOMAIN.PRODUCT` makes it `released`, which
+    # freezes its majors. Absent means released, so descriptors written before drafts existed
+    # keep their guarantees; `mesh new product` writes `status: draft`.
+    status: Literal["draft", "released"] = "released"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == "draft"
 
     @field_validator("output_ports")
     @classmethod

@@ -7,6 +7,7 @@ A malformed file fails loudly, naming the file and the field, like a product des
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,6 +23,7 @@ from pydantic import (
 
 from mesh_platform.core import yaml_io
 from mesh_platform.core.descriptor import DescriptorError
+from mesh_platform.governance import personal_data as pd
 from mesh_platform.governance.report import Severity
 
 
@@ -78,13 +80,40 @@ class PersonalData(_Strict):
     value_patterns: dict[str, Regex]
     value_scan_sample_rows: Annotated[int, Field(gt=0)]
     treatments: dict[str, Treatment]
+    # what a column's type rules out, whatever its name (see governance/personal_data.py)
+    numeric_never: list[str] = []
+    fractional_never: list[str] = []
+    amount_name: Regex | None = None
 
-    def category_of(self, column: str) -> str | None:
-        """The personal-data category a column name looks like, or None."""
+    def category_of(
+        self, column: str, data_type: str | None = None, values: Sequence[Any] | None = None
+    ) -> str | None:
+        """The personal-data category a column looks like, or None: by its name, unless its
+        type (when known) or its sampled values (when given) rule that out; by its values when
+        the name says nothing."""
+        by_name = None
         for category, pattern in self.column_patterns.items():
             if re.fullmatch(pattern, column.lower()):
-                return category
-        return None
+                by_name = category
+                break
+        if by_name and data_type and self._type_rules_out(by_name, column, data_type):
+            by_name = None
+        if by_name and pd.values_rule_out(by_name, values):
+            by_name = None
+        if by_name or not values:
+            return by_name
+        if data_type and pd.is_fractional(data_type):
+            return None  # a fractional number is never a card, an e-mail or an address
+        return pd.category_of_values(values, self.value_patterns)
+
+    def _type_rules_out(self, category: str, column: str, data_type: str) -> bool:
+        if not pd.is_numeric(data_type):
+            return False
+        if category in self.numeric_never:
+            return True
+        if pd.is_fractional(data_type) and category in self.fractional_never:
+            return True
+        return bool(self.amount_name and re.fullmatch(self.amount_name, column.lower()))
 
 
 class Naming(_Strict):

@@ -72,6 +72,9 @@ class MeshContext:
     # every declared port address of the whole mesh -> its declared major versions
     declared_ports: dict[str, set[int]]
     ports: list[PortSubject] = field(default_factory=list)
+    # addresses of the ports of draft products anywhere in the mesh (drafts of the domains in
+    # scope are found from their bindings as well)
+    draft_ports: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.ports = [

@@ -82,6 +82,23 @@ def declared_ports_leniently(
     return declared
 
 
+def draft_ports_leniently(domains_dir: Path) -> set[str]:
+    """Addresses of every port of a draft product; broken domains are skipped, as above."""
+    drafts: set[str] = set()
+    for domain_dir in discover_domain_dirs(domains_dir):
+        try:
+            domain = load_domain(domain_dir)
+        except DescriptorError:
+            continue
+        drafts |= {
+            product.address(port)
+            for product in domain.products
+            if product.is_draft
+            for port in product.output_ports
+        }
+    return drafts
+
+
 def evaluate(
     bindings: Iterable[DomainBindings],
     manifest: Mapping[str, Any],
@@ -89,6 +106,7 @@ def evaluate(
     declared_ports: dict[str, set[int]],
     today: date | None = None,
     extra: Iterable[Finding] = (),
+    draft_ports: Iterable[str] = (),
 ) -> GovernanceReport:
     """Run every static rule over the given (already bound) domains."""
     ctx = MeshContext(
@@ -97,6 +115,7 @@ def evaluate(
         today=today or date.today(),
         bindings=list(bindings),
         declared_ports=declared_ports,
+        draft_ports=set(draft_ports),
     )
     return evaluate_context(ctx, extra)
 
@@ -166,6 +185,7 @@ def evaluate_mesh(
         declared_ports_leniently(env.domains_dir),
         today=today,
         extra=structural,
+        draft_ports=draft_ports_leniently(env.domains_dir),
     )
 
 

@@ -178,7 +178,10 @@ def _sampled(
 def versioning_at_publish(
     ctx: MeshContext, subject: PortSubject, repo_root: Path, ports_dir: Path
 ) -> list[Finding]:
-    """A breaking change against the schema published under the same major blocks publishing."""
+    """A breaking change against the schema published under the same major blocks publishing —
+    unless the product is a draft, whose schema is not frozen until it is released."""
+    if subject.product.is_draft:
+        return []
     from mesh_platform.core.declared_schema import (
         declared_port_schema,
     )

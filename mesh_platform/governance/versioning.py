@@ -4,6 +4,9 @@ From the governance issue: "a breaking change to a published output port (column
 renamed, type changed incompatibly, nullability tightened, grain changed) requires a new major
 version; the previous major keeps being published until its declared deprecation date."
 
+A *draft* product (``status: draft``) is exempt: nobody outside its domain may read it yet, so
+its schema may change freely until ``mesh release`` freezes it.
+
 Consumers in other domains cannot change in the producer's commit, so the producer must leave
 what they read in place. This module compares a *baseline* (the schemas recorded when each
 port version was last published, or the declaration at a git revision) with the current
@@ -254,6 +257,17 @@ def _finding(comparison: PortComparison, domains: list[Domain]) -> Finding:
     )
 
 
+def draft_addresses(domains: Iterable[Domain]) -> set[str]:
+    """Addresses of the ports of draft products: their schema is not frozen until released."""
+    return {
+        product.address(port)
+        for domain in domains
+        for product in domain.products
+        if product.is_draft
+        for port in product.output_ports
+    }
+
+
 def versioning_findings(
     repo_root: Path,
     ports_dir: Path,
@@ -275,6 +289,10 @@ def versioning_findings(
     if not violations:
         return []
     domains = load_all_domains(repo_root / "domains")
+    drafts = draft_addresses(domains)
+    violations = [c for c in violations if c.address not in drafts]
+    if not violations:
+        return []
     if manifest is None:
         from mesh_platform.core.manifest import mesh_manifest_at
 

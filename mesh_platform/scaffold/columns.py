@@ -42,6 +42,7 @@ class Column:
     pii: Any = None  # None: not classified; False: not personal; or {category, treatment}
     checks: list[Any] = field(default_factory=list)  # Soda check entries of the column
     not_null: bool = False
+    samples: list[Any] | None = None  # values sampled from the source, when it was read
 
 
 def snake(name: str) -> str:
@@ -86,9 +87,10 @@ def staging_columns(raw: Sequence[tuple[str, str]], config: GovernanceConfig) ->
 
 
 def classify(columns: list[Column], config: GovernanceConfig) -> list[Column]:
-    """Columns that look like personal data are hashed by default (the safe choice)."""
+    """Columns that look like personal data — by name, type and sampled values — are hashed by
+    default (the safe choice)."""
     for column in columns:
-        category = config.personal_data.category_of(column.name)
+        category = config.personal_data.category_of(column.name, column.data_type, column.samples)
         if column.pii is None and category:
             column.pii = {"category": category, "treatment": "hashed"}
             column.expression = f"{{{{ mesh.hash('{column.name}') }}}}"
@@ -388,8 +390,9 @@ def derive_port_files(
         columns.append(column)
     default_checks(columns, config, {c.name: 1 for c in columns if not c.not_null})
     for c in columns:
-        if c.pii is None and config.personal_data.category_of(c.name):
-            c.pii = {"category": config.personal_data.category_of(c.name), "treatment": "hashed"}
+        category = config.personal_data.category_of(c.name, c.data_type)
+        if c.pii is None and category:
+            c.pii = {"category": category, "treatment": "hashed"}
     dataset = (contract or {}).get("dataset")
     if entry is None:
         fresh = model_yaml(model, description, columns)

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from mesh_platform.core.environment import MeshEnvironment
 from mesh_platform.governance.config import load_governance
 from mesh_platform.scaffold import names, registry
+from mesh_platform.scaffold.members import register_team_members
 from mesh_platform.scaffold.plan import Plan, ScaffoldError
 from mesh_platform.scaffold.render import render
 
 
 def plan_new_domain(
-    env: MeshEnvironment, name: str, team: str, contact: str, description: str = ""
+    env: MeshEnvironment,
+    name: str,
+    team: str,
+    contact: str,
+    description: str = "",
+    members: Sequence[str] = (),
 ) -> Plan:
-    """Every file ``mesh new domain`` writes; raises :class:`ScaffoldError` before any."""
+    """Every file ``mesh new domain`` writes; raises :class:`ScaffoldError` before any.
+
+    ``members`` become members of the owner team in the access plane's users.yaml: without one,
+    nobody reads the domain's products in full or decides requests for them but a steward."""
     names.check_new_domain(env, name)
     names.check_team(team)
     config = load_governance(env.governance_dir)
@@ -52,6 +63,12 @@ def plan_new_domain(
         plan.notes.append(
             f"registered team {team} for domain {name} in governance/teams.yaml (the ownership "
             "policy requires registered teams): the governance group reviews it with this change"
+        )
+    register_team_members(plan, env, team, members, email_domain=contact.rpartition("@")[2])
+    if not members:
+        plan.notes.append(
+            f"team {team} has no member in the access plane: add users with `--member USER` "
+            "next time, or list them under `team:`/`teams:` in governance/access/users.yaml"
         )
     if plan.current("tests/domains/__init__.py") is None:
         plan.write("tests/domains/__init__.py", "")

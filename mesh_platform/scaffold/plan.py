@@ -74,7 +74,9 @@ class Plan:
         self.changes = [c for c in self.changes if c.path != path]
 
     def relative(self, path: Path) -> str:
-        return str(path.relative_to(self.root))
+        """The path as shown: relative to the root, or absolute for a file outside it (e.g.
+        users.yaml when ``MESH_ACCESS_DIR`` moves it)."""
+        return str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(path)
 
     def summary(self) -> list[str]:
         marks = {"create": "+", "update": "~", "delete": "-"}

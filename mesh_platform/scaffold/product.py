@@ -33,6 +33,7 @@ from mesh_platform.scaffold.sources import (
     OperationalSource,
     UpstreamPort,
     describe_operational,
+    sample_operational,
     validate_operational,
 )
 
@@ -260,6 +261,9 @@ def _source_input(env, domain: str, source: OperationalSource, config) -> _Input
     validate_operational(env, source)
     raw, _ = describe_operational(env, source, [])
     staged = cols.staging_columns(raw, config)
+    samples = sample_operational(env, source)  # classification looks at values too
+    for c in staged:
+        c.samples = samples.get(c.expression.strip('"'))
     entry = {"kind": source.kind, "key": "source", "value": f"{source.system}.{source.table}"}
     entry["description"] = flow(f"The {source.described}.")
     return _Input(
@@ -418,7 +422,9 @@ def _upstream_port(env: MeshEnvironment, manifest, domain: str, address: str) ->
 def _port_columns(staged, existing_staging, manifest, domain, staging, config: GovernanceConfig):
     """The port's columns: the staging columns (those an existing staging model really has)."""
     port = [
-        cols.Column(c.name, c.data_type, c.description, c.name, c.pii, list(c.checks), c.not_null)
+        cols.Column(
+            c.name, c.data_type, c.description, c.name, c.pii, list(c.checks), c.not_null, c.samples
+        )
         for c in staged
     ]
     if existing_staging is not None:

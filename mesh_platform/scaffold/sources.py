@@ -177,6 +177,29 @@ def describe_operational(
     return columns, nulls
 
 
+SAMPLE_ROWS = 200
+
+
+def sample_operational(env: MeshEnvironment, source: OperationalSource) -> dict[str, list]:
+    """A few of the source's values per column (the first rows), for classifying personal data
+    by value as well as by name; none for a database connection (not opened to sample)."""
+    if source.kind == "database":
+        return {}
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        relation = source.reader(str(env.operational_dir))
+        cursor = con.execute(f"select * from {relation} limit {SAMPLE_ROWS}")  # noqa: S608
+        names = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    except duckdb.Error:
+        return {}  # describe_operational has said what is wrong with the source
+    finally:
+        con.close()
+    return {name: [row[i] for row in rows] for i, name in enumerate(names)}
+
+
 def _describe_database(env: MeshEnvironment, source: OperationalSource) -> list[tuple[str, str]]:
     import sqlalchemy
 

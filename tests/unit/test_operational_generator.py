@@ -11,7 +11,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from mesh_platform.cli.app import app
 from operational import GenerationReport, generate
 from operational.__main__ import main
 
@@ -240,26 +242,55 @@ def test_invalid_arguments_raise(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-def test_regenerating_replaces_the_directory(tmp_path: Path) -> None:
+def test_regenerating_replaces_what_it_generated(tmp_path: Path) -> None:
     out = tmp_path / "operational"
     generate(out, scale=SCALE, days=3)
-    (out / "stray.txt").write_text("left over")
     (out / "events" / "plays" / "date=2099-01-01").mkdir()
+    (out / "artist_management" / "stray.csv").write_text("left over")
     report = generate(out, scale=SCALE, days=2)
-    assert not (out / "stray.txt").exists()
     assert sorted(p.name for p in (out / "events" / "plays").iterdir()) == [
         "date=2026-01-01",
         "date=2026-01-02",
     ]
+    assert not (out / "artist_management" / "stray.csv").exists()
     assert json.loads((out / "manifest.json").read_text())["days"] == report.days == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["operational"]
 
 
-def test_refuses_to_replace_a_foreign_directory(tmp_path: Path) -> None:
+def test_regenerating_keeps_another_systems_files(tmp_path: Path) -> None:
+    """Issue 22: an onboarded domain's source files in the operational folder survive `mesh demo`."""
+    out = tmp_path / "operational"
+    generate(out, scale=SCALE, days=3)
+    foreign = out / "merch_reference" / "countries.csv"
+    foreign.parent.mkdir()
+    foreign.write_text("code,name\nFR,France\n")
+    (out / "reference" / "merch_regions.csv").write_text("region\nEU\n")
+    (out / "events" / "merch_clicks").mkdir()
+    (out / "events" / "merch_clicks" / "clicks.jsonl").write_text("{}\n")
+    before = (out / "registration.sqlite").stat().st_ino
+
+    generate(out, scale=SCALE, days=2)
+
+    assert foreign.read_text() == "code,name\nFR,France\n"
+    assert (out / "reference" / "merch_regions.csv").read_text() == "region\nEU\n"
+    assert (out / "events" / "merch_clicks" / "clicks.jsonl").read_text() == "{}\n"
+    assert (out / "registration.sqlite").stat().st_ino != before  # the generated one is fresh
+    assert len(list((out / "events" / "plays").iterdir())) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["operational"]
+
+
+def test_generates_beside_foreign_files_but_never_over_them(tmp_path: Path) -> None:
     (tmp_path / "precious.txt").write_text("not generated")
+    generate(tmp_path, scale=SCALE, days=1)
+    assert (tmp_path / "precious.txt").read_text() == "not generated"
+    assert (tmp_path / "manifest.json").is_file()
+
+    other = tmp_path / "other"
+    (other / "artist_management").mkdir(parents=True)
+    (other / "artist_management" / "artists.csv").write_text("not generated")
     with pytest.raises(ValueError, match="refusing"):
-        generate(tmp_path, scale=SCALE, days=1)
-    assert (tmp_path / "precious.txt").exists()
+        generate(other, scale=SCALE, days=1)
+    assert (other / "artist_management" / "artists.csv").read_text() == "not generated"
 
 
 def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -267,3 +298,18 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     line = capsys.readouterr().out.strip()
     assert "play_events=1000" in line and "events/s" in line
     assert json.loads((tmp_path / "cli" / "manifest.json").read_text())["seed"] == 3
+
+
+def test_mesh_generate_keeps_an_onboarded_domains_sources(tmp_path: Path, monkeypatch) -> None:
+    """`mesh generate` (what `mesh demo` runs first) regenerates only its own systems."""
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / "data"))
+    operational = tmp_path / "data" / "operational"
+    dropped = operational / "merch" / "countries.csv"
+    dropped.parent.mkdir(parents=True)
+    dropped.write_text("country_code\nFR\n")
+
+    for seed in ("1", "2"):
+        result = CliRunner().invoke(app, ["generate", "--scale", "0.001", "--seed", seed])
+        assert result.exit_code == 0, result.output
+        assert json.loads((operational / "manifest.json").read_text())["seed"] == int(seed)
+        assert dropped.read_text() == "country_code\nFR\n"

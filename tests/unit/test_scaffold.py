@@ -11,12 +11,16 @@ from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from mesh_platform.access.service import AccessService
+from mesh_platform.cli.app import app
 from mesh_platform.core.environment import get_environment
 from mesh_platform.governance.config import load_governance
 from mesh_platform.scaffold import columns as cols
 from mesh_platform.scaffold import names, registry
 from mesh_platform.scaffold.domain import plan_new_domain
+from mesh_platform.scaffold.members import register_team_members
 from mesh_platform.scaffold.plan import Plan, ScaffoldError
 from mesh_platform.scaffold.product import plan_new_product
 from mesh_platform.scaffold.sources import OperationalSource
@@ -282,3 +286,98 @@ def test_port_sql_without_type_or_description_is_refused(line, message):
     sql = f"with final as (\n    select\n        cast(id as varchar) as order_id,  -- Id.\n        {line.rstrip(',')}\n    from x\n)\nselect * from final"
     with pytest.raises(ScaffoldError, match=message):
         cols.parse_port_sql(sql, "orders")
+
+
+def test_new_domain_members_read_and_decide_as_the_owner_team(copy, tmp_path, monkeypatch):
+    """Issue 22: `--member` makes users members of the new team (an unknown user is added)."""
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("MESH_ACCESS_DIR", raising=False)
+    new = ["new", "domain", "merch", "--owner", "merch-team", "--contact", "merch@daff.example"]
+    result = CliRunner().invoke(app, [*new, "--member", "alice", "--member", "nora"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(
+        app, ["new", "product", "merch", "show_picks", "--from-port", "podcasts.podcast_shows"]
+    )
+    assert result.exit_code == 0, result.output
+
+    users = yaml.safe_load((copy / "governance" / "access" / "users.yaml").read_text())["users"]
+    assert users["alice"]["team"] == "analytics"  # keeps her own team
+    assert users["nora"] == {
+        "name": "Nora",
+        "email": "nora@daff.example",
+        "team": "merch-team",
+        "roles": ["engineer"],
+    }
+    service = AccessService(get_environment())
+    port = service.catalog.port("merch.show_picks")
+    for member in ("alice", "nora"):
+        decision = service.policy.read(service.user(member), port)
+        assert decision.allowed and decision.personal_data, member
+    assert not service.policy.read(service.user("bruno"), port).allowed
+    request = service.request("bruno", "merch.show_picks", "Merch picks for the newsletter")
+    assert service.decide(request.id, "nora", approve=True).status == "approved"
+    assert service.policy.read(service.user("bruno"), port).allowed
+
+
+def test_register_team_members_edits_users_yaml_keeping_comments(copy):
+    env = get_environment()
+    plan = Plan(env.repo_root)
+    created = register_team_members(plan, env, "merch-team", ["carla", "max_mustermann", "carla"])
+    assert created == ["max_mustermann"]
+    text = plan.current("governance/access/users.yaml")
+    assert text.startswith("# Who may use the consumer plane")
+    users = yaml.safe_load(text)["users"]
+    assert (users["carla"]["team"], users["carla"]["teams"]) == ("artists-team", ["merch-team"])
+    assert users["max_mustermann"]["name"] == "Max Mustermann"
+    with pytest.raises(ScaffoldError, match="invalid user id"):
+        register_team_members(plan, env, "merch-team", ["Bad User"])
+
+
+def test_new_product_classifies_by_type_and_sampled_values(copy, tmp_path, monkeypatch):
+    """Issue 22: a numeric `credit_card_amount` is money, not a card; card numbers and e-mails
+    under innocuous names are found by their values and hashed."""
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / "data"))
+    drop = tmp_path / "data" / "operational" / "merch" / "payments.csv"
+    drop.parent.mkdir(parents=True)
+    drop.write_text(
+        "payment_id,credit_card_amount,payer_ref,contact\n"
+        "1,12.50,4111111111111111,ann@shop.example\n"
+        "2,1999.99,5500000000000004,bob@shop.example\n"
+    )
+    new = ["new", "domain", "merch", "--owner", "merch-team", "--contact", "merch@daff.example"]
+    assert CliRunner().invoke(app, new).exit_code == 0
+    result = CliRunner().invoke(
+        app,
+        ["new", "product", "merch", "payments", "--source-kind", "file_drop"]
+        + ["--path", "merch/payments.csv", "--system", "merch_shop", "--table", "payments"],
+    )
+    assert result.exit_code == 0, result.output
+
+    model = yaml.safe_load((copy / "dbt_project/merch/models/marts/payments.yml").read_text())
+    columns = {c["name"]: c for c in model["models"][0]["columns"]}
+    pii = {name: (c.get("config") or {}).get("meta", {}).get("pii") for name, c in columns.items()}
+    assert pii["credit_card_amount"] is None
+    assert columns["credit_card_amount"]["data_type"].startswith(("decimal", "double"))
+    assert pii["payer_ref"] == {"category": "payment_card", "treatment": "hashed"}
+    assert pii["contact"] == {"category": "email", "treatment": "hashed"}
+
+
+def test_a_new_product_is_a_draft_and_the_catalog_says_so(copy, tmp_path, monkeypatch):
+    """Issue 22: `mesh new product` writes `status: draft`; `mesh catalog show` shows it."""
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / "data"))
+    new = ["new", "domain", "merch", "--owner", "merch-team", "--contact", "merch@daff.example"]
+    assert CliRunner().invoke(app, new).exit_code == 0
+    result = CliRunner().invoke(
+        app, ["new", "product", "merch", "show_picks", "--from-port", "podcasts.podcast_shows"]
+    )
+    assert result.exit_code == 0, result.output
+    descriptor = yaml.safe_load((copy / "domains/merch/products/show_picks.yaml").read_text())
+    assert descriptor["status"] == "draft"
+
+    shown = CliRunner().invoke(app, ["catalog", "show", "merch.show_picks"])
+    assert shown.exit_code == 0, shown.output
+    assert "draft" in shown.output and "mesh release merch.show_picks" in shown.output
+    as_json = CliRunner().invoke(app, ["catalog", "show", "merch.show_picks", "--json"])
+    assert '"status": "draft"' in as_json.output
+    released = CliRunner().invoke(app, ["catalog", "show", "podcasts.podcast_shows", "--json"])
+    assert '"status": "released"' in released.output  # no status in its descriptor

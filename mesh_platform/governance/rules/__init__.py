@@ -9,6 +9,7 @@ from mesh_platform.governance.rules import (
     classification,
     contract_coverage,
     documentation,
+    drafts,
     interoperability,
     ownership,
     slo,
@@ -22,4 +23,5 @@ STATIC_RULES = (
     classification,
     interoperability,
     boundaries,
+    drafts,
 )

@@ -33,7 +33,7 @@ def _port(ctx: MeshContext, subject: PortSubject) -> Iterator[Finding]:
     holds_pii = False
     for name, column in subject.columns.items():
         pii = pii_of(column)
-        looks_like = personal.category_of(name)
+        looks_like = personal.category_of(name, column.get("data_type"))
         if pii is None:
             if looks_like:
                 yield ctx.port_finding(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -238,3 +239,29 @@ def test_owner_revokes_a_grant_and_it_applies_at_once(service):
     with pytest.raises(AccessError, match="holds no grant"):
         service.revoke("user:alice", "artists.artist_royalties", "carla")
     assert [e.action for e in read_entries(service.env.data_dir)][-2:] == ["denied", "revoke"]
+
+
+def test_approving_a_request_changes_only_grants_yaml_in_the_repository(tmp_path, monkeypatch):
+    """Issue 22: no lock file is left beside the policy files; they live in the data dir."""
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "governance" / "access", repo / "governance" / "access")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@daff.example"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "policies"], check=True)
+    monkeypatch.setenv("MESH_ACCESS_DIR", str(repo / "governance" / "access"))
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / "data"))
+    service = AccessService(get_environment())
+    request = service.request("alice", "artists.artist_royalties", "Quarterly royalty report")
+
+    result = CliRunner().invoke(app, ["access", "approve", request.id, "--as", "carla"])
+
+    assert result.exit_code == 0, result.output
+    status = subprocess.run(
+        [*git, "status", "--porcelain", "--untracked-files=all"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert status.splitlines() == [" M governance/access/grants.yaml"]
+    assert list((tmp_path / "data" / "locks").glob("grants.yaml-*.lock"))

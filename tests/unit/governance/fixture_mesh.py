@@ -80,6 +80,7 @@ class FixtureMesh:
     staging: dict[str, Any]
     source: dict[str, Any]
     more_sources: list[dict[str, Any]] = field(default_factory=list)  # full source nodes
+    draft_ports: set[str] = field(default_factory=set)  # draft products' ports elsewhere
 
     def write(self) -> None:
         # the real governance files, with the fixture's team registered for its domain
@@ -180,7 +181,12 @@ class FixtureMesh:
         bindings = bind_domain(load_domain(self.root / "domains" / "shop"), manifest)
         declared = declared or {"orders.orders": {1}, "shop.daily_widgets": {1}}
         return evaluate(
-            [bindings], manifest, load_governance(self.root / "governance"), declared, today=TODAY
+            [bindings],
+            manifest,
+            load_governance(self.root / "governance"),
+            declared,
+            today=TODAY,
+            draft_ports=self.draft_ports,
         )
 
     def lines(self, **kwargs: Any) -> list[str]:

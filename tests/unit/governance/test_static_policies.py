@@ -195,6 +195,10 @@ def _partition_column_not_a_date(m):
     m.product["partitioning"] = {"kind": "daily", "start": "2026-01-01", "column": "widgets"}
 
 
+def _upstream_is_a_draft(m):
+    m.draft_ports.add("orders.orders")
+
+
 MUTATIONS = {
     name.lstrip("_"): fn
     for name, fn in list(globals().items())
@@ -204,6 +208,13 @@ MUTATIONS = {
 
 # The exact report line(s) each violation produces (policy, where, field, message, fix).
 EXPECTED = {
+    "upstream_is_a_draft": [
+        "[error] boundaries.no-draft-inputs — domain shop, product daily_widgets, field "
+        "`input_ports[0]`: shop.daily_widgets declares orders.orders as an input, but "
+        "orders.orders is a draft: its schema may still change. Fix: the owner of "
+        "orders.orders runs `mesh release orders.orders` once its schema is settled; until "
+        "then remove the input from domains/shop/products/daily_widgets.yaml."
+    ],
     "no_owner": [
         "[error] ownership.owner — domain shop, product daily_widgets, field `owner`: "
         "the product has no owner team and contact. Fix: add `owner: {team: <team>, "
