@@ -129,7 +129,10 @@ def _needs_packages(project_dir: Path) -> bool:
     if spec is None:
         return False
     installed = project_dir / "dbt_packages"
-    return not installed.exists() or installed.stat().st_mtime_ns < spec.stat().st_mtime_ns
+    if not installed.exists() or installed.stat().st_mtime_ns < spec.stat().st_mtime_ns:
+        return True
+    # a copy of the repository (or a moved one) may hold links to where the packages were
+    return not any(installed.iterdir()) or not all(p.exists() for p in installed.iterdir())
 
 
 def prepare_manifest(project_dir: Path, force: bool = False) -> Path:
@@ -144,12 +147,14 @@ def prepare_manifest(project_dir: Path, force: bool = False) -> Path:
     with _locked(project_dir / "target" / ".prepare.lock"):
         fingerprint = project_fingerprint(project_dir)
         fresh = path.exists() and stamp.exists() and stamp.read_text() == fingerprint
-        if force or not fresh:
+        packages = force or _needs_packages(project_dir)  # a build needs them as a parse does
+        if packages or not fresh:
             env = apply_tool_env()  # telemetry off, and the paths the project's YAML reads
-            if force or _needs_packages(project_dir):
+            if packages:
                 _invoke(project_dir, "deps", env)
-            _invoke(project_dir, "parse", env)
-            stamp.write_text(fingerprint)
+            if force or not fresh:
+                _invoke(project_dir, "parse", env)
+                stamp.write_text(fingerprint)
     return path
 
 

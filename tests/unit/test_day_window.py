@@ -11,9 +11,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from mesh_platform.core.descriptor import OperationalInput
 from mesh_platform.core.domain import load_all_domains
 from mesh_platform.core.environment import get_environment
-from mesh_platform.run.runner import WINDOW_FILE, day_window
+from mesh_platform.run.runner import WINDOW_FILE, day_window, require_operational_data
 
 from ..conftest import REPO
 
@@ -35,7 +36,18 @@ def first_partition(domains) -> date:
 
 def test_no_source_data_is_a_clear_error(env, domains):
     with pytest.raises(FileNotFoundError, match="no operational data in .*: run `mesh generate`"):
-        day_window(env, domains)
+        require_operational_data(env, domains)
+
+
+def test_a_domain_built_from_its_own_seeds_needs_no_source_data(env, domains):
+    """An imported dbt project that ships its raw data as seeds builds on a fresh data dir."""
+    (podcasts,) = (d for d in domains if d.name == "podcasts")
+    for product in podcasts.products:
+        seed = OperationalInput(kind="seed", source="seeds.raw_shows")
+        object.__setattr__(product, "input_ports", [seed])
+    require_operational_data(env, [podcasts])  # nothing to read in data/operational: fine
+    with pytest.raises(FileNotFoundError, match="no operational data"):
+        require_operational_data(env, domains)  # the others read operational systems
 
 
 def test_sources_that_declare_no_window_get_the_partitions_window(env, domains):

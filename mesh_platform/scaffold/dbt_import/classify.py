@@ -87,7 +87,7 @@ def suggest_classification(
                     column.name,
                     probe.pii,
                     "name",
-                    f"the name looks like {category}: hash it (mesh_hash) or classify it",
+                    f"the name looks like {category}: hash it ({{ mesh.hash(...) }}) or classify it",
                 )
             )
     return out

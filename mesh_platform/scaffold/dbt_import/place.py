@@ -31,7 +31,7 @@ from typing import Any
 from mesh_platform.core.environment import MeshEnvironment
 from mesh_platform.governance.config import load_governance
 from mesh_platform.scaffold import names
-from mesh_platform.scaffold.dbt_import.classify import suggest_classification
+from mesh_platform.scaffold.dbt_import.classify import Suggestion, suggest_classification
 from mesh_platform.scaffold.dbt_import.contract import contract_for_port
 from mesh_platform.scaffold.dbt_import.reader import ImportRefused, read_project
 from mesh_platform.scaffold.dbt_import.report import ImportReport, ReportItem, build_report
@@ -97,7 +97,7 @@ def plan_import_dbt(env: MeshEnvironment, path: Path, options: ImportOptions) ->
     for model in ports:
         address = f"{domain}.{model.name}"
         generated = contract_for_port(model, f"{domain}/marts/{model.name}", address, 1, summary)
-        classes = suggest_classification(model, generated.columns, config)
+        classes = [_as_built(s) for s in suggest_classification(model, generated.columns, config)]
         contracts.append(generated)
         suggestions[model.name] = classes
         port_meta[model.name] = _port_columns(model, generated, classes)
@@ -119,12 +119,9 @@ def plan_import_dbt(env: MeshEnvironment, path: Path, options: ImportOptions) ->
 
 
 def _domain_plan(env: MeshEnvironment, options: ImportOptions) -> Plan:
-    """What ``mesh new domain`` writes (with its members, when that command takes them)."""
-    kwargs: dict[str, Any] = {}
-    if options.members:
-        kwargs["members"] = list(options.members)
+    """What ``mesh new domain`` writes: code location, team (with its members), workspace."""
     return plan_new_domain(
-        env, options.domain, options.team, options.contact, options.description, **kwargs
+        env, options.domain, options.team, options.contact, options.description, options.members
     )
 
 
@@ -266,6 +263,22 @@ class PortColumn:
     pii: Any
 
 
+def _as_built(suggestion: Suggestion) -> Suggestion:
+    """Personal data found by name is classified as the project builds it: raw. The import
+    never declares a value hashed that the project's SQL does not hash."""
+    if not isinstance(suggestion.pii, dict) or suggestion.source == "declared":
+        return suggestion
+    category = suggestion.pii.get("category")
+    return Suggestion(
+        suggestion.column,
+        {**suggestion.pii, "treatment": "raw"},
+        suggestion.source,
+        f"looks like {category}: classified raw, as the project builds it (the port carries "
+        "personal data and the product is restricted); hash it with {{ mesh.hash(...) }} in the "
+        "model to make the product confidential",
+    )
+
+
 def _port_columns(model: ModelInfo, generated, suggestions) -> list[PortColumn]:
     by_name = {s.column: s for s in suggestions}
     out = []
@@ -273,8 +286,6 @@ def _port_columns(model: ModelInfo, generated, suggestions) -> list[PortColumn]:
         declared = model.column(column.name)
         suggestion = by_name.get(column.name)
         pii = suggestion.pii if suggestion else None
-        if isinstance(pii, dict) and suggestion.source != "declared":
-            pii = {**pii, "treatment": "raw"}  # the values are as the project builds them
         out.append(
             PortColumn(
                 column.name,
