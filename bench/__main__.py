@@ -2,7 +2,8 @@
 
 Generates Daff's sources once for the scale, then, interleaved for each repetition, measures
 raw DuckDB, plain dbt, the mesh's full build, its daily increment and a warm full rebuild;
-then the definitions load of every code location (and of 100/500 synthetic products).
+then the definitions load of every code location (and of 100/500 synthetic products) and the
+dbt parse of the domains' projects (bench.dbt_parse).
 Writes ``<out>/<name>.json`` and ``<out>/<name>.md``. See bench/README.md.
 """
 
@@ -19,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import defs_load, report, synthetic
+from bench import dbt_parse, defs_load, report, synthetic
 from bench.measure import run_measured
 from bench.variants import PY, REPO, Bench, run_rep
 from mesh_platform.core.environment import DEFAULT_DUCKDB_MEMORY_LIMIT, TELEMETRY_OFF
@@ -294,8 +295,12 @@ def main(argv: list[str] | None = None) -> None:
             partial = _result(bench, args, source, machine, started, rep, {})
             report.write(partial, args.out, args.name)
     defs = _defs_load(bench, args)
+    print("dbt parse of the domains' projects …", flush=True)
+    parse = dbt_parse.measure(args.defs_repeat or args.repeat)
     result = _result(bench, args, source, machine, started, args.repeat, defs)
+    result["dbt_parse"] = parse
     json_path, md_path = report.write(result, args.out, args.name)
+    md_path.write_text(md_path.read_text() + "\n" + dbt_parse.markdown(parse))
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
     if not args.keep and args.work is None:

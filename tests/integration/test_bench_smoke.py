@@ -67,3 +67,7 @@ def test_bench_at_a_tiny_scale_writes_every_figure(tmp_path: Path):
     for address, rows in result["consistency"].items():
         assert len(set(rows.values())) == 1, (address, rows)  # raw, dbt and mesh built the same
     assert result["machine"]["cpus"] >= 1
+    parse = result["dbt_parse"]  # one project per domain: an edit re-parses only its domain
+    assert parse["reparsed_after_edit"] == [parse["edited_domain"]]
+    assert set(parse["domains"]) == set(DOMAINS)
+    assert "## dbt parse (one project per domain)" in markdown
