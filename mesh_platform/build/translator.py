@@ -89,6 +89,13 @@ class MeshDbtTranslator(DagsterDbtTranslator):
     def _build_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         node = manifest["nodes"].get(unique_id)
+        if node is not None and node["resource_type"] == "seed":
+            # raw data shipped with the domain's dbt project: the domain's team owns it
+            owner = self.bindings.domain.spec.owner
+            return spec.replace_attributes(
+                owners=[f"team:{owner.team}"],
+                tags={**spec.tags, "domain": self.domain, "layer": "seed"},
+            )
         if node is None or node["resource_type"] != "model":
             return spec
         product = self.bindings.model_product.get(unique_id)

@@ -181,6 +181,7 @@ def test_the_code_location_has_the_assets_the_dbt_tests_and_the_contract(importe
     )
     assert any(name.startswith("contract__") for name in checks)  # the Soda contract
     assert graph.get(dg.AssetKey(["shop", "customers"])).owners == ["team:shop-team"]
+    assert graph.get(dg.AssetKey(["shop", "raw_orders"])).owners == ["team:shop-team"]  # a seed
 
 
 def test_the_change_is_only_what_the_import_says(imported):
