@@ -16,15 +16,8 @@ from mesh_platform.access.service import AccessService
 from mesh_platform.portal.auth import COOKIE
 from mesh_platform.portal.guard import MAX_BODY_BYTES
 
-from .test_api_fuzz import (  # noqa: F401  (fixtures)
-    OPERATIONS,
-    PROTECTED,
-    READABLE,
-    UNREADABLE,
-    FuzzPortal,
-    fuzz_mesh,
-    fuzz_portal,
-)
+from .conftest import READABLE, UNREADABLE, FuzzPortal
+from .test_api_fuzz import OPERATIONS, PROTECTED
 
 FORM_TOKEN = re.compile(r'<input type="hidden" name="csrf" value="([^"]+)">')
 
