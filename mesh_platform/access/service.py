@@ -12,7 +12,7 @@ from dataclasses import replace
 from mesh_platform.access import audit as audit_log
 from mesh_platform.access import requests as request_store
 from mesh_platform.access import tokens
-from mesh_platform.access.errors import AccessDenied, AccessError
+from mesh_platform.access.errors import AccessDenied, AccessError, UnknownRequest
 from mesh_platform.access.grants import Grant, add_grant, load_grants, now_iso, remove_grants
 from mesh_platform.access.identities import User, load_users, resolve_user
 from mesh_platform.access.policy import AccessPolicy
@@ -128,7 +128,7 @@ class AccessService:
         def decide(requests: list[AccessRequest]):
             matches = [r for r in requests if r.id == request_id]
             if not matches:
-                raise AccessError(
+                raise UnknownRequest(
                     f"no access request {request_id!r}; `mesh access requests` lists them"
                 )
             request = matches[0]

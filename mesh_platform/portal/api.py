@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Quer
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from mesh_platform.access.errors import AccessDenied, AccessError, QueryRefused
+from mesh_platform.access.errors import AccessDenied, AccessError, QueryRefused, UnknownRequest
 from mesh_platform.access.identities import User
 from mesh_platform.access.query import (
     QueryCancelled,
@@ -26,7 +26,7 @@ from mesh_platform.catalog.detail import product_summary
 from mesh_platform.catalog.entries import PortEntry, ProductEntry
 from mesh_platform.core.address import PortAddress
 from mesh_platform.portal import data as port_data
-from mesh_platform.portal.auth import api_user, require_api_user
+from mesh_platform.portal.auth import OPTIONAL_BEARER, api_user, require_api_user
 
 NAME = r"^[a-z][a-z0-9_]*$"
 REQUEST_ID = r"^req-[0-9a-f]{1,32}$"
@@ -34,6 +34,28 @@ DomainName = Annotated[str, Path(pattern=NAME, max_length=64, description="a dom
 ProductName = Annotated[str, Path(pattern=NAME, max_length=64, description="a product name")]
 PortName = Annotated[str, Path(pattern=NAME, max_length=64, description="an output port name")]
 RequestId = Annotated[str, Path(pattern=REQUEST_ID, description="an access request id")]
+
+
+class Problem(BaseModel):
+    """Every error of the API: one sentence naming the product, port, column or parameter."""
+
+    detail: str
+
+
+_WHY = {
+    400: "invalid request (a parameter or the body fails validation), or refused",
+    401: "no bearer token, or not a valid one",
+    403: "no grant (or role) for this",
+    404: "no such domain, product, port, version or access request",
+    413: "request body over 1 MiB",
+    503: "the server is stopping",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a route: each status it may answer besides success, as ``Problem``.
+    (The portal answers an invalid request with 400, never FastAPI's 422.)"""
+    return {code: {"model": Problem, "description": _WHY[code]} for code in codes}
 
 
 @asynccontextmanager
@@ -105,7 +127,11 @@ def domains(request: Request) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/products", summary="Every data product (optionally of one domain)")
+@router.get(
+    "/products",
+    summary="Every data product (optionally of one domain)",
+    responses=errors(400, 404),
+)
 def products(
     request: Request,
     domain: Annotated[str | None, Query(pattern=NAME, max_length=64)] = None,
@@ -123,7 +149,11 @@ def products(
     ]
 
 
-@router.get("/search", summary="Ranked search by name, description, columns, tags, owner, domain")
+@router.get(
+    "/search",
+    summary="Ranked search by name, description, columns, tags, owner, domain",
+    responses=errors(400),
+)
 def search(
     request: Request,
     q: Annotated[str, Query(min_length=1, max_length=200, description="words to look for")],
@@ -144,7 +174,12 @@ def search(
     return {"query": q, "hits": hits}
 
 
-@router.get("/products/{domain}/{product}", summary="Everything about one product")
+@router.get(
+    "/products/{domain}/{product}",
+    summary="Everything about one product",
+    responses=errors(400, 401, 404),
+    openapi_extra=OPTIONAL_BEARER,
+)
 def product(
     request: Request,
     domain: DomainName,
@@ -164,7 +199,11 @@ def product(
     return detail
 
 
-@router.get("/ports/{domain}/{port}", summary="One output port (newest major unless version)")
+@router.get(
+    "/ports/{domain}/{port}",
+    summary="One output port (newest major unless version)",
+    responses=errors(400, 404),
+)
 def port(
     request: Request,
     domain: DomainName,
@@ -191,9 +230,17 @@ def port(
     "/ports/{domain}/{port}/data",
     summary="A port's data as CSV, JSON or Parquet (needs a token and a grant)",
     responses={
-        200: {"content": {t: {} for t in port_data.FORMATS.values()}},
-        401: {"description": "no or invalid bearer token"},
-        403: {"description": "no grant to read this port"},
+        200: {
+            "content": {t: {} for t in port_data.FORMATS.values()},
+            "headers": {
+                "X-Mesh-Rows": {"description": "rows sent", "schema": {"type": "integer"}},
+                "X-Mesh-Hidden-Columns": {
+                    "description": "personal-data columns sent as null (comma-separated)",
+                    "schema": {"type": "string"},
+                },
+            },
+        },
+        **errors(400, 401, 403, 404),
     },
 )
 def data(
@@ -201,7 +248,13 @@ def data(
     domain: DomainName,
     port: PortName,
     user: Annotated[User, Depends(require_api_user)],
-    format: Annotated[str, Query(description="csv | json | parquet")] = "csv",
+    format: Annotated[
+        str,
+        # The enum is declared for clients; the route checks it itself, with its own message.
+        Query(
+            description="csv | json | parquet", json_schema_extra={"enum": list(port_data.FORMATS)}
+        ),
+    ] = "csv",
     limit: Annotated[int, Query(ge=1, le=port_data.MAX_LIMIT)] = port_data.DEFAULT_LIMIT,
     columns: Annotated[str | None, Query(max_length=2000, description="e.g. a,b")] = None,
     version: Annotated[int | None, Query(ge=1, le=1000)] = None,
@@ -247,9 +300,8 @@ class QueryBody(BaseModel):
     "/query",
     summary="Read-only SQL over the ports the caller may read",
     responses={
-        400: {"description": "refused, failed, past the timeout or the memory limit"},
-        403: {"description": "no grant to read a port the query reads"},
-        503: {"description": "the server is stopping"},
+        **errors(400, 401, 403, 413, 503),
+        400: {"model": Problem, "description": "invalid, refused, failed, or past a limit"},
     },
 )
 async def query(
@@ -306,8 +358,13 @@ async def _disconnected(request: Request) -> None:
 
 
 class RequestBody(BaseModel):
-    target: str = Field(description="a product <domain>.<product> or a port <domain>.<port>")
-    reason: str = Field(description="why you need it (the owner decides on it)")
+    # Bounded like the portal's own form: the request is stored, audited and shown to owners.
+    target: str = Field(
+        max_length=129,
+        pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$",
+        description="a product <domain>.<product> or a port <domain>.<port>",
+    )
+    reason: str = Field(max_length=2000, description="why you need it (the owner decides on it)")
     pii: bool = Field(default=False, description="also ask for personal-data columns")
 
 
@@ -320,11 +377,18 @@ def _access_call(call):
         return call()
     except AccessDenied as exc:
         raise HTTPException(403, str(exc)) from None
+    except UnknownRequest as exc:
+        raise HTTPException(404, str(exc)) from None
     except (AccessError, CatalogError) as exc:
         raise HTTPException(400, str(exc)) from None
 
 
-@router.post("/access/requests", status_code=201, summary="Ask an owner for access")
+@router.post(
+    "/access/requests",
+    status_code=201,
+    summary="Ask an owner for access",
+    responses=errors(400, 401, 403, 413),
+)
 def request_access(
     request: Request,
     body: RequestBody,
@@ -337,7 +401,11 @@ def request_access(
     return asdict(created)
 
 
-@router.get("/access/requests", summary="Your requests, and the pending ones you may decide")
+@router.get(
+    "/access/requests",
+    summary="Your requests, and the pending ones you may decide",
+    responses=errors(401),
+)
 def list_requests(
     request: Request, user: Annotated[User, Depends(require_api_user)]
 ) -> dict[str, Any]:
@@ -354,7 +422,11 @@ def _decide(request: Request, request_id: str, user: User, approve: bool, note: 
     )
 
 
-@router.post("/access/requests/{request_id}/approve", summary="Approve (owner or steward)")
+@router.post(
+    "/access/requests/{request_id}/approve",
+    summary="Approve (owner or steward)",
+    responses=errors(400, 401, 403, 404, 413),
+)
 def approve(
     request: Request,
     request_id: RequestId,
@@ -364,7 +436,11 @@ def approve(
     return _decide(request, request_id, user, True, body.note if body else "")
 
 
-@router.post("/access/requests/{request_id}/deny", summary="Deny with a note (owner or steward)")
+@router.post(
+    "/access/requests/{request_id}/deny",
+    summary="Deny with a note (owner or steward)",
+    responses=errors(400, 401, 403, 404, 413),
+)
 def deny(
     request: Request,
     request_id: RequestId,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -67,6 +68,30 @@ def _error(request: Request, status: int, detail: str, headers=None) -> Response
     )
 
 
+def _openapi_without_422(app: FastAPI):
+    """``app.openapi`` without FastAPI's generated 422 responses: the portal answers a request
+    that fails validation with 400 (``invalid``, below), so the spec says that instead."""
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            spec = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            for operations in spec.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            schemas = spec.get("components", {}).get("schemas", {})
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(unused, None)
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    return openapi
+
+
 def create_app(env: MeshEnvironment | None = None) -> FastAPI:
     """The portal over ``env`` (default: the current environment, resolved now)."""
     env = env or get_environment()
@@ -81,6 +106,7 @@ def create_app(env: MeshEnvironment | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    app.openapi = _openapi_without_422(app)
     app.state.portal = PortalState(env)
     # Keys the forms' anti-forgery tokens; drawn per start, so a restart makes open forms stale.
     app.state.form_secret = secrets.token_bytes(32)

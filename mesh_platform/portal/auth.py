@@ -18,7 +18,8 @@ import hmac
 import secrets
 from typing import Annotated
 
-from fastapi import Form, HTTPException, Request, Response
+from fastapi import Depends, Form, HTTPException, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mesh_platform.access.errors import AccessDenied
 from mesh_platform.access.identities import User
@@ -46,7 +47,19 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-def api_user(request: Request) -> User | None:
+# Declares the bearer scheme in the OpenAPI of every route that reads the caller; the routes
+# parse the header themselves (below), so a malformed one is a 401 with the portal's message.
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    description="a token from `mesh access token USER`",
+    auto_error=False,
+)
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+# ``openapi_extra`` of a route that also answers without a token (metadata for everyone).
+OPTIONAL_BEARER = {"security": [{}]}
+
+
+def api_user(request: Request, _: Bearer = None) -> User | None:
     """The caller of an API route, or None without an Authorization header (a bad token: 401)."""
     if not request.headers.get("authorization"):
         return None
@@ -57,7 +70,7 @@ def api_user(request: Request) -> User | None:
         raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
 
 
-def require_api_user(request: Request) -> User:
+def require_api_user(request: Request, _: Bearer = None) -> User:
     user = api_user(request)
     if user is None:
         raise HTTPException(
