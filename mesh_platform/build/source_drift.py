@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from mesh_platform.core.bindings import DomainBindings
 from mesh_platform.core.environment import MeshEnvironment
 from mesh_platform.core.manifest import in_domain_ancestors
-from mesh_platform.core.source_schema import ALLOW_NEW_COLUMNS, DRIFT_META, SourceDrift, check_source
+from mesh_platform.core.source_schema import (
+    ALLOW_NEW_COLUMNS,
+    DRIFT_META,
+    SourceDrift,
+    check_source,
+)
 
 CHECK_LABEL = "source schema"
 

@@ -138,7 +138,9 @@ def run_domain_step(
         context.log.error(failure)
     held_back = {f"{domain}/{bindings.manifest['nodes'][uid]['name']}" for uid in drift.models}
     rebuilt = sorted(
-        k.to_user_string() for k in context.selected_asset_keys if k.to_user_string() not in held_back
+        k.to_user_string()
+        for k in context.selected_asset_keys
+        if k.to_user_string() not in held_back
     )
     changes = _upstream_changes(context, bindings, load_records(record, rebuilt))
     failpoint("build.before_dbt")

@@ -490,9 +490,7 @@ def _operational_source_block(
     return "\n".join(lines)
 
 
-def _operational_table_block(
-    source: OperationalSource, columns: list[tuple[str, str]] = ()
-) -> str:
+def _operational_table_block(source: OperationalSource, columns: list[tuple[str, str]] = ()) -> str:
     """The source table's entry, with the columns it has today: what its schema-drift check
     compares the source with before every build (mesh_platform/core/source_schema.py)."""
     lines = [

@@ -43,7 +43,11 @@ def _add_currency(path) -> None:
 
 def _paid(env) -> float:
     port = env.ports_dir / "artists" / "artist_payments" / "v1" / "current.parquet"
-    return duckdb.connect().execute(f"select sum(amount_eur) from read_parquet('{port}')").fetchone()[0]
+    return (
+        duckdb.connect()
+        .execute(f"select sum(amount_eur) from read_parquet('{port}')")
+        .fetchone()[0]
+    )
 
 
 def test_a_new_source_column_blocks_only_the_products_reading_it(drift_env):
@@ -96,9 +100,13 @@ def test_a_stray_carriage_return_and_a_control_character_are_rejected_rows(drift
     snap = current_snapshot(env.ports_dir, "playback", "play_events", 1)
     record = read_rejects_record(env.ports_dir, "playback", "play_events", 1, snap.snapshot_id)
     assert record["reconciled"]
-    rejected = duckdb.connect().execute(
-        f"select {REASON_COLUMN} from read_parquet('{record['rejects_path']}') "
-        f"where event_date = date '{day.name[5:]}'"
-    ).fetchall()
+    rejected = (
+        duckdb.connect()
+        .execute(
+            f"select {REASON_COLUMN} from read_parquet('{record['rejects_path']}') "
+            f"where event_date = date '{day.name[5:]}'"
+        )
+        .fetchall()
+    )
     assert len(rejected) == 4  # the line split by `\r` (two pieces), the cut one, the garbled one
     assert all("event_id" in reason for (reason,) in rejected)

@@ -77,7 +77,9 @@ def test_check_source_reads_a_csv_with_duckdb(tmp_path, monkeypatch):
     allowed = _source(tmp_path, location, mesh_schema_drift="allow_new_columns")
     assert not check_source(env, tmp_path, "source.x.sys.payments", allowed).drifted
     csv.write_text("payment_id,amount_eur\np1,1.00\n")
-    assert not check_source(env, tmp_path, "source.x.sys.payments", _source(tmp_path, location)).drifted
+    assert not check_source(
+        env, tmp_path, "source.x.sys.payments", _source(tmp_path, location)
+    ).drifted
 
 
 def test_check_source_reads_a_sqlite_table(tmp_path, monkeypatch):
