@@ -469,7 +469,7 @@ def table_disappears(out: Path) -> FaultReport:
     path = _sqlite(out, "drop table profile_changes")
     return FaultReport(
         "table_disappears", f"{_rel(out, path)}:profile_changes", 0, 0, "block", "listeners",
-        "listener_profile_updates", None, "dbt build", "table profile_changes dropped",
+        "listener_profile_updates", None, "source schema", "table profile_changes dropped",
     )  # fmt: skip
 
 
@@ -478,7 +478,8 @@ def renamed_column(out: Path) -> FaultReport:
     path = _sqlite(out, "alter table subscriptions rename column plan_id to plan_code")
     return FaultReport(
         "renamed_column", f"{_rel(out, path)}:subscriptions", 0, 0, "block", "listeners",
-        "subscription_periods", "plan_id", "dbt build", "subscriptions.plan_id renamed plan_code",
+        "subscription_periods", "plan_id", "source schema",
+        "subscriptions.plan_id renamed plan_code",
     )  # fmt: skip
 
 

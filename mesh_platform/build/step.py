@@ -20,6 +20,7 @@ import duckdb
 from mesh_platform.build import governance_check as governance
 from mesh_platform.build.dbt_resource import MeshDbtCliResource, domain_invocation_env
 from mesh_platform.build.rejects import publish_split, split_port
+from mesh_platform.build.source_drift import drift_failures, source_drift
 from mesh_platform.build.verification import verify_contract
 from mesh_platform.core.bindings import DomainBindings, PortBinding
 from mesh_platform.core.contracts import ContractVerification
@@ -28,7 +29,7 @@ from mesh_platform.core.declared_schema import (
 )
 from mesh_platform.core.environment import duckdb_memory_limit, get_environment
 from mesh_platform.core.failpoints import failpoint
-from mesh_platform.core.manifest import in_domain_ancestors
+from mesh_platform.core.manifest import domain_models, in_domain_ancestors
 from mesh_platform.core.sql import quote_ident, quote_literal
 from mesh_platform.governance.report import Finding, errors
 from mesh_platform.ports.changes import (
@@ -130,13 +131,24 @@ def run_domain_step(
     # one domain's profile (the database path differs per domain).
     target_path = env.dbt_artifacts_dir / context.op_def.name
     record = record_path(target_path)
-    rebuilt = sorted(k.to_user_string() for k in context.selected_asset_keys)
+    # sources whose columns changed hold back the models built from them, before dbt runs
+    drift = source_drift(env, bindings, _selected_models(context, bindings))
+    failures: list[str] = drift_failures(bindings, drift)
+    for failure in failures:
+        context.log.error(failure)
+    held_back = {f"{domain}/{bindings.manifest['nodes'][uid]['name']}" for uid in drift.models}
+    rebuilt = sorted(
+        k.to_user_string()
+        for k in context.selected_asset_keys
+        if k.to_user_string() not in held_back
+    )
     changes = _upstream_changes(context, bindings, load_records(record, rebuilt))
     failpoint("build.before_dbt")
     step_env = {**env.tool_env(), **_partition_env(context), **changes.env()}
+    exclude = sorted(bindings.manifest["nodes"][uid]["name"] for uid in drift.models)
     with domain_invocation_env(domain, step_env):
         invocation = dbt.cli(
-            _dbt_build_args(context),
+            _dbt_build_args(context) + (["--exclude", " ".join(exclude)] if exclude else []),
             context=context,
             raise_on_error=False,
             target_path=target_path,
@@ -148,7 +160,6 @@ def run_domain_step(
             else:
                 yield event
     failpoint("build.after_dbt")
-    failures: list[str] = []
     if not invocation.is_successful() and not held and _locked_out(invocation):
         # another process held the domain's DuckDB file: transient, the retry policy retries
         raise TransientBuildError(
@@ -162,10 +173,21 @@ def run_domain_step(
             f"domain {domain}: dbt build failed — {invocation.get_error() or 'see the step logs'}. "
             "The models above that failed were not built and nothing downstream was published."
         )
-    yield from _audit_and_publish(context, bindings, gate, held, failures)
+    yield from _audit_and_publish(context, bindings, gate, held, failures, drift.models)
     if failures:
         # Bad data or a failed model is not transient: retrying would only fail again.
         raise dg.Failure(description="\n".join(failures), allow_retries=False)
+
+
+def _selected_models(context: dg.AssetExecutionContext, bindings: DomainBindings) -> set[str]:
+    """The unique ids of the domain's models this step builds (keyed [<domain>, <model>])."""
+    selected = {tuple(key.path) for key in context.selected_asset_keys}
+    domain = bindings.domain.name
+    return {
+        uid
+        for uid, node in domain_models(bindings.manifest, domain).items()
+        if (domain, node["name"]) in selected
+    }
 
 
 def _dbt_build_args(context: dg.AssetExecutionContext) -> list[str]:
@@ -230,9 +252,10 @@ def _audit_and_publish(
     gate: governance.GovernanceGate,
     held: dict[str, dg.Output],
     failures: list[str],
+    held_back: frozenset[str] = frozenset(),
 ) -> Iterator[Any]:
     if failures:  # dbt failed: name the products its failure holds back
-        failures.extend(_unbuilt_ports(context, bindings, held))
+        failures.extend(_unbuilt_ports(context, bindings, held, held_back))
     if not held:
         return
     env = get_environment()
@@ -382,14 +405,20 @@ def _with_rejections(results: Iterator[dg.AssetCheckResult], split) -> Iterator[
 
 
 def _unbuilt_ports(
-    context: dg.AssetExecutionContext, bindings: DomainBindings, held: dict[str, dg.Output]
+    context: dg.AssetExecutionContext,
+    bindings: DomainBindings,
+    held: dict[str, dg.Output],
+    held_back: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """A line per port of this step that dbt did not build (its model or one upstream failed)."""
+    """A line per port of this step that dbt did not build (its model or one upstream failed);
+    ports held back by a source's schema drift have their own message already."""
     # dbt models are keyed [<domain>, <model>] (see the translator)
     selected = {tuple(key.path) for key in context.selected_asset_keys}
     lines = []
     for uid, binding in sorted(bindings.ports.items()):
-        if uid in held or (binding.product.domain, binding.port.model) not in selected:
+        if uid in held or uid in held_back:
+            continue
+        if (binding.product.domain, binding.port.model) not in selected:
             continue
         product = binding.product
         lines.append(

@@ -272,8 +272,8 @@ def _source_input(env, domain: str, source: OperationalSource, config) -> _Input
         entry=entry,
         key=[domain, source.system, source.table],
         described=source.described,
-        block=_operational_source_block(domain, source),
-        table_block=_operational_table_block(source),
+        block=_operational_source_block(domain, source, raw),
+        table_block=_operational_table_block(source, raw),
         staged=staged,
         nulls=_null_counts(env, source, staged, config),
         source=source,
@@ -476,7 +476,9 @@ def _port_table_block(upstream: UpstreamPort, table: str) -> str:
     )
 
 
-def _operational_source_block(domain: str, source: OperationalSource) -> str:
+def _operational_source_block(
+    domain: str, source: OperationalSource, columns: list[tuple[str, str]] = ()
+) -> str:
     lines = [
         f"  - name: {source.system}",
         "    description: >",
@@ -484,11 +486,13 @@ def _operational_source_block(domain: str, source: OperationalSource) -> str:
     ]
     if source.kind == "database":
         lines += ["    config:", "      meta:", f"        plugin: {source.connection}"]
-    lines += ["    tables:", *_operational_table_block(source).splitlines()]
+    lines += ["    tables:", *_operational_table_block(source, columns).splitlines()]
     return "\n".join(lines)
 
 
-def _operational_table_block(source: OperationalSource) -> str:
+def _operational_table_block(source: OperationalSource, columns: list[tuple[str, str]] = ()) -> str:
+    """The source table's entry, with the columns it has today: what its schema-drift check
+    compares the source with before every build (mesh_platform/core/source_schema.py)."""
     lines = [
         f"      - name: {source.table}",
         f"        description: {flow(f'The {source.described}.')}",
@@ -499,6 +503,12 @@ def _operational_table_block(source: OperationalSource) -> str:
         lines.append(f"            table: {source.table}")
     else:
         lines += ["            external_location: >-", f"              {source.location}"]
+    if columns:
+        lines.append("        columns:")
+        lines += [
+            f"          - {{name: {flow(name)}, data_type: {flow(str(typ).lower())}}}"
+            for name, typ in columns
+        ]
     return "\n".join(lines)
 
 

@@ -360,6 +360,14 @@ def test_new_product_classifies_by_type_and_sampled_values(copy, tmp_path, monke
     assert columns["credit_card_amount"]["data_type"].startswith(("decimal", "double"))
     assert pii["payer_ref"] == {"category": "payment_card", "treatment": "hashed"}
     assert pii["contact"] == {"category": "email", "treatment": "hashed"}
+    # the new source declares the columns it has today, for its schema-drift check
+    sources = yaml.safe_load(
+        (copy / "dbt_project/merch/models/staging/_merch__sources.yml").read_text()
+    )
+    (table,) = [t for s in sources["sources"] for t in s["tables"] if t["name"] == "payments"]
+    declared = {c["name"]: c["data_type"] for c in table["columns"]}
+    assert list(declared) == ["payment_id", "credit_card_amount", "payer_ref", "contact"]
+    assert declared["contact"] == "varchar"
 
 
 def test_a_new_product_is_a_draft_and_the_catalog_says_so(copy, tmp_path, monkeypatch):
