@@ -436,7 +436,7 @@ def csv_unexpected_encoding(out: Path) -> FaultReport:
     path.write_bytes(b"".join(lines))
     return FaultReport(
         "csv_unexpected_encoding", _rel(out, path), 1, 0, "block", "artists", "artist_profiles",
-        None, "dbt build", "one artist name written in Latin-1",
+        None, "source schema", "one artist name written in Latin-1: the export cannot be read",
     )  # fmt: skip
 
 

@@ -76,8 +76,8 @@ def drift_failures(bindings: DomainBindings, drift: StepDrift) -> list[str]:
             f"domain {product.domain}, product {product.name}: output port {binding.address} "
             f"v{binding.port.version} failed its {CHECK_LABEL} check — "
             + ", ".join(f"source {d.source}" for d in drifts)
-            + " no longer has the columns it declares — and was NOT built or published; "
-            "consumers keep reading the previous snapshot."
+            + " no longer has the columns it declares — so it was NOT published (nothing was "
+            "built from it); consumers keep reading the previous snapshot."
         ]
         lines += [f"  - {line}" for d in drifts for line in d.lines()]
         for d in drifts:

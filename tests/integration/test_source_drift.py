@@ -65,7 +65,7 @@ def test_a_new_source_column_blocks_only_the_products_reading_it(drift_env):
     assert "domain artists, product artist_payments" in message
     assert "source artist_management.payments" in message
     assert "column `currency` (VARCHAR) is new" in message
-    assert "NOT built or published" in message
+    assert "so it was NOT published (nothing was built from it)" in message
     assert "_artists__sources.yml" in message and "mesh_schema_drift" in message
     # nothing published changed for the port; the domain's other products published
     assert current_snapshot(env.ports_dir, "artists", "artist_payments", 1) == before
