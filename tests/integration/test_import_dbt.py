@@ -12,6 +12,7 @@ Dagster checks.
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -196,3 +197,22 @@ def test_the_change_is_only_what_the_import_says(imported):
         "tests/domains/shop/__init__.py",
         "tests/domains/shop/test_definitions.py",
     }
+
+
+def test_bad_imports_are_refused_by_name_and_write_nothing(imported, tmp_path):
+    root, env, *_ = imported
+    before = git(root, "status", "--porcelain", "-uall")
+    again = run(env, *[a if a != "shop" else "shop_two" for a in IMPORT], check=False)
+    assert again.returncode == 2
+    assert (
+        "domain shop's dbt project is already named 'shop_analytics'" in again.stdout + again.stderr
+    )
+    outlet = tmp_path / "outlet"
+    shutil.copytree(SHOP, outlet)
+    project = outlet / "dbt_project.yml"
+    project.write_text(project.read_text().replace("name: shop_analytics", "name: outlet"))
+    missing = [*IMPORT[:2], str(outlet), "--domain", "outlet", "--owner", "outlet-team"]
+    missing += ["--contact", "outlet@daff.example", "--port", "customers", "--port", "basket"]
+    nope = run(env, *missing, check=False)
+    assert nope.returncode == 2 and "--port basket: no model 'basket'" in nope.stdout + nope.stderr
+    assert git(root, "status", "--porcelain", "-uall") == before

@@ -81,12 +81,12 @@ def plan_import_dbt(env: MeshEnvironment, path: Path, options: ImportOptions) ->
     for port in options.ports:
         names.check_name("port", port)
     plan = _domain_plan(env, options)
+    _refuse_clashing_project(env, _project_name(path), domain)  # before dbt runs
     try:
         summary = read_project(path, build=True)
     except ImportRefused as exc:
         lines = "; ".join(f"{f.subject}: {f.detail}" for f in exc.findings)
         raise ScaffoldError(f"cannot import {path}: {lines}") from None
-    _refuse_clashing_project(env, summary, domain)
     ports = [_port_model(summary, name) for name in options.ports]
     config = load_governance(env.governance_dir)
     base = f"dbt_project/{domain}"
@@ -125,16 +125,23 @@ def _domain_plan(env: MeshEnvironment, options: ImportOptions) -> Plan:
     )
 
 
-def _refuse_clashing_project(env: MeshEnvironment, summary: ProjectSummary, domain: str) -> None:
-    """dbt unique ids carry the project name: two domains may not share one."""
+def _project_name(project_dir: Path) -> str | None:
     from mesh_platform.core import yaml_io
+
+    try:
+        return (yaml_io.safe_load((project_dir / "dbt_project.yml").read_text()) or {}).get("name")
+    except Exception:  # noqa: BLE001 - the reader refuses an invalid dbt_project.yml by name
+        return None
+
+
+def _refuse_clashing_project(env: MeshEnvironment, name: str | None, domain: str) -> None:
+    """dbt unique ids carry the project name: two domains may not share one."""
     from mesh_platform.core.manifest import domain_projects
 
     for other in domain_projects(env):
-        text = (env.domain_dbt_dir(other) / "dbt_project.yml").read_text()
-        if (yaml_io.safe_load(text) or {}).get("name") == summary.name:
+        if name is not None and _project_name(env.domain_dbt_dir(other)) == name:
             raise ScaffoldError(
-                f"domain {other}'s dbt project is already named {summary.name!r}; rename the "
+                f"domain {other}'s dbt project is already named {name!r}; rename the "
                 f"project you import (`name:` in its dbt_project.yml) before importing it as "
                 f"{domain}"
             )
