@@ -6,8 +6,9 @@ the port already publishes for another day would be published twice. This module
 gap without rescanning every day through Soda: the rebuilt days' keys (a few thousand rows) are
 joined with the key columns of the days *not* rebuilt, read by DuckDB from the port's current
 per-day snapshot (``<snapshot>/<day>.parquet``, hard links of earlier publishes). Only the key
-and day columns are read, and DuckDB pushes the join's min/max key range into the Parquet scan,
-so row groups whose key range cannot match are skipped (sequential ids: almost all of them).
+and day columns are read, and the built keys' min/max range is given to the Parquet scan as
+literals, so row groups whose key statistics cannot match are skipped (ids that grow with time:
+all but the last day's; keys spread over the history: every file's key column is read).
 
 The result is folded into the contract's own ``duplicate`` check (same name, same Dagster asset
 check): the contract says the column is unique in the port, and a port is what consumers read,
@@ -205,16 +206,23 @@ def _one_check(
     only = f" and ({check_filter})" if check_filter else ""
     day = quote_ident(days.column)
     table = f"__mesh_published_keys_{next(_counter)}"
+    built = f"{table}_built"
     connection.execute(
-        f"create or replace temp table {table} as "
-        f"with built as (select distinct {keys} from {relation} b "
-        f"where ({row_filter}) and {_present(columns, check.config, 'b')}{only}) "
-        f"select {', '.join(f'p.{quote_ident(c)}' for c in columns)}, "
-        f"list(distinct coalesce(cast(p.{day} as varchar), {quote_literal(NULL_DAY)})) as days "
-        f"from ({other_sql}) p join built k on {_match(columns, 'p', 'k')} "
-        f"where {_present(columns, check.config, 'p')} "
-        f"group by {', '.join(f'p.{quote_ident(c)}' for c in columns)}"
+        f"create or replace temp table {built} as select distinct {keys} from {relation} b "
+        f"where ({row_filter}) and {_present(columns, check.config, 'b')}{only}"
     )
+    try:
+        ranges = _key_ranges(connection, built, columns)
+        connection.execute(
+            f"create or replace temp table {table} as "
+            f"select {', '.join(f'p.{quote_ident(c)}' for c in columns)}, "
+            f"list(distinct coalesce(cast(p.{day} as varchar), {quote_literal(NULL_DAY)})) "
+            f"as days from ({other_sql}) p join {built} k on {_match(columns, 'p', 'k')} "
+            f"where {_present(columns, check.config, 'p')}{ranges} "
+            f"group by {', '.join(f'p.{quote_ident(c)}' for c in columns)}"
+        )
+    finally:
+        connection.execute(f"drop table if exists {built}")
     result.keys_relation = table
     result.keys = connection.execute(f"select count(*) from {table}").fetchone()[0]
     if not result.keys:
@@ -234,6 +242,31 @@ def _one_check(
         ).fetchall()
     ]
     return result
+
+
+# key types whose min and max, written back as literals, compare exactly as the stored values
+_RANGED_TYPES = ("VARCHAR", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "DATE")
+
+
+def _key_ranges(connection: Any, built: str, columns: tuple[str, ...]) -> str:
+    """`` and <col> between <min> and <max>`` of the built keys, as literals: DuckDB prunes the
+    published files' row groups with it from their Parquet statistics (a join's own dynamic
+    filter does not, for strings). Ids that grow with time then read almost nothing."""
+    parts = []
+    for column in columns:
+        c = quote_ident(column)
+        low, high, kind, nulls = connection.execute(
+            f"select min({c})::varchar, max({c})::varchar, typeof(min({c})), "
+            f"count(*) filter (where {c} is null) from {built}"
+        ).fetchone()
+        if low is None or kind not in _RANGED_TYPES:
+            continue
+        between = (
+            f"p.{c} between cast({quote_literal(low)} as {kind}) "
+            f"and cast({quote_literal(high)} as {kind})"
+        )
+        parts.append(f"({between} or p.{c} is null)" if nulls else between)
+    return "".join(f" and {p}" for p in parts)
 
 
 def fold_into(
@@ -265,7 +298,8 @@ def fold_into(
             outcome = replace(
                 outcome,
                 passed=False,
-                outcome="FAILED",
+                # Soda's own failure (NOT_EVALUATED, FAILED) stays named as it was
+                outcome="FAILED" if outcome.passed else outcome.outcome,
                 port_diagnostics=port,
                 detail=hit.detail(),
             )
