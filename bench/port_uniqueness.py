@@ -52,7 +52,7 @@ def _load(con, operational: Path) -> None:
     con.execute("create schema if not exists marts")
     con.execute(
         f"create or replace table {RELATION} as select event_id, listener_id, track_id, "
-        "session_id, played_at, cast(\"date\" as date) as event_date, ms_played, device, "
+        'session_id, played_at, cast("date" as date) as event_date, ms_played, device, '
         f"country_code, completed from read_json('{files}', format='newline_delimited', "
         f"hive_partitioning=true, columns={{{cols}}})"
     )
@@ -84,16 +84,24 @@ def measure(operational: Path, work: Path, repeat: int) -> dict:
     from mesh_platform.ports.store import DayPartitions, current_snapshot, publish_snapshot
 
     work.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(work / "playback.duckdb"), config={"memory_limit": duckdb_memory_limit()})
+    con = duckdb.connect(
+        str(work / "playback.duckdb"), config={"memory_limit": duckdb_memory_limit()}
+    )
     started = time.perf_counter()
     _load(con, operational)
     load_s = time.perf_counter() - started
-    days = [r[0] for r in con.execute(f"select distinct event_date from {RELATION} order by 1").fetchall()]
+    days = [
+        r[0]
+        for r in con.execute(f"select distinct event_date from {RELATION} order by 1").fetchall()
+    ]
     rows = con.execute(f"select count(*) from {RELATION}").fetchone()[0]
     last: date = days[-1]
     ports = work / "ports"
     shutil.rmtree(ports, ignore_errors=True)
-    con.execute(f"create or replace table marts.published as select * from {RELATION} where event_date < ?", [last])
+    con.execute(
+        f"create or replace table marts.published as select * from {RELATION} where event_date < ?",
+        [last],
+    )
     started = time.perf_counter()
     publish_snapshot(
         con, "marts.published", ports, "playback", "play_events", 1,
@@ -133,7 +141,11 @@ def measure(operational: Path, work: Path, repeat: int) -> dict:
     originals: dict = {}
     scenarios = {}
     check()  # warm: DuckDB's first read of the Parquet metadata and the page cache
-    for name, donor in (("clean", None), ("reuse_previous_day", days[-2]), ("reuse_first_day", days[0])):
+    for name, donor in (
+        ("clean", None),
+        ("reuse_previous_day", days[-2]),
+        ("reuse_first_day", days[0]),
+    ):
         if donor is not None:
             reuse(donor)
         samples, found = _timed(check, repeat)

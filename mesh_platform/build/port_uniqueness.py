@@ -67,8 +67,7 @@ class CrossDayDuplicates:
         """One line for the run's message and the Dagster check: the keys and their days."""
         if self.error:
             return (
-                "could not be verified against the days the port already publishes: "
-                f"{self.error}"
+                f"could not be verified against the days the port already publishes: {self.error}"
             )
         if not self.rows:
             return ""
@@ -167,7 +166,9 @@ def _other_days(
                 return None
             where = "true"
         else:
-            source = f"read_parquet({quote_literal(str(path / '*.parquet' if path.is_dir() else path))})"
+            source = (
+                f"read_parquet({quote_literal(str(path / '*.parquet' if path.is_dir() else path))})"
+            )
             where = f"not coalesce({row_filter}, false)"
         described = {
             r[0] for r in connection.execute(f"describe select * from {source}").fetchall()

@@ -65,9 +65,11 @@ def _check_evaluations(run_id: str) -> dict[str, list]:
     import dagster as dg
 
     found: dict[str, list] = {}
-    for record in get_instance().get_records_for_run(
-        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
-    ).records:
+    for record in (
+        get_instance()
+        .get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        .records
+    ):
         evaluation = record.event_log_entry.dagster_event.event_specific_data
         found.setdefault(evaluation.check_name, []).append(evaluation)
     return found

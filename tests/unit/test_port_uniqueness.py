@@ -55,9 +55,7 @@ def port(tmp_path: Path):
 
 
 def _add_day(con, ids: list[str], day: str = "2026-01-04") -> tuple[DayPartitions, str]:
-    con.execute(
-        "insert into marts.events select unnest(?), ?::date, 'ios'", [ids, day]
-    )
+    con.execute("insert into marts.events select unnest(?), ?::date, 'ios'", [ids, day])
     days = DayPartitions(DAY, (date.fromisoformat(day),))
     return days, f"{DAY} >= '{day}'::date and {DAY} <= '{day}'::date"
 
@@ -130,7 +128,9 @@ def test_the_rejects_split_rejects_every_built_row_of_a_published_key(port):
     days, where = _add_day(con, ["e000001", "e000001", "e800000", "e800000"])
     found = _check(con, spec, ports, days, where)
     keys = {f.check: f.keys_relation for f in found if f.rows}
-    rules = [r for r in derive_row_rules(spec, keys) if r.check.name == "contract__event_id__duplicate"]
+    rules = [
+        r for r in derive_row_rules(spec, keys) if r.check.name == "contract__event_id__duplicate"
+    ]
     split = split_bad_rows(con, "marts.events", rules, max_share=1.0, row_filter=where)
     # both rows of e000001 (published on 2026-01-01) and the second e800000 of the day
     assert split.rows_rejected == 3
