@@ -200,6 +200,25 @@ def _soda_summary(bench: Bench, summary: dict, breakdown: dict) -> dict:
     }
 
 
+def _port_uniqueness_summary(bench: Bench) -> list[dict]:
+    """Per checked port and check, the median time (over repetitions) of verifying the day's
+    keys against the port's other published days inside the increment's build."""
+    by_check: dict[tuple[str, str], list[float]] = {}
+    for checks in (bench.extra.get("port_uniqueness") or {}).values():
+        for c in checks:
+            by_check.setdefault((c["asset"], c["check"]), []).append(float(c["seconds"]))
+    return [
+        {
+            "asset": asset,
+            "check": check,
+            "median_s": round(statistics.median(values), 4),
+            "max_s": round(max(values), 4),
+            "repetitions": len(values),
+        }
+        for (asset, check), values in sorted(by_check.items())
+    ]
+
+
 def _result(
     bench: Bench,
     args: argparse.Namespace,
@@ -241,6 +260,7 @@ def _result(
         "ratios": report.ratios(summary),
         "breakdown_summary": {k: v for k, v in breakdown.items() if v},
         "soda": _soda_summary(bench, summary, breakdown),
+        "port_uniqueness": _port_uniqueness_summary(bench),
         "defs_load": defs,
         "consistency": (bench.extra.get("consistency") or {}).get("1", {}),
         "samples": samples,

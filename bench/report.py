@@ -157,7 +157,8 @@ def markdown(result: dict) -> str:
     lines += ["", "| ratio (medians of wall time) | value |", "|---|---:|"]
     for name, value in result["ratios"].items():
         lines.append(f"| {name} | {value if value is not None else '—'} |")
-    lines += _breakdown_md(result) + _soda_md(result) + _defs_md(result) + _consistency_md(result)
+    lines += _breakdown_md(result) + _soda_md(result) + _port_uniqueness_md(result)
+    lines += _defs_md(result) + _consistency_md(result)
     lines += [
         "",
         "Method: every variant is a separate OS process tree (start-up costs included), run "
@@ -232,6 +233,29 @@ def _soda_md(result: dict) -> list[str]:
         f"(≈ {max(0.0, soda['post_dbt_s'] - soda['verify_s'] - soda['publish_s']):.1f} s) is "
         "Dagster writing events and waiting for a CPU shared with the parallel domain.",
     ]
+
+
+def _port_uniqueness_md(result: dict) -> list[str]:
+    rows = result.get("port_uniqueness")
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Port-level uniqueness in the increment",
+        "",
+        "The new day's keys of each `duplicate` check verified against the days the port "
+        "already publishes (mesh_platform/build/port_uniqueness.py), timed inside the build "
+        "(`mesh/port_check_seconds`); alone: `python -m bench.port_uniqueness`.",
+        "",
+        "| asset | check | median s | max s | repetitions |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['asset']} | {r['check']} | {r['median_s']:.3f} | {r['max_s']:.3f} "
+            f"| {r['repetitions']} |"
+        )
+    return lines
 
 
 def _defs_md(result: dict) -> list[str]:

@@ -155,6 +155,9 @@ def run_rep(bench: Bench, rep: int) -> None:
                "--report", str(bench.work / "logs" / f"r{rep}-increment.json")]  # fmt: skip
     if measure(bench, "mesh_increment", rep, inc_cmd, mesh_dir).ok:
         bench.record("breakdown_mesh_increment", rep, _breakdown(bench, mesh_dir, since))
+        report = json.loads((bench.work / "logs" / f"r{rep}-increment.json").read_text())
+        # the day's keys against the port's other published days, inside the build
+        bench.record("port_uniqueness", rep, report.get("port_uniqueness", []))
     since = time.time()
     if bench.warm_rebuild and measure(bench, "mesh_full_warm", rep, mesh_cmd(), mesh_dir).ok:
         bench.record("breakdown_mesh_full_warm", rep, _breakdown(bench, mesh_dir, since))

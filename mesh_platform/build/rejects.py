@@ -74,6 +74,11 @@ def _missing(column: str, config: dict[str, Any]) -> str:
     return " or ".join(parts)
 
 
+def missing_predicate(column: str, config: dict[str, Any]) -> str:
+    """SQL true for a row whose ``column`` (an SQL expression) is missing for the contract."""
+    return _missing(column, config)
+
+
 def _invalid(column: str, config: dict[str, Any]) -> str:
     """Soda's semantics: a row is invalid when it is not missing and breaks a validity rule."""
     bad: list[str] = []
@@ -103,19 +108,34 @@ def _invalid(column: str, config: dict[str, Any]) -> str:
     return f"not ({_missing(column, config)}) and ({' or '.join(bad)})"
 
 
-def _duplicate(columns: list[str], config: dict[str, Any]) -> str:
+def _duplicate(columns: list[str], config: dict[str, Any], published: str | None = None) -> str:
     """All but the first row (in storage order) of each group of equal keys; a missing key
-    (null, or one of the column's ``missing_values``) is never a duplicate."""
+    (null, or one of the column's ``missing_values``) is never a duplicate.
+
+    ``published``: a table of keys the port already publishes for days this run did not build
+    (:mod:`mesh_platform.build.port_uniqueness`). Their first row is the published one, so
+    every built row with such a key is a duplicate too."""
     keys = ", ".join(columns)
     if len(columns) == 1:
         present = f"not ({_missing(columns[0], config)})"
     else:
         present = "(" + " or ".join(f"{c} is not null" for c in columns) + ")"
-    return f"{present} and row_number() over (partition by {keys} order by rowid) > 1"
+    later = f"row_number() over (partition by {keys} order by rowid) > 1"
+    if published:
+        if len(columns) == 1:
+            known = f"{columns[0]} in (select {columns[0]} from {published})"
+        else:  # struct equality: nulls in a key are equal, as in the window's partitions
+            packed = ", ".join(f"{c} := {c}" for c in columns)
+            known = f"struct_pack({packed}) in (select struct_pack({packed}) from {published})"
+        later = f"({later} or {known})"
+    return f"{present} and {later}"
 
 
-def row_predicate(check: ContractCheck) -> str:
-    """The SQL predicate (true = bad row) of one contract check; raise UnsupportedCheck."""
+def row_predicate(check: ContractCheck, published_keys: str | None = None) -> str:
+    """The SQL predicate (true = bad row) of one contract check; raise UnsupportedCheck.
+
+    ``published_keys``: for a ``duplicate`` check, a table of keys already published for other
+    days (see :func:`_duplicate`)."""
     config = check.config
     column = quote_ident(check.column) if check.column else None
     if check.check_type == "missing" and column:
@@ -126,7 +146,9 @@ def row_predicate(check: ContractCheck) -> str:
         names = [check.column] if check.column else list(config.get("columns") or [])
         if not names:
             raise UnsupportedCheck("a dataset `duplicate` check without `columns`")
-        predicate = _duplicate([quote_ident(n) for n in names], config if check.column else {})
+        predicate = _duplicate(
+            [quote_ident(n) for n in names], config if check.column else {}, published_keys
+        )
     elif check.check_type == "failed_rows" and config.get("expression"):
         predicate = str(config["expression"])
     else:
@@ -136,12 +158,15 @@ def row_predicate(check: ContractCheck) -> str:
     return f"coalesce(({predicate}), false)"
 
 
-def derive_row_rules(spec: ContractSpec) -> list[RowRule]:
-    """Every check of ``spec`` that can be decided per row; the others stay whole-relation."""
+def derive_row_rules(
+    spec: ContractSpec, published_keys: dict[ContractCheck, str] | None = None
+) -> list[RowRule]:
+    """Every check of ``spec`` that can be decided per row; the others stay whole-relation.
+    ``published_keys``: per ``duplicate`` check, keys the port publishes for other days."""
     rules = []
     for check in spec.checks:
         try:
-            rules.append(RowRule(check, row_predicate(check)))
+            rules.append(RowRule(check, row_predicate(check, (published_keys or {}).get(check))))
         except UnsupportedCheck:
             continue
     return rules
@@ -393,6 +418,7 @@ def split_port(
     binding: Any,
     verification: ContractVerification,
     row_filter: str | None = None,
+    across_days: list[Any] = (),
 ) -> SplitResult | None:
     """Split one port's built relation when its descriptor allows partial publishing.
 
@@ -400,13 +426,19 @@ def split_port(
     counted no bad row for any row-level check, nothing is split. Logs a warning naming domain,
     product, column and check when rows were rejected; returns None for a port that blocks on
     any bad row (the default).
+
+    ``across_days`` (:class:`~mesh_platform.build.port_uniqueness.CrossDayDuplicates`): keys of
+    the rows built that the port already publishes for other days. Such a row is a duplicate
+    like a second row of a key within the day: rejected under the same check and reason, the
+    row published first staying.
     """
     port = binding.port
     if not port.rejects_bad_rows:
         return None
-    rules = derive_row_rules(binding.contract)
+    published = {a.check: a.keys_relation for a in across_days if a.rows and a.keys_relation}
+    rules = derive_row_rules(binding.contract, published)
     max_share = port.bad_rows.max_share
-    if counted_no_bad_rows(rules, verification):
+    if not published and counted_no_bad_rows(rules, verification):
         return _nothing_to_split(connection, binding.relation, rules, max_share, row_filter)
     split = split_bad_rows(connection, binding.relation, rules, max_share, row_filter)
     if split.rows_rejected and not split.over_threshold:

@@ -19,6 +19,12 @@ import duckdb
 
 from mesh_platform.build import governance_check as governance
 from mesh_platform.build.dbt_resource import MeshDbtCliResource, domain_invocation_env
+from mesh_platform.build.port_uniqueness import (
+    CrossDayDuplicates,
+    fold_into,
+    published_elsewhere,
+    with_port_diagnostics,
+)
 from mesh_platform.build.rejects import publish_split, split_port
 from mesh_platform.build.source_drift import drift_failures, source_drift
 from mesh_platform.build.verification import verify_contract
@@ -46,7 +52,7 @@ from mesh_platform.ports.records import (
     write_governance_record,
     write_published_schema,
 )
-from mesh_platform.ports.store import DayPartitions, publish_snapshot
+from mesh_platform.ports.store import DayPartitions, current_snapshot, publish_snapshot
 from mesh_platform.ports.views_file import refresh_views_file
 
 
@@ -78,7 +84,9 @@ def _check_result(binding: PortBinding, key: dg.AssetKey, verification: Contract
                 "check": outcome.check.label,
                 "soda_outcome": outcome.outcome,
                 **{f"soda/{k}": v for k, v in outcome.diagnostics.items()},
+                **with_port_diagnostics(outcome),
             },
+            description=outcome.detail or None,
         )
 
 
@@ -103,6 +111,7 @@ def describe_failure(
         lines.append(
             f"  - check {outcome.check.name}: {outcome.check.label} {outcome.outcome}"
             + (f" ({detail})" if detail else "")
+            + (f": {outcome.detail}" if outcome.detail else "")
         )
     if verification.errors:
         lines.append(f"  - Soda reported: {verification.errors.strip()}")
@@ -278,16 +287,12 @@ def _audit_and_publish(
                 continue
             days = _days_built(context, binding)
             row_filter = _days_filter(days)
-            verification = verify_contract(
-                con, binding.contract, data_source=domain, row_filter=row_filter
-            )
+            verification, across = _verify(con, binding, days, row_filter)
             # partial publishing (descriptor opt-in): bad rows move to the rejects table, and
             # the rows left are verified again — what is published passed its contract as is
-            split = split_port(context.log, con, binding, verification, row_filter)
+            split = split_port(context.log, con, binding, verification, row_filter, across)
             if split is not None and split.rows_rejected and not split.over_threshold:
-                verification = verify_contract(
-                    con, binding.contract, data_source=domain, row_filter=row_filter
-                )
+                verification, across = _verify(con, binding, days, row_filter)
             findings = gate.evaluate_at_run(binding, con, env.ports_dir, row_filter)
             blocking = errors(findings)
             published = None
@@ -345,6 +350,29 @@ def _audit_and_publish(
         con.close()
     if published_any:
         _refresh_views_file(context, env.ports_dir)
+
+
+def _verify(
+    con: duckdb.DuckDBPyConnection,
+    binding: PortBinding,
+    days: DayPartitions | None,
+    row_filter: str | None,
+) -> tuple[ContractVerification, list[CrossDayDuplicates]]:
+    """The port's contract on the rows built, by Soda; then, for a run of some days of a port
+    published per day, its ``duplicate`` checks against the days the port already publishes
+    (uniqueness holds for the port, not for the day: see build/port_uniqueness.py)."""
+    env = get_environment()
+    verification = verify_contract(
+        con, binding.contract, data_source=binding.product.domain, row_filter=row_filter
+    )
+    current = None
+    if days is not None and days.days:
+        port = binding.port
+        current = current_snapshot(env.ports_dir, binding.product.domain, port.name, port.version)
+    across = published_elsewhere(
+        con, binding.relation, binding.contract.checks, days, row_filter, current
+    )
+    return fold_into(verification, across), across
 
 
 def _days_built(context: dg.AssetExecutionContext, binding: PortBinding) -> DayPartitions | None:

@@ -56,7 +56,11 @@ class CheckOutcome:
     check: ContractCheck
     passed: bool  # False only for a failure that blocks publishing; a WARN passes
     outcome: str  # Soda's outcome: PASSED, WARN, FAILED, or NOT_EVALUATED
-    diagnostics: dict[str, Any] = field(default_factory=dict)
+    diagnostics: dict[str, Any] = field(default_factory=dict)  # Soda's
+    # the platform's own findings on the check beyond Soda's (a `duplicate` check verified on
+    # a day range against the port's other published days: mesh_platform/build/port_uniqueness)
+    port_diagnostics: dict[str, Any] = field(default_factory=dict)
+    detail: str = ""  # a sentence on why it failed, for the run's message and the Dagster check
 
     @property
     def warned(self) -> bool:

@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -57,6 +58,19 @@ def test_a_new_day_runs_its_partition_and_only_what_is_downstream(own_copy):
     assert plays_after.rows == plays_before.rows + new_rows  # history kept, the day added
     # published per day: the day's file was written, every other day is the previous file
     assert plays_after.days_written == [day.isoformat()]
+    # the day's event ids were checked against every other published day (issue 27, finding 3)
+    playback_run = next(r for r in runs if r.domain == "playback").run_ids[0]
+    unique = [
+        record.event_log_entry.dagster_event.event_specific_data
+        for record in get_instance()
+        .get_records_for_run(playback_run, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        .records
+        if record.event_log_entry.dagster_event.event_specific_data.check_name
+        == "contract__event_id__duplicate"
+    ]
+    assert [e.passed for e in unique] == [True]
+    assert unique[0].metadata["mesh/duplicate_count_across_days"].value == 0
+    assert unique[0].metadata["mesh/compared_with"].value == f"snapshot {plays_before.snapshot_id}"
     new = Path(plays_after.path)
     old = new.parent / Path(plays_before.path).name  # (the JSON names the copied-from path)
     carried = [f for f in new.glob("*.parquet") if f.name != f"{day}.parquet"]
