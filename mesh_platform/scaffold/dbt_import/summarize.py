@@ -195,9 +195,9 @@ def oddities(
         if macro.overrides_builtin:
             report(
                 f"macro {macro.name}",
-                f"replaces dbt's built-in {macro.name} ({macro.path}); in the mesh the domain's "
-                "schemas and relation names must stay what the platform expects — keep it only "
-                "if its output matches, else drop it",
+                f"replaces dbt's built-in {macro.name} ({macro.path}); kept, and used for the "
+                "domain's models: an output port must still be built as marts.<model> in the "
+                "domain's database (`mesh lint` names a port it would build elsewhere)",
             )
     for node in manifest["nodes"].values():
         if node.get("package_name") != summary.name:
