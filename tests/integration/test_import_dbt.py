@@ -202,7 +202,12 @@ def test_the_change_is_only_what_the_import_says(imported):
 def test_bad_imports_are_refused_by_name_and_write_nothing(imported, tmp_path):
     root, env, *_ = imported
     before = git(root, "status", "--porcelain", "-uall")
-    again = run(env, *[a if a != "shop" else "shop_two" for a in IMPORT], check=False)
+    renamed = {
+        "shop": "shop_two",
+        "shop-team": "shop-two-team",
+        "shop@daff.example": "two@daff.example",
+    }
+    again = run(env, *[renamed.get(a, a) for a in IMPORT], check=False)
     assert again.returncode == 2
     assert (
         "domain shop's dbt project is already named 'shop_analytics'" in again.stdout + again.stderr
