@@ -284,8 +284,7 @@ def build_domain(domain: str, master: str, env: MeshEnvironment | None = None) -
     tables = {
         node.name: _location(spark, f"{node.schema}.{node.alias}")
         for node in manifest.nodes.values()
-        if node.resource_type == "model"
-        and node.fqn[1] == domain
+        if node.resource_type == "model"  # the domain's own project holds only its models
         and node.config.materialized in {"table", "incremental"}
         and node.name in models
     }
