@@ -442,14 +442,19 @@ def _merge_model(entry, description: str, columns: Sequence[Column], old_cols) -
             else:
                 cfg.setdefault("meta", _flow_map({}))["pii"] = _flow_map(dict(c.pii))
         merged.append(item)
-    if [id(i) for i in seq] != [id(i) for i in merged]:
-        # keep the comments attached to items that stay at their index
-        comments = {id(item): seq.ca.items.get(i) for i, item in enumerate(seq)}
-        seq.ca.items.clear()
-        seq[:] = merged
-        for i, item in enumerate(merged):
-            if comments.get(id(item)) is not None:
-                seq.ca.items[i] = comments[id(item)]
+    _replace_items(seq, merged)
+
+
+def _replace_items(seq, merged: list) -> None:
+    """Make round-trip sequence ``seq`` hold ``merged``, each item keeping its comments."""
+    if [id(i) for i in seq] == [id(i) for i in merged]:
+        return
+    comments = {id(item): seq.ca.items.get(i) for i, item in enumerate(seq)}
+    seq.ca.items.clear()
+    seq[:] = merged
+    for i, item in enumerate(merged):
+        if comments.get(id(item)) is not None:
+            seq.ca.items[i] = comments[id(item)]
 
 
 def _flow_map(values: Mapping[str, Any]):
@@ -515,13 +520,7 @@ def merge_contract(
     seq = doc["columns"]
     if not isinstance(seq, CommentedSeq):
         doc["columns"] = seq = CommentedSeq()
-    if [id(i) for i in seq] != [id(i) for i in merged]:
-        comments = {id(item): seq.ca.items.get(i) for i, item in enumerate(seq)}
-        seq.ca.items.clear()
-        seq[:] = merged
-        for i, item in enumerate(merged):
-            if comments.get(id(item)) is not None:
-                seq.ca.items[i] = comments[id(item)]
+    _replace_items(seq, merged)
     text = yaml_io.round_trip_dump(doc, sequence, offset)
     if yaml_io.safe_load(text) == yaml_io.safe_load(old_contract):
         return old_contract

@@ -22,12 +22,12 @@ edited with a round-trip YAML parser so the team's comments and layout survive.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mesh_platform.core import yaml_io
 from mesh_platform.core.environment import MeshEnvironment
 from mesh_platform.governance.config import load_governance
 from mesh_platform.scaffold import names
@@ -126,8 +126,6 @@ def _domain_plan(env: MeshEnvironment, options: ImportOptions) -> Plan:
 
 
 def _project_name(project_dir: Path) -> str | None:
-    from mesh_platform.core import yaml_io
-
     try:
         return (yaml_io.safe_load((project_dir / "dbt_project.yml").read_text()) or {}).get("name")
     except Exception:  # noqa: BLE001 - the reader refuses an invalid dbt_project.yml by name
@@ -192,29 +190,13 @@ def _carry_files(plan: Plan, source: Path, base: str) -> ImportReport:
     return report
 
 
-def _yaml():
-    from ruamel.yaml import YAML
-
-    yaml = YAML()  # round-trip: comments, order and quoting of people's files survive
-    yaml.preserve_quotes = True
-    yaml.width = 100
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    return yaml
-
-
-def _dump(data: Any) -> str:
-    out = io.StringIO()
-    _yaml().dump(data, out)
-    return out.getvalue()
-
-
 def _edit_project_file(
     plan: Plan, base: str, summary: ProjectSummary, domain: str, report: ImportReport
 ) -> None:
     from ruamel.yaml.comments import CommentedMap
 
     file = f"{base}/dbt_project.yml"
-    data = _yaml().load(plan.current(file))
+    data, *indent = yaml_io.round_trip_load(plan.current(file))
     old_profile = data.get("profile")
     data["profile"] = "mesh"
     # models private to the domain's group; its seeds and tests in the group too, so a
@@ -236,7 +218,7 @@ def _edit_project_file(
             mine[key] = value
         else:  # first, so it reads as the project-wide setting it is
             mine.insert(0, key, value)
-    plan.write(file, _dump(data))
+    plan.write(file, yaml_io.round_trip_dump(data, *indent))
     report.carried.append(
         ReportItem(
             "dbt_project.yml",
@@ -251,14 +233,14 @@ def _edit_packages(plan: Plan, base: str, source: Path, report: ImportReport) ->
     name = "dependencies.yml" if (source / "dependencies.yml").exists() else "packages.yml"
     file = f"{base}/{name}"
     text = plan.current(file) if (source / name).exists() else None
-    data = _yaml().load(text) if text else None
+    data, *indent = yaml_io.round_trip_load(text) if text else (None, 4, 2)
     if data is None:
         plan.write(file, render("packages.yml.j2"))
         return
     entries = data.setdefault("packages", [])
     if not any(isinstance(e, dict) and e.get("local") == MESH_PACKAGE for e in entries):
         entries.append({"local": MESH_PACKAGE})
-    plan.write(file, _dump(data))
+    plan.write(file, yaml_io.round_trip_dump(data, *indent))
     report.carried.append(ReportItem(name, "its local packages, and the platform's `mesh`"))
 
 
@@ -313,7 +295,7 @@ def _edit_port_yaml(
     report: ImportReport,
 ) -> None:
     """The port model's YAML entry: enforced contract, schema marts, typed, described columns."""
-    file, data, entry = _model_entry(plan, base, model)
+    file, (data, *indent), entry = _model_entry(plan, base, model)
     config = entry.setdefault("config", {})
     config["contract"] = {"enforced": True}
     config["schema"] = "marts"
@@ -344,7 +326,7 @@ def _edit_port_yaml(
             undescribed.append(column.name)
         if column.pii is not None and "pii" not in (entry_col.get("config") or {}).get("meta", {}):
             entry_col.setdefault("config", {}).setdefault("meta", {})["pii"] = column.pii
-    plan.write(file, _dump(data))
+    plan.write(file, yaml_io.round_trip_dump(data, *indent))
     if typed:
         report.carried.append(
             ReportItem(
@@ -370,14 +352,14 @@ def _model_entry(plan: Plan, base: str, model: ModelInfo):
             continue
         if change.content is None or "models:" not in change.content:
             continue
-        data = _yaml().load(change.content)
-        for entry in (data or {}).get("models") or []:
+        loaded = yaml_io.round_trip_load(change.content)
+        for entry in (loaded[0] or {}).get("models") or []:
             if isinstance(entry, dict) and entry.get("name") == model.name:
-                return rel, data, entry
+                return rel, loaded, entry
     sql = Path(model.path)
     file = f"{base}/{sql.with_name(f'_{model.name}__port.yml')}"
-    data = _yaml().load(f"models:\n  - name: {model.name}\n")
-    return file, data, data["models"][0]
+    loaded = yaml_io.round_trip_load(f"models:\n  - name: {model.name}\n")
+    return file, loaded, loaded[0]["models"][0]
 
 
 def _write_descriptor(
