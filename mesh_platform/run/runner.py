@@ -22,6 +22,7 @@ from graphlib import CycleError, TopologicalSorter
 
 from mesh_platform.build.execute import DomainRun, materialize_domain
 from mesh_platform.core.address import PortAddress
+from mesh_platform.core.descriptor import OperationalInput
 from mesh_platform.core.domain import Domain, load_all_domains
 from mesh_platform.core.environment import MeshEnvironment, apply_tool_env
 
@@ -58,7 +59,7 @@ def require_operational_data(env: MeshEnvironment, domains: list[Domain]) -> Non
     """Fail clearly before a build that reads operational systems finds no data to read."""
     folder = env.operational_dir
     needs_sources = any(
-        getattr(i, "source", None) and i.kind != "seed"
+        isinstance(i, OperationalInput) and i.kind != "seed"
         for d in domains
         for p in d.products
         for i in p.input_ports
