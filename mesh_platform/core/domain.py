@@ -17,12 +17,15 @@ from mesh_platform.core.descriptor import (
     _Strict,
     load_domain_descriptors,
 )
+from mesh_platform.core.engine import DEFAULT_ENGINE, EngineName, resolve_engine
 
 
 class DomainSpec(_Strict):
     name: str
     description: str
     owner: Owner
+    # the dbt target the domain's models build on (core/engine.py); MESH_ENGINE overrides it
+    engine: EngineName = DEFAULT_ENGINE
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,11 @@ class Domain:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def engine(self) -> EngineName:
+        """The engine this run builds the domain on (``MESH_ENGINE`` wins over domain.yaml)."""
+        return resolve_engine(self.spec.engine)
 
     def contract_path(self, relative: str) -> Path:
         return self.path / relative
