@@ -18,6 +18,7 @@ from dagster_dbt.asset_utils import (
 )
 
 from mesh_platform.build.dbt_resource import MeshDbtCliResource
+from mesh_platform.build.engines import engine_for
 from mesh_platform.build.governance_check import GovernanceGate
 from mesh_platform.build.step import run_domain_step
 from mesh_platform.build.translator import MeshDbtTranslator
@@ -73,6 +74,8 @@ def build_domain_definitions(domain_dir: Path) -> dg.Definitions:
                 # the dbt installed beside this interpreter, whether or not the venv is active
                 dbt_executable=str(Path(sys.executable).parent / "dbt"),
                 in_process=env.dbt_in_process,
+                # the domain's engine is its dbt target (build/engines/); None: the default
+                target=engine_for(domain.engine).dbt_target,
             )
         },
     )

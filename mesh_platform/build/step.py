@@ -19,6 +19,7 @@ import duckdb
 
 from mesh_platform.build import governance_check as governance
 from mesh_platform.build.dbt_resource import MeshDbtCliResource, domain_invocation_env
+from mesh_platform.build.engines import engine_for
 from mesh_platform.build.port_uniqueness import (
     CrossDayDuplicates,
     fold_into,
@@ -33,7 +34,7 @@ from mesh_platform.core.contracts import ContractVerification
 from mesh_platform.core.declared_schema import (
     declared_port_schema,
 )
-from mesh_platform.core.environment import duckdb_memory_limit, get_environment
+from mesh_platform.core.environment import get_environment
 from mesh_platform.core.failpoints import failpoint
 from mesh_platform.core.manifest import domain_models, in_domain_ancestors
 from mesh_platform.core.sql import quote_ident, quote_literal
@@ -131,14 +132,20 @@ def run_domain_step(
     port_keys: Mapping[dg.AssetKey, str],
     gate: governance.GovernanceGate,
 ) -> Iterator[Any]:
-    """Yield dbt's events, holding back each port's materialization until it is published."""
+    """Yield dbt's events, holding back each port's materialization until it is published.
+
+    The domain's engine (``build/engines/``) decides dbt's target and how the audit reaches
+    the tables dbt built; everything else is the same for every engine."""
     env = get_environment()
     domain = bindings.domain.name
+    engine = engine_for(bindings.domain.engine)
     env.warehouse_dir.mkdir(parents=True, exist_ok=True)
     held: dict[str, dg.Output] = {}
-    # A stable target path per step keeps dbt's partial-parse cache, which is only valid for
-    # one domain's profile (the database path differs per domain).
-    target_path = env.dbt_artifacts_dir / context.op_def.name
+    # A stable target path per step and engine keeps dbt's partial-parse cache, which is only
+    # valid for one domain's profile and target (the database path differs per domain).
+    target_path = env.dbt_artifacts_dir / (
+        context.op_def.name + ("" if engine.name == "duckdb" else f"_{engine.name}")
+    )
     record = record_path(target_path)
     # sources whose columns changed hold back the models built from them, before dbt runs
     drift = source_drift(env, bindings, _selected_models(context, bindings))
@@ -153,9 +160,15 @@ def run_domain_step(
     )
     changes = _upstream_changes(context, bindings, load_records(record, rebuilt))
     failpoint("build.before_dbt")
-    step_env = {**env.tool_env(), **_partition_env(context), **changes.env()}
+    step_env = {
+        **env.tool_env(),
+        **_partition_env(context),
+        **changes.env(),
+        **_engine_env(engine, env, domain),
+    }
     exclude = sorted(bindings.manifest["nodes"][uid]["name"] for uid in drift.models)
     with domain_invocation_env(domain, step_env):
+        _prepare_engine(engine, context, env, domain, target_path)
         invocation = dbt.cli(
             _dbt_build_args(context) + (["--exclude", " ".join(exclude)] if exclude else []),
             context=context,
@@ -169,7 +182,8 @@ def run_domain_step(
             else:
                 yield event
     failpoint("build.after_dbt")
-    if not invocation.is_successful() and not held and _locked_out(invocation):
+    locked = engine.name == "duckdb" and not held and _locked_out(invocation)
+    if not invocation.is_successful() and locked:
         # another process held the domain's DuckDB file: transient, the retry policy retries
         raise TransientBuildError(
             f"domain {domain}: dbt could not lock {env.domain_database(domain)} (another "
@@ -182,10 +196,29 @@ def run_domain_step(
             f"domain {domain}: dbt build failed — {invocation.get_error() or 'see the step logs'}. "
             "The models above that failed were not built and nothing downstream was published."
         )
-    yield from _audit_and_publish(context, bindings, gate, held, failures, drift.models)
+    yield from _audit_and_publish(context, bindings, gate, held, failures, drift.models, engine)
     if failures:
         # Bad data or a failed model is not transient: retrying would only fail again.
         raise dg.Failure(description="\n".join(failures), allow_retries=False)
+
+
+def _engine_env(engine: Any, env, domain: str) -> dict[str, str]:
+    try:
+        return engine.invocation_env(env, domain)
+    except RuntimeError as exc:  # e.g. no Spark cluster named: not transient
+        raise dg.Failure(description=f"domain {domain}: {exc}", allow_retries=False) from exc
+
+
+def _prepare_engine(engine: Any, context, env, domain: str, target_path) -> None:
+    """What the engine needs before dbt runs (a Spark session, the sources registered)."""
+    try:
+        engine.before_dbt(context.log, env, domain, target_path)
+    except (RuntimeError, ValueError) as exc:
+        raise dg.Failure(
+            description=f"domain {domain}: the {engine.name} engine could not start the build: "
+            f"{exc}. Nothing was built or published; consumers keep the previous snapshots.",
+            allow_retries=False,
+        ) from exc
 
 
 def _selected_models(context: dg.AssetExecutionContext, bindings: DomainBindings) -> set[str]:
@@ -262,6 +295,7 @@ def _audit_and_publish(
     held: dict[str, dg.Output],
     failures: list[str],
     held_back: frozenset[str] = frozenset(),
+    engine: Any = None,
 ) -> Iterator[Any]:
     if failures:  # dbt failed: name the products its failure holds back
         failures.extend(_unbuilt_ports(context, bindings, held, held_back))
@@ -271,10 +305,8 @@ def _audit_and_publish(
     domain = bindings.domain.name
     blocked: set[str] = set()
     published_any = False
-    con = duckdb.connect(
-        str(env.domain_database(domain)), config={"memory_limit": duckdb_memory_limit()}
-    )
-    try:
+    engine = engine or engine_for("duckdb")
+    with engine.audit_connection(env, bindings, list(held)) as con:
         for uid in _in_build_order(bindings, held):
             binding = bindings.ports[uid]
             key = context.asset_key_for_output(held[uid].output_name)
@@ -346,8 +378,6 @@ def _audit_and_publish(
             # after the materialization they evaluate (or alone, when nothing was published)
             yield from _with_rejections(_check_result(binding, key, verification), split)
             yield governance.check_result(key, findings)
-    finally:
-        con.close()
     if published_any:
         _refresh_views_file(context, env.ports_dir)
 

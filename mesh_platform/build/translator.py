@@ -117,7 +117,9 @@ class MeshDbtTranslator(DagsterDbtTranslator):
             # dagster-dbt leaves these out by default; consumers need them to judge a model
             **{f"dbt/{k}": str(node[k]) for k in ("version", "deprecation_date") if node.get(k)},
         }
-        attrs: dict[str, Any] = {"owners": [f"team:{owner.team}"], "kinds": {"dbt", "duckdb"}}
+        engine = domain.engine  # duckdb or spark: what builds the model (core/engine.py)
+        metadata["mesh/engine"] = engine
+        attrs: dict[str, Any] = {"owners": [f"team:{owner.team}"], "kinds": {"dbt", engine}}
         if product:
             tags |= {"product": product.name, "tier": product.tier.value}
             tags |= {f"tag/{t}": "" for t in product.tags}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 
@@ -20,6 +21,20 @@ def run_materialize(
 
     With ``day``, only that day of the daily products and what is downstream of it; with
     ``full_refresh``, incremental models rebuild fully whatever changed upstream."""
+    from mesh_platform.core.domain import load_all_domains
+    from mesh_platform.production.spark_cluster import spark_cluster_for
+    from mesh_platform.run.runner import uses_spark
+
+    env = get_environment()
+    started: dict[str, float] = {}
+    domains = [d for d in load_all_domains(env.domains_dir) if not only or d.name in only]
+    with spark_cluster_for(env, uses_spark(domains)) as master:
+        if master:
+            console.print(f"Spark domains build on {master}")
+        return _run(only, console, day, full_refresh, started)
+
+
+def _run(only, console: Console, day, full_refresh: bool, started: dict[str, float]) -> bool:
     # Dagster and dbt load only for the verbs that run pipelines: `mesh products` stays fast.
     from mesh_platform.build.execute import DomainRun
     from mesh_platform.run.increment import materialize_day
@@ -27,7 +42,6 @@ def run_materialize(
     from mesh_platform.run.summary import product_rows
 
     env = get_environment()
-    started: dict[str, float] = {}
 
     def on_start(domain: str) -> None:
         started[domain] = time.monotonic()
@@ -133,9 +147,23 @@ def register(app: typer.Typer) -> None:
             help="Rebuild incremental models fully (default: from the first upstream day that "
             "changed since their last build).",
         ),
+        engine: str = typer.Option(
+            None,
+            "--engine",
+            help="Build every domain of this run on this engine (duckdb or spark), whatever "
+            "its domain.yaml says (same as MESH_ENGINE). Spark: a local cluster is started "
+            "unless MESH_SPARK_MASTER names one.",
+        ),
     ) -> None:
         """Materialize every product of the given domains (all by default), upstream first."""
         if day and full_refresh:
             raise typer.BadParameter("--day runs one day; --full-refresh rebuilds everything")
+        if engine:
+            from mesh_platform.core.engine import ENGINE_VARIABLE, EngineError, check_engine
+
+            try:
+                os.environ[ENGINE_VARIABLE] = check_engine(engine, "--engine")
+            except EngineError as exc:
+                raise typer.BadParameter(str(exc)) from None
         if not run_materialize(domains or None, console(), day=day, full_refresh=full_refresh):
             raise typer.Exit(1)

@@ -133,7 +133,7 @@ def materialize_mesh(
     require_operational_data(env, selected)
     window = day_window(env, domains)
     workers = min(workers or os.cpu_count() or 1, len(selected))
-    if workers <= 1:
+    if workers <= 1 and not uses_spark(selected):
         runs = []
         for domain in selected:
             on_start(domain.name)
@@ -141,6 +141,11 @@ def materialize_mesh(
             on_done(runs[-1])
         return runs
     return _materialize_parallel(selected, window, workers, on_start, on_done, full_refresh)
+
+
+def uses_spark(domains: list[Domain]) -> bool:
+    """Does any of ``domains`` build on Spark in this run (domain.yaml or ``MESH_ENGINE``)?"""
+    return any(d.engine == "spark" for d in domains)
 
 
 def _materialize_parallel(
@@ -178,11 +183,18 @@ def run_in_domain_order(
     upstream = domain_upstreams(domains)
     finished: dict[str, DomainRun] = {}
     running: dict[Future, str] = {}
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    # A Spark domain's build holds a Spark driver whose metastore is fixed for the life of its
+    # JVM: each domain then gets a fresh worker process (and no warm-up, which would use it).
+    spark = uses_spark(domains)
+    with ProcessPoolExecutor(
+        max(workers, 1),
+        mp_context=multiprocessing.get_context("spawn"),
+        max_tasks_per_child=1 if spark else None,
+    ) as pool:
         # one warm-up per worker: each submit while none is idle starts a worker, so every
         # worker imports Dagster now rather than when its first domain is due (a warm-up that
         # fails is not lost: the domain's own run opens the instance again and reports it)
-        for _ in range(min(workers, len(domains))):
+        for _ in range(0 if spark else min(workers, len(domains))):
             pool.submit(warm_worker)
         while len(finished) < len(domains):
             started = set(running.values()) | set(finished)
