@@ -20,6 +20,7 @@ from mesh_platform.core.environment import MeshEnvironment
 # C2 compilation costs more than it saves in short JVM lives: about half the start-up time
 JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
 MASTER_VARIABLE = "MESH_SPARK_MASTER"
+DRIVER_LOG_CONFIG = Path(__file__).with_name("log4j2-spark.properties")
 
 
 class SparkUnavailable(RuntimeError):
@@ -48,7 +49,8 @@ def spark_target_env(env: MeshEnvironment, domain: str, master: str) -> dict[str
         MASTER_VARIABLE: master,
         "MESH_SPARK_WAREHOUSE": str(root / "warehouse"),
         "MESH_SPARK_METASTORE": str(root / "metastore_db"),
-        "MESH_SPARK_JAVA_OPTIONS": f"{JVM_OPTIONS} -Dderby.system.home={root}",
+        "MESH_SPARK_JAVA_OPTIONS": f"{JVM_OPTIONS} -Dderby.system.home={root} "
+        f"-Dlog4j2.configurationFile={DRIVER_LOG_CONFIG}",
     }
 
 
@@ -66,10 +68,14 @@ def spark_session(env: MeshEnvironment, domain: str, master: str | None = None):
             "the Spark engine needs the `spark` extra: `uv sync --extra spark`"
         ) from exc
     settings = spark_target_env(env, domain, master or spark_master())
+    active = SparkSession.getActiveSession()
+    warehouse = Path(settings["MESH_SPARK_WAREHOUSE"])
+    if active is not None and _path(active.conf.get("spark.sql.warehouse.dir")) != warehouse:
+        active.stop()  # another domain's session (its warehouse and metastore are static)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     root = domain_spark_dir(env, domain)
     root.mkdir(parents=True, exist_ok=True)
-    return (
+    session = (
         SparkSession.builder.master(settings[MASTER_VARIABLE])
         .appName(f"mesh-{domain}")
         .config("spark.sql.warehouse.dir", settings["MESH_SPARK_WAREHOUSE"])
@@ -81,9 +87,12 @@ def spark_session(env: MeshEnvironment, domain: str, master: str | None = None):
         .config("spark.executor.extraJavaOptions", JVM_OPTIONS)
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .enableHiveSupport()
         .getOrCreate()
     )
+    session.sparkContext.setLogLevel("ERROR")  # dbt-spark's "existing session" warnings
+    return session
 
 
 class SparkEngine:
@@ -209,3 +218,7 @@ class SparkEngine:
             yield con
         finally:
             con.close()
+
+
+def _path(url: str) -> Path:
+    return Path(url.removeprefix("file:"))
