@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 
 import typer
@@ -45,4 +46,25 @@ def register(app: typer.Typer) -> None:
         ]
         console().print(f"Dagster UI on http://{host}:{port} (Ctrl-C to stop)")
         os.chdir(env.repo_root)
-        os.execv(dagster, args)
+        if not _needs_spark_cluster(env):
+            os.execv(dagster, args)
+        # a domain builds on Spark and no cluster is named: a local one lives as long as the UI
+        from mesh_platform.production.spark_cluster import spark_cluster_for
+
+        with spark_cluster_for(env, True) as master:
+            console().print(f"Spark domains build on {master}")
+            child = subprocess.Popen(args)  # noqa: S603 (the venv's dagster, fixed arguments)
+            try:
+                child.wait()
+            except KeyboardInterrupt:  # Ctrl-C reached dagster dev too: let it stop
+                child.wait()
+
+
+def _needs_spark_cluster(env) -> bool:
+    from mesh_platform.core.domain import load_all_domains
+    from mesh_platform.production.spark_cluster import MASTER_VARIABLE
+    from mesh_platform.run.runner import uses_spark
+
+    if os.environ.get(MASTER_VARIABLE):
+        return False
+    return uses_spark(load_all_domains(env.domains_dir))

@@ -6,6 +6,7 @@ what a cluster runs, on 127.0.0.1 — until Ctrl-C, which stops every process by
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 
@@ -47,7 +48,15 @@ def register(app: typer.Typer) -> None:
             f"starting PostgreSQL, {len(stack.domains)} code servers "
             f"({', '.join(stack.domains)}), daemon and webserver …"
         )
+        from mesh_platform.core.domain import load_all_domains
+        from mesh_platform.production.spark_cluster import spark_cluster_for
+        from mesh_platform.run.runner import uses_spark
+
+        spark = contextlib.ExitStack()  # a local Spark cluster, if a domain needs one
         try:
+            needed = uses_spark(load_all_domains(env.domains_dir))
+            if master := spark.enter_context(spark_cluster_for(env, needed)):
+                out.print(f"Spark domains build on {master}")
             stack.start()
             timings = ", ".join(f"{k} {v:.1f}s" for k, v in stack.timings.items())
             out.print(f"[green]✔[/] up in {stack.timings['total']:.1f}s ({timings})")
@@ -59,6 +68,7 @@ def register(app: typer.Typer) -> None:
         finally:
             out.print("stopping …")
             left = stack.stop()
+            spark.close()
             if left:
                 out.print(f"[red]✘[/] processes still running: {sorted(left)}")
                 raise typer.Exit(1)
