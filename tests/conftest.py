@@ -41,3 +41,23 @@ def mesh_env(built_mesh, monkeypatch) -> MeshEnvironment:
     monkeypatch.setenv("MESH_DATA_DIR", str(env.data_dir))
     apply_tool_env()
     return env
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory):
+    """One local Spark standalone cluster (a master and two workers, each its own JVM, on
+    loopback) shared by every Spark test of the session; stopped by process id at the end."""
+    from mesh_platform.core.environment import get_environment
+    from mesh_platform.production.processes import alive_pids
+    from mesh_platform.production.spark_cluster import SparkCluster
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MESH_DATA_DIR", str(tmp_path_factory.mktemp("spark-cluster")))
+    cluster = SparkCluster(get_environment()).start()
+    mp.undo()
+    try:
+        yield cluster
+    finally:
+        pids = cluster.pids()
+        cluster.stop()
+        assert alive_pids(pids) == set(), "the Spark master and workers must stop"

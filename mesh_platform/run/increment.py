@@ -28,6 +28,7 @@ from mesh_platform.run.runner import (
     day_window,
     domain_order,
     domain_upstreams,
+    engine_output_to,
     require_operational_data,
     run_in_domain_order,
 )
@@ -70,6 +71,8 @@ def _materialize_day_logged(domain: Domain, day: str, changed: set[str]) -> Doma
     log_dir = env.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     with (log_dir / f"{domain.name}.log").open("a") as log, contextlib.redirect_stdout(log):
+        if domain.engine == "spark":
+            engine_output_to(log)
         return materialize_day_in_domain(domain, day, changed)
 
 

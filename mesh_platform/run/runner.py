@@ -104,9 +104,20 @@ def _materialize_logged(
     log_dir = env.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     with (log_dir / f"{domain.name}.log").open("a") as log, contextlib.redirect_stdout(log):
+        if domain.engine == "spark":
+            engine_output_to(log)
         from mesh_platform.build.instance import get_instance
 
         return materialize_domain(domain, get_instance(), window, full_refresh)
+
+
+def engine_output_to(log) -> None:
+    """Send this worker's own stdout and stderr (file descriptors 1 and 2, which the Spark
+    driver's JVM inherits) to the domain's log: the run's summary is the console's, the JVM's
+    start-up lines are not. Only in a worker process of its own (a Spark domain's)."""
+    log.flush()
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
 
 
 def materialize_mesh(

@@ -13,6 +13,7 @@ import contextlib
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from mesh_platform.core.environment import MeshEnvironment
@@ -20,7 +21,8 @@ from mesh_platform.core.environment import MeshEnvironment
 # C2 compilation costs more than it saves in short JVM lives: about half the start-up time
 JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
 MASTER_VARIABLE = "MESH_SPARK_MASTER"
-DRIVER_LOG_CONFIG = Path(__file__).with_name("log4j2-spark.properties")
+# the driver's Spark configuration folder (its log4j2.properties) unless SPARK_CONF_DIR names one
+SPARK_CONF_DIR = Path(__file__).with_name("spark_conf")
 
 
 class SparkUnavailable(RuntimeError):
@@ -49,8 +51,7 @@ def spark_target_env(env: MeshEnvironment, domain: str, master: str) -> dict[str
         MASTER_VARIABLE: master,
         "MESH_SPARK_WAREHOUSE": str(root / "warehouse"),
         "MESH_SPARK_METASTORE": str(root / "metastore_db"),
-        "MESH_SPARK_JAVA_OPTIONS": f"{JVM_OPTIONS} -Dderby.system.home={root} "
-        f"-Dlog4j2.configurationFile={DRIVER_LOG_CONFIG}",
+        "MESH_SPARK_JAVA_OPTIONS": f"{JVM_OPTIONS} -Dderby.system.home={root}",
     }
 
 
@@ -61,6 +62,10 @@ def spark_session(env: MeshEnvironment, domain: str, master: str | None = None):
     A process builds one domain on Spark (its metastore is a static setting of the JVM): the
     runner gives each Spark domain a fresh process.
     """
+    os.environ.setdefault("SPARK_CONF_DIR", str(SPARK_CONF_DIR))
+    # pyspark 4.3 warns at every use that pandas 3 is newer than it knows; the mesh does not
+    # hand Spark pandas frames
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - the extra is part of `make install`
