@@ -69,6 +69,12 @@ def new_domain(
         help="A member of the owner team (repeatable): reads its products in full and decides "
         "access requests. A user not in governance/access/users.yaml is added there.",
     ),
+    engine: str = typer.Option(
+        "duckdb",
+        "--engine",
+        help="What builds the domain's models: duckdb (embedded, the default) or spark "
+        "(a cluster; see README, Engines).",
+    ),
     dry_run: bool = DRY_RUN,
 ) -> None:
     """Create a domain: code location, dbt folder (group, access), workspace entry, team,
@@ -85,7 +91,9 @@ def new_domain(
     )
     if description is None and interactive():
         description = typer.prompt("Description (what the domain is)", default="")
-    plan = plan_new_domain(env, name, owner, contact, description or "", members=member or ())
+    plan = plan_new_domain(
+        env, name, owner, contact, description or "", members=member or (), engine=engine
+    )
     finish(plan, dry_run)
 
 

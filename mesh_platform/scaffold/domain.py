@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mesh_platform.core.engine import DEFAULT_ENGINE, EngineError, check_engine
 from mesh_platform.core.environment import MeshEnvironment
 from mesh_platform.governance.config import load_governance
 from mesh_platform.scaffold import names, registry
@@ -19,6 +20,7 @@ def plan_new_domain(
     contact: str,
     description: str = "",
     members: Sequence[str] = (),
+    engine: str = DEFAULT_ENGINE,
 ) -> Plan:
     """Every file ``mesh new domain`` writes; raises :class:`ScaffoldError` before any.
 
@@ -26,6 +28,10 @@ def plan_new_domain(
     nobody reads the domain's products in full or decides requests for them but a steward."""
     names.check_new_domain(env, name)
     names.check_team(team)
+    try:
+        engine = check_engine(engine, "--engine")
+    except EngineError as exc:
+        raise ScaffoldError(str(exc)) from None
     config = load_governance(env.governance_dir)
     names.check_email(contact, config.teams.contact_domains)
     registered = config.teams.teams.get(team)
@@ -40,7 +46,13 @@ def plan_new_domain(
         "data products listed under products/."
     )
     plan = Plan(env.repo_root)
-    values = {"name": name, "team": team, "contact": contact, "description": description}
+    values = {
+        "name": name,
+        "team": team,
+        "contact": contact,
+        "description": description,
+        "engine": engine,
+    }
     base = f"domains/{name}"
     plan.write(f"{base}/domain.yaml", render("domain.yaml.j2", **values))
     plan.write(

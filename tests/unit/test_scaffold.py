@@ -90,6 +90,21 @@ def test_new_domain_plan_lists_every_file_and_registration(copy):
     assert [e["python_module"]["location_name"] for e in workspace][2] == "merch"
 
 
+def test_a_new_domain_may_build_on_spark_and_a_typo_writes_nothing(copy):
+    from mesh_platform.core.domain import load_domain
+
+    env = get_environment()
+    plan_new_domain(env, "merch", "merch-team", "merch@daff.example", engine="spark").apply()
+    assert load_domain(copy / "domains" / "merch").spec.engine == "spark"
+    before = snapshot(copy)
+    with pytest.raises(ScaffoldError, match="--engine: unknown engine 'sparkk'"):
+        plan_new_domain(env, "shop", "shop-team", "shop@daff.example", engine="sparkk").apply()
+    assert snapshot(copy) == before
+    # the default writes no engine line: DuckDB needs no mention
+    plan_new_domain(env, "shop", "shop-team", "shop@daff.example").apply()
+    assert "engine" not in (copy / "domains" / "shop" / "domain.yaml").read_text()
+
+
 def test_new_domain_keeps_the_generated_helm_values_in_step(copy):
     from mesh_platform.production import helm
 
