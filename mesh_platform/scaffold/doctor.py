@@ -45,6 +45,7 @@ def run_checks(env: MeshEnvironment) -> list[Check]:
         data_writable,
         telemetry_env,
         telemetry_dagster_yaml,
+        spark_engine,
         chromium,
     ]
     return [check(env) for check in checks]
@@ -219,3 +220,50 @@ def chromium(env: MeshEnvironment) -> Check:
         found or "not installed",
         "" if found else "run `make browser` (installs Debian's chromium with apt-get)",
     )
+
+
+def spark_engine(env: MeshEnvironment) -> Check:
+    """Which domains build on Spark, and whether this machine can drive a Spark build: the
+    `spark` extra (pyspark, dbt-spark) and a Java runtime for the driver."""
+    from mesh_platform.core.domain import load_all_domains
+
+    try:
+        on_spark = [d.name for d in load_all_domains(env.domains_dir) if d.engine == "spark"]
+    except Exception as exc:  # a broken descriptor is the lint's to report in full
+        return Check("engines", False, f"could not read the domains: {exc}", "run `mesh lint`")
+    missing = [p for p in ("pyspark", "dbt-spark") if not _installed(p)]
+    java = shutil.which(
+        "java",
+        path=os.pathsep.join(
+            filter(
+                None,
+                [
+                    os.path.join(os.environ["JAVA_HOME"], "bin")
+                    if os.environ.get("JAVA_HOME")
+                    else "",
+                    os.environ.get("PATH", ""),
+                ],
+            )
+        ),
+    )
+    if not java:
+        missing.append("a Java runtime (java on PATH or JAVA_HOME)")
+    master = os.environ.get("MESH_SPARK_MASTER") or "a local cluster started per run"
+    where = f"on Spark: {', '.join(on_spark)} ({master})" if on_spark else "every domain on DuckDB"
+    if missing:
+        detail = f"{where}; Spark cannot run here: missing {', '.join(missing)}"
+        return Check(
+            "engines",
+            not on_spark,  # a problem only when a domain needs Spark
+            detail,
+            "" if not on_spark else "run `make install` (the `spark` extra) and install Java 17",
+        )
+    return Check("engines", True, where + "; Spark can run here")
+
+
+def _installed(package: str) -> bool:
+    try:
+        metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
