@@ -22,7 +22,7 @@ def test_same_rows_in_another_column_and_row_order_have_the_same_checksum(tmp_pa
     assert write(con, tmp_path / "b.parquet", reordered) == first
 
 
-def test_float_values_equal_to_twelve_digits_have_the_same_checksum(tmp_path):
+def test_doubles_that_differ_in_their_last_bits_have_the_same_checksum(tmp_path):
     # what Spark and DuckDB give for the same average, summed in another order
     con = duckdb.connect()
     one = write(con, tmp_path / "a.parquet", "select 1 as id, 0.1::double + 0.2::double as share")
