@@ -138,11 +138,7 @@ def normalised_row_hash(connection: Any, source: str) -> str:
     )
     fields = ", ".join(
         f"{quote_ident(name)} := "
-        + (
-            f"format('{{:.12g}}', {quote_ident(name)})"
-            if kind in FLOAT_TYPES
-            else quote_ident(name)
-        )
+        + (f"{quote_ident(name)}::float" if kind in FLOAT_TYPES else quote_ident(name))
         for name, kind in columns
     )
     return f"hash(struct_pack({fields}))"
