@@ -15,6 +15,9 @@ from mesh_platform.build.engines.spark_sources import (
     source_table_sql,
     sqlite_to_parquet,
 )
+from mesh_platform.core.manifest import load_mesh_manifest
+
+from ..conftest import REPO
 
 
 def source(location=None, source_meta=None, **meta):
@@ -218,3 +221,13 @@ def test_a_missing_sqlite_table_is_named(tmp_path):
     reading = source_reading(source(mesh_spark={"format": "sqlite", "path": str(db)}))
     with pytest.raises(SparkSourceError, match=r"crm\.orders: table orders does not exist"):
         sqlite_to_parquet(reading, tmp_path / "out")
+
+
+def test_every_source_of_every_domain_has_a_spark_reading():
+    """The mesh's domains build on Spark as they are: none of their sources is refused."""
+    manifest = load_mesh_manifest()
+    readings = {}
+    for src in manifest["sources"].values():
+        project = REPO / "dbt_project" / src["mesh_domain"]
+        readings[f"{src['source_name']}.{src['name']}"] = source_reading(src, project).format
+    assert readings and set(readings.values()) <= {"text", "json", "csv", "parquet", "sqlite"}
