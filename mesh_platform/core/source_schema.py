@@ -167,7 +167,9 @@ def _raw_location(project_dir: Path, source: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _connection_url(project_dir: Path, alias: str, values: Mapping[str, str]) -> str | None:
+def plugin_connection_url(project_dir: Path, alias: str, values: Mapping[str, str]) -> str | None:
+    """The ``connection_url`` of the dbt-duckdb plugin ``alias`` in the project's profile,
+    rendered with ``values``."""
     profiles = yaml_io.safe_load((profiles_dir(project_dir) / "profiles.yml").read_text()) or {}
     for profile in profiles.values():
         for output in (profile or {}).get("outputs", {}).values():
@@ -190,7 +192,7 @@ def actual_columns(
     values = {**env.tool_env()}
     meta = _meta(source)
     if meta.get("plugin"):
-        url = _connection_url(project_dir, meta["plugin"], values)
+        url = plugin_connection_url(project_dir, meta["plugin"], values)
         if not url or not url.startswith("sqlite:///"):
             return None
         return _sqlite_columns(url.removeprefix("sqlite:///"), meta.get("table") or source["name"])

@@ -5,13 +5,16 @@ existing cluster: dbt-spark's ``session`` method runs the Spark driver inside db
 ``spark.master`` sends every query's tasks to the cluster's executors (a Thrift server would
 need PyHive, which the lock does not carry; see infra/README.md).
 
-The domain's inputs are registered as external tables in Spark's metastore under the names
-the ``spark`` target gives dbt sources (``<source>.<table>``), translated from the DuckDB
-readers the sources declare (``read_csv`` → CSV, ``read_parquet`` → Parquet): the operational
-files and the upstream ports' current snapshots, exactly what the DuckDB build reads.
+The domain builds in its own Spark warehouse and metastore (``<data>/spark/<domain>/``, see
+:mod:`mesh_platform.build.engines.spark`). Its inputs are registered in that metastore under the
+names the ``spark`` target gives dbt sources (``<source>.<table>``) by
+:mod:`mesh_platform.build.engines.spark_sources`: the operational files and databases and the
+upstream ports' current snapshots, exactly what the DuckDB build reads.
 
-Run it as ``python -m mesh_platform.production.spark DOMAIN [--master URL]``: a process of its
-own, so the Spark driver's JVM ends with it.
+Run it as ``python -m mesh_platform.production.spark DOMAIN [--master URL] [--full-refresh]``:
+a process of its own, so the Spark driver's JVM ends with it. ``MESH_PARTITION_START/END`` in
+the environment limit a daily model to those days, as in a partitioned run of the platform.
+:func:`compare_with_duckdb` checks each port model's rows against the DuckDB build's.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import time
 import urllib.request
@@ -27,28 +29,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mesh_platform.build.engines.spark import (
+    JVM_OPTIONS,
+    domain_spark_dir,
+    spark_session,
+    spark_target_env,
+)
+
+# the source registration lived here first: its names stay importable from this module
+from mesh_platform.build.engines.spark_sources import READER as READER
+from mesh_platform.build.engines.spark_sources import SparkSourceError as SparkSourceError
+from mesh_platform.build.engines.spark_sources import domain_sources, register_sources
+from mesh_platform.build.engines.spark_sources import source_table_sql as source_table_sql
 from mesh_platform.core.environment import MeshEnvironment, apply_tool_env
 from mesh_platform.core.extras import require
 from mesh_platform.core.manifest import profiles_dir
 from mesh_platform.production.processes import Service, free_port, wait_until
-
-# C2 compilation costs more than it saves in short JVM lives: about half the start-up time
-JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
-READER = re.compile(r"^\s*(read_csv|read_parquet)\(\s*'([^']+)'\s*(?:,(.*))?\)\s*$", re.DOTALL)
-OPTION = re.compile(r"(\w+)\s*=\s*('(?:[^']|'')*'|[\w.]+)")
-# DuckDB read_csv options → Spark CSV data source options
-CSV_OPTIONS = {
-    "header": "header",
-    "delim": "sep",
-    "sep": "sep",
-    "quote": "quote",
-    "escape": "escape",
-}
-CSV_IGNORED = {"all_varchar"}  # Spark reads CSV columns as strings unless inferSchema is set
-
-
-class SparkSourceError(ValueError):
-    pass
 
 
 def spark_home() -> Path:
@@ -158,71 +154,6 @@ class SparkCluster:
         self.stop()
 
 
-def spark_target_env(env: MeshEnvironment, master: str) -> dict[str, str]:
-    """What the ``spark`` target of dbt_project/profiles.yml reads."""
-    spark_dir = env.data_dir / "spark"
-    return {
-        "MESH_SPARK_MASTER": master,
-        "MESH_SPARK_WAREHOUSE": str(spark_dir / "warehouse"),
-        "MESH_SPARK_METASTORE": str(spark_dir / "metastore_db"),
-        "MESH_SPARK_JAVA_OPTIONS": f"{JVM_OPTIONS} -Dderby.system.home={spark_dir}",
-    }
-
-
-def source_table_sql(source: dict[str, Any]) -> list[str]:
-    """Spark DDL registering one dbt source as the external table the ``spark`` target reads."""
-    meta = {**source.get("source_meta", {}), **source.get("meta", {})}
-    location = meta.get("external_location")
-    name = f"{source['source_name']}.{source['name']}"
-    if not location:
-        raise SparkSourceError(
-            f"source {name} has no external_location (e.g. it is read through a dbt-duckdb "
-            "plugin): register it in Spark's metastore yourself before building on Spark"
-        )
-    match = READER.match(location.replace("{name}", source["name"]))
-    if not match:
-        raise SparkSourceError(
-            f"source {name}: cannot translate {location.strip()!r} to Spark; supported readers "
-            "are read_csv and read_parquet"
-        )
-    reader, path, raw_options = match.groups()
-    options: dict[str, str] = {}
-    if reader == "read_parquet":
-        fmt = "parquet"
-        path = os.path.realpath(path)  # the snapshot the port's pointer names right now
-    else:
-        fmt = "csv"
-        for key, value in OPTION.findall(raw_options or ""):
-            key = key.lower()
-            value = value[1:-1].replace("''", "'") if value.startswith("'") else value.lower()
-            if key in CSV_OPTIONS:
-                options[CSV_OPTIONS[key]] = value
-            elif key not in CSV_IGNORED:
-                raise SparkSourceError(f"source {name}: read_csv option {key!r} has no Spark twin")
-    options["path"] = path
-    rendered = ", ".join(f"{k} '{_quote(v)}'" for k, v in options.items())
-    schema, table = source["schema"], source["identifier"]
-    return [
-        f"create database if not exists {schema}",
-        f"drop table if exists {schema}.{table}",
-        f"create table {schema}.{table} using {fmt} options ({rendered})",
-    ]
-
-
-def _quote(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")
-
-
-def domain_sources(manifest, domain: str) -> list[dict[str, Any]]:
-    """The sources a domain's models read (its operational systems and upstream ports); the
-    manifest is the domain's own project's."""
-    used = set()
-    for node in manifest.nodes.values():
-        if node.resource_type == "model":
-            used |= {d for d in node.depends_on.nodes if d.startswith("source.")}
-    return [manifest.sources[uid].to_dict() for uid in sorted(used)]
-
-
 @dataclass
 class SparkBuild:
     domain: str
@@ -231,21 +162,28 @@ class SparkBuild:
     models: list[str]
     message: str = ""
     tables: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
 
 
-def build_domain(domain: str, master: str, env: MeshEnvironment | None = None) -> SparkBuild:
+def build_domain(
+    domain: str,
+    master: str,
+    env: MeshEnvironment | None = None,
+    full_refresh: bool = False,
+) -> SparkBuild:
     """``dbt build`` of one domain's models with ``--target spark`` (driver in this process)."""
     from dbt.cli.main import dbtRunner
 
     env = env or apply_tool_env()
-    os.environ.update({**spark_target_env(env, master), "MESH_DOMAIN": domain})
+    os.environ.update({**spark_target_env(env, domain, master), "MESH_DOMAIN": domain})
     os.environ.update({k: v for k, v in spark_env(env).items() if k.startswith("SPARK_")})
+    project_dir = env.domain_dbt_dir(domain)
     target_path = env.dbt_artifacts_dir / f"spark_{domain}"
     common = [
         "--project-dir",
-        str(env.domain_dbt_dir(domain)),
+        str(project_dir),
         "--profiles-dir",
-        str(profiles_dir(env.domain_dbt_dir(domain))),
+        str(profiles_dir(project_dir)),
         "--target",
         "spark",
         "--target-path",
@@ -263,16 +201,21 @@ def build_domain(domain: str, master: str, env: MeshEnvironment | None = None) -
     seconds["parse"] = time.monotonic() - t0
 
     t0 = time.monotonic()
-    spark = _session(master, env)
+    spark = spark_session(env, domain, master)
     seconds["spark_session"] = time.monotonic() - t0
     t0 = time.monotonic()
-    for source in domain_sources(manifest, domain):
-        for statement in source_table_sql(source):
-            spark.sql(statement)
+    readings = register_sources(
+        spark,
+        domain_sources(manifest, domain),
+        domain_spark_dir(env, domain) / "sources",
+        project_dir,
+    )
     seconds["register_sources"] = time.monotonic() - t0
 
     t0 = time.monotonic()
-    result = dbtRunner(manifest=manifest).invoke(["build", *common])
+    result = dbtRunner(manifest=manifest).invoke(
+        ["build", *common, *(["--full-refresh"] if full_refresh else [])]
+    )
     seconds["dbt_build"] = time.monotonic() - t0
     models = sorted(r.node.name for r in (result.result or []) if r.node.resource_type == "model")
     failures = [
@@ -290,7 +233,8 @@ def build_domain(domain: str, master: str, env: MeshEnvironment | None = None) -
     }
     spark.stop()
     success = bool(result.success and not failures)
-    return SparkBuild(domain, success, seconds, models, message, tables)
+    sources = {r.name: f"{r.format} {r.path}" for r in readings}
+    return SparkBuild(domain, success, seconds, models, message, tables, sources)
 
 
 def _location(spark, relation: str) -> str:
@@ -300,27 +244,93 @@ def _location(spark, relation: str) -> str:
     return location.removeprefix("file:")
 
 
-def _session(master: str, env: MeshEnvironment):
-    """The Spark session dbt-spark's ``session`` method will pick up (same settings as the
-    profile, so its ``getOrCreate`` returns this one)."""
-    SparkSession = require("pyspark.sql", "spark").SparkSession  # noqa: N806
+@dataclass
+class PortComparison:
+    """One port model's rows on Spark against the DuckDB build's ``marts.<model>``."""
 
-    settings = spark_target_env(env, master)
-    return (
-        SparkSession.builder.master(master)
-        .appName(f"mesh-dbt-{env.name}")
-        .config("spark.sql.warehouse.dir", settings["MESH_SPARK_WAREHOUSE"])
-        .config(
-            "spark.hadoop.javax.jdo.option.ConnectionURL",
-            f"jdbc:derby:;databaseName={settings['MESH_SPARK_METASTORE']};create=true",
-        )
-        .config("spark.driver.extraJavaOptions", settings["MESH_SPARK_JAVA_OPTIONS"])
-        .config("spark.executor.extraJavaOptions", JVM_OPTIONS)
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .enableHiveSupport()
-        .getOrCreate()
-    )
+    model: str
+    duckdb_rows: int
+    spark_rows: int
+    equal: bool
+    exact: bool  # equal without the float tolerance
+    only_duckdb: int = 0
+    only_spark: int = 0
+    differing_columns: list[str] = field(default_factory=list)
+    missing: str = ""
+
+
+# floats are compared rounded to this many decimals (sums in another order differ in the last bits)
+FLOAT_DECIMALS = 6
+_FLOATS = {"FLOAT", "DOUBLE", "REAL"}
+
+
+def spark_table_scan(location: str) -> str:
+    """A DuckDB scan of a Spark table's Parquet files (partition folders as text columns)."""
+    glob = _sql_text(f"{location.rstrip('/')}/**/*.parquet")
+    return f"read_parquet({glob}, hive_partitioning = true, hive_types_autocast = false)"
+
+
+def compare_with_duckdb(
+    env: MeshEnvironment, domain: str, tables: dict[str, str], models: list[str]
+) -> list[PortComparison]:
+    """Each port model's rows on Spark (the Parquet files under ``tables[model]``) against the
+    DuckDB warehouse's ``marts.<model>``: both sides cast to the DuckDB table's (the contract's)
+    types, compared with ``except all`` both ways; floats to :data:`FLOAT_DECIMALS` decimals."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    database = _sql_text(str(env.domain_database(domain)))
+    con.execute(f"attach {database} as duck (read_only)")
+    try:
+        return [_compare_model(con, model, tables.get(model)) for model in models]
+    finally:
+        con.close()
+
+
+def _compare_model(con, model: str, location: str | None) -> PortComparison:
+    duck = f"duck.marts.{_quoted(model)}"
+    columns = [(r[0], r[1]) for r in con.execute(f"describe {duck}").fetchall()]
+    duck_rows = con.execute(f"select count(*) from {duck}").fetchone()[0]  # noqa: S608
+    if location is None:
+        return PortComparison(model, duck_rows, 0, False, False, missing="not built on Spark")
+    scan = spark_table_scan(location)
+    spark_rows = con.execute(f"select count(*) from {scan}").fetchone()[0]  # noqa: S608
+
+    def differences(tolerant: bool, only: str | None = None) -> tuple[int, int]:
+        picked = [(n, t) for n, t in columns if only in (None, n)]
+        a = _cast_select(duck, picked, tolerant)
+        b = _cast_select(scan, picked, tolerant)
+        left = con.execute(f"select count(*) from ({a} except all {b})").fetchone()[0]
+        right = con.execute(f"select count(*) from ({b} except all {a})").fetchone()[0]
+        return left, right
+
+    exact = differences(False) == (0, 0)
+    only_duck, only_spark = (0, 0) if exact else differences(True)
+    equal = exact or (only_duck, only_spark) == (0, 0)
+    differing = [] if equal else [n for n, _ in columns if differences(True, n) != (0, 0)]
+    return PortComparison(
+        model, duck_rows, spark_rows, equal and duck_rows == spark_rows, exact,
+        only_duck, only_spark, differing,
+    )  # fmt: skip
+
+
+def _cast_select(source: str, columns: list[tuple[str, str]], tolerant: bool) -> str:
+    exprs = []
+    for name, dtype in columns:
+        value = f"cast({_quoted(name)} as {dtype})"
+        if tolerant and dtype.upper() in _FLOATS:
+            value = f"round({value}, {FLOAT_DECIMALS})"
+        exprs.append(f"{value} as {_quoted(name)}")
+    return f"select {', '.join(exprs)} from {source}"  # noqa: S608
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -328,8 +338,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("domain")
     parser.add_argument("--master", default="local[2]", help="spark://host:port or local[N]")
     parser.add_argument("--json", type=Path, help="write the outcome and timings here")
+    parser.add_argument(
+        "--full-refresh", action="store_true", help="rebuild incremental models whole"
+    )
     args = parser.parse_args(argv)
-    build = build_domain(args.domain, args.master)
+    build = build_domain(args.domain, args.master, full_refresh=args.full_refresh)
     if args.json:
         args.json.write_text(json.dumps(build.__dict__, indent=2))
     print(json.dumps(build.__dict__, indent=2))

@@ -129,7 +129,7 @@ class SparkEngine:
         """Start the session dbt-spark will use and register the sources its models read."""
         from dbt.cli.main import dbtRunner
 
-        from mesh_platform.build.engines.spark_sources import register_sources
+        from mesh_platform.build.engines.spark_sources import domain_sources, register_sources
         from mesh_platform.core.manifest import profiles_dir
 
         started = time.monotonic()
@@ -161,7 +161,12 @@ class SparkEngine:
             )
         self._manifest = parsed.result
         started = time.monotonic()
-        tables = register_sources(self._session, self._manifest, domain)
+        tables = register_sources(
+            self._session,
+            domain_sources(self._manifest),
+            domain_spark_dir(env, domain) / "sources",
+            project,
+        )
         log.info(
             f"domain {domain}: registered {len(tables)} source(s) in Spark in "
             f"{time.monotonic() - started:.1f}s"

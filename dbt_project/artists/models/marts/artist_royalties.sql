@@ -1,5 +1,5 @@
 {%- set royalty_eur_per_stream = 0.0035 -%}
-{{ mesh.incremental_config(unique_key='period_month') }}
+{{ mesh.incremental_config(unique_key='period_month', partitioned=true) }}
 {#- Incremental: when only days of the play_events port changed, the months from the first
     changed day on are recomputed (whole months: delete+insert by period_month). -#}
 {%- set changed_from = mesh.changed_from() %}

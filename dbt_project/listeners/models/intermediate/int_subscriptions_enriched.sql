@@ -36,8 +36,8 @@ enriched as (
         subscriptions.ended_at is null as is_active,
         cast(
             floor(
-                (epoch(coalesce(subscriptions.ended_at, as_of.as_of_at))
-                    - epoch(subscriptions.started_at)) / 86400
+                ({{ mesh.epoch_seconds('coalesce(subscriptions.ended_at, as_of.as_of_at)') }}
+                    - {{ mesh.epoch_seconds('subscriptions.started_at') }}) / 86400
             ) as integer
         ) as days_active
 

@@ -9,9 +9,9 @@ source as (
 renamed as (
 
     select
-        upper(cast(country_code as varchar)) as country_code,
-        cast(country_name as varchar) as country_name,
-        cast(region as varchar) as region
+        upper(cast(country_code as {{ dbt.type_string() }})) as country_code,
+        cast(country_name as {{ dbt.type_string() }}) as country_name,
+        cast(region as {{ dbt.type_string() }}) as region
 
     from source
 

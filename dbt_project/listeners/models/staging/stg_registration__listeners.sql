@@ -10,11 +10,11 @@ renamed as (
 
     select
         cast(listener_id as bigint) as listener_id,
-        cast(email as varchar) as email,
-        cast(full_name as varchar) as full_name,
+        cast(email as {{ dbt.type_string() }}) as email,
+        cast(full_name as {{ dbt.type_string() }}) as full_name,
         cast(birth_date as date) as birth_date,
-        upper(cast(country_code as varchar)) as country_code,
-        cast(plan_id as varchar) as plan_id,
+        upper(cast(country_code as {{ dbt.type_string() }})) as country_code,
+        cast(plan_id as {{ dbt.type_string() }}) as plan_id,
         cast(signed_up_at as timestamp) as signed_up_at,
         cast(updated_at as timestamp) as updated_at
 

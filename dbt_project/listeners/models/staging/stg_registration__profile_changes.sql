@@ -12,9 +12,9 @@ renamed as (
         cast(change_id as bigint) as change_id,
         cast(listener_id as bigint) as listener_id,
         cast(changed_at as timestamp) as changed_at,
-        cast(field as varchar) as field,
-        cast(old_value as varchar) as old_value,
-        cast(new_value as varchar) as new_value
+        cast(field as {{ dbt.type_string() }}) as field,
+        cast(old_value as {{ dbt.type_string() }}) as old_value,
+        cast(new_value as {{ dbt.type_string() }}) as new_value
 
     from source
 

@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-        on_schema_change='fail',
-    )
-}}
+{{ mesh.incremental_config(unique_key='event_date', partitioned=true) }}
 
 {#- Daily-partitioned like play_events: a run rebuilds exactly the days of its partition window
     (MESH_PARTITION_START/END, end exclusive), so a new day costs a day, not the history. -#}
@@ -15,8 +8,8 @@ with
 plays as (
 
     select * from {{ ref('play_events') }}
-    where event_date >= cast('{{ env_var("MESH_PARTITION_START", "1900-01-01") }}' as date)
-      and event_date < cast('{{ env_var("MESH_PARTITION_END", "2999-12-31") }}' as date)
+    where event_date >= {{ mesh.window_start() }}
+      and event_date < {{ mesh.window_end() }}
 
 ),
 

@@ -1,19 +1,13 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='session_id',
-        on_schema_change='fail',
-    )
-}}
+{{ mesh.incremental_config(unique_key='session_id') }}
 
 {#- Daily-partitioned: a run recomputes every session with a play in its partition window
     (MESH_PARTITION_START/END, end exclusive) from all of that session's plays. A session can
     run past midnight (never for more than a day), so its plays are looked for one day either
-    side of the window; delete+insert by session keeps reruns and late days idempotent. -#}
+    side of the window; delete+insert by session keeps reruns and late days idempotent. On
+    Spark (no delete+insert) the table is rebuilt whole at every run, from every day. -#}
 
-{%- set window_start = "cast('" ~ env_var("MESH_PARTITION_START", "1900-01-02") ~ "' as date)" -%}
-{%- set window_end = "cast('" ~ env_var("MESH_PARTITION_END", "2999-12-30") ~ "' as date)" -%}
+{%- set window_start = mesh.window_start('1900-01-02') -%}
+{%- set window_end = mesh.window_end('2999-12-30') -%}
 
 with
 

@@ -1,23 +1,16 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-        on_schema_change='fail',
-    )
-}}
+{{ mesh.incremental_config(unique_key='event_date', partitioned=true) }}
 
 {#- Daily-partitioned: the platform passes the partition window in MESH_PARTITION_START/END
-    (end exclusive), so a run rebuilds
-    exactly the days it was asked for (delete+insert by day keeps reruns idempotent). -#}
+    (end exclusive), so a run rebuilds exactly the days it was asked for (delete+insert by day
+    on DuckDB, the days' partitions overwritten on Spark: reruns stay idempotent). -#}
 
 with
 
 plays as (
 
     select * from {{ ref('stg_play_event_stream__plays') }}
-    where event_date >= cast('{{ env_var("MESH_PARTITION_START", "1900-01-01") }}' as date)
-      and event_date < cast('{{ env_var("MESH_PARTITION_END", "2999-12-31") }}' as date)
+    where event_date >= {{ mesh.window_start() }}
+      and event_date < {{ mesh.window_end() }}
 
 ),
 

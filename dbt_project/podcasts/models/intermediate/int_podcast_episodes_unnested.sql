@@ -10,7 +10,7 @@ episodes as (
 
     select
         show_id,
-        unnest(episodes) as episode_record
+        {{ mesh.unnest('episodes') }} as episode_record
 
     from shows
 
@@ -19,9 +19,9 @@ episodes as (
 typed as (
 
     select
-        cast(episode_record.episode_id as varchar) as episode_id,
+        cast(episode_record.episode_id as {{ dbt.type_string() }}) as episode_id,
         show_id,
-        cast(episode_record.title as varchar) as title,
+        cast(episode_record.title as {{ dbt.type_string() }}) as title,
         cast(episode_record.published_at as timestamp) as published_at,
         cast(episode_record.duration_seconds as bigint) as duration_seconds
 

@@ -10,7 +10,7 @@ shows as (
 
     select
         page_number,
-        unnest(shows) as show_record
+        {{ mesh.unnest('shows') }} as show_record
 
     from pages
 
@@ -19,11 +19,11 @@ shows as (
 typed as (
 
     select
-        cast(show_record.show_id as varchar) as show_id,
-        cast(show_record.title as varchar) as title,
-        cast(show_record.publisher as varchar) as publisher,
-        cast(show_record.language as varchar) as language,
-        cast(show_record.category as varchar) as category,
+        cast(show_record.show_id as {{ dbt.type_string() }}) as show_id,
+        cast(show_record.title as {{ dbt.type_string() }}) as title,
+        cast(show_record.publisher as {{ dbt.type_string() }}) as publisher,
+        cast(show_record.language as {{ dbt.type_string() }}) as language,
+        cast(show_record.category as {{ dbt.type_string() }}) as category,
         cast(show_record.explicit as boolean) as explicit,
         cast(show_record.created_at as timestamp) as created_at,
         show_record.episodes as episodes,

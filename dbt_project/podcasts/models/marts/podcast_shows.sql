@@ -16,7 +16,7 @@ final as (
         category,
         explicit,
         created_at,
-        cast(coalesce(len(episodes), 0) as bigint) as episode_count
+        cast(coalesce({{ mesh.array_size('episodes') }}, 0) as bigint) as episode_count
 
     from shows
 

@@ -14,7 +14,7 @@ renamed as (
         cast(total_shows as bigint) as total_shows,
         cast(next_page as bigint) as next_page_number,
         shows,
-        cast(filename as varchar) as source_file
+        cast(filename as {{ dbt.type_string() }}) as source_file
 
     from source
 

@@ -1,4 +1,4 @@
-{#- ISO weeks: DuckDB's date_trunc('week', ...) returns the Monday of the week. -#}
+{#- ISO weeks: date_trunc('week', ...) returns the Monday of the week (DuckDB and Spark). -#}
 
 with
 

@@ -1,5 +1,5 @@
 {%- set chart_size = 50 -%}
-{{ mesh.incremental_config(unique_key='week_start') }}
+{{ mesh.incremental_config(unique_key='week_start', partitioned=true) }}
 {#- Incremental: when only days of the daily_track_plays port changed (and the track catalog
     did not), the weeks from the first changed day on are recomputed (delete+insert by week). -#}
 {%- set changed_from = mesh.changed_from() %}
