@@ -93,6 +93,12 @@ def spark_session(env: MeshEnvironment, domain: str, master: str | None = None):
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
+        # the table files are the domain's private storage: owner-only, like everything the
+        # platform writes (core/environment.owner_only)
+        .config("spark.hadoop.fs.permissions.umask-mode", "077")
+        # an `insert overwrite` replaces only the partitions it writes, in and outside dbt's
+        # incremental runs
+        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
         .enableHiveSupport()
         .getOrCreate()
     )
