@@ -27,6 +27,14 @@ from mesh_platform.governance.config import GovernanceConfig
 from mesh_platform.scaffold.plan import ScaffoldError
 
 KEY = re.compile(r"(^|_)id$")
+
+
+def portable_type(data_type: str) -> str:
+    """How generated SQL and model YAML spell a type so that both engines accept it: text is
+    ``string`` (DuckDB reads it as VARCHAR; Spark wants a length for ``varchar``)."""
+    return "string" if data_type == "varchar" else data_type
+
+
 _JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 _NESTED = ("struct", "map", "union", "[]", "list", "json")
 
@@ -137,7 +145,8 @@ def render_select(columns: Sequence[Column], indent: str = "        ") -> str:
     for i, c in enumerate(columns):
         comma = "," if i < len(columns) - 1 else ""
         desc = " ".join(c.description.split())
-        lines.append(f"{indent}cast({c.expression} as {c.data_type}) as {c.name}{comma}  -- {desc}")
+        cast_to = portable_type(c.data_type)
+        lines.append(f"{indent}cast({c.expression} as {cast_to}) as {c.name}{comma}  -- {desc}")
     return "\n".join(lines)
 
 
@@ -286,7 +295,7 @@ def model_yaml(model: str, description: str, columns: Sequence[Column]) -> str:
     ]
     for c in columns:
         lines += [f"      - name: {c.name}", f"        description: {_flow(c.description)}"]
-        lines.append(f"        data_type: {c.data_type}")
+        lines.append(f"        data_type: {portable_type(c.data_type)}")
         if c.not_null:
             lines.append("        constraints: [{type: not_null}]")
         if c.pii is not None:
@@ -434,7 +443,8 @@ def _merge_model(entry, description: str, columns: Sequence[Column], old_cols) -
         item = old if isinstance(old, CommentedMap) else CommentedMap(name=c.name)
         if not _is_jinja(item.get("description")) and item.get("description") != c.description:
             _set(item, "description", c.description, after="name")
-        _set(item, "data_type", c.data_type, after="description")
+        if normalize_type(str(item.get("data_type") or "")) != c.data_type:
+            _set(item, "data_type", portable_type(c.data_type), after="description")
         if c.pii is not None and _pii_of(item) is None:
             cfg = item.get("config")
             if cfg is None:

@@ -222,7 +222,7 @@ def test_sync_keeps_tests_constraints_meta_and_docs_it_does_not_own(repo):
     assert by_name["language"] == {
         "name": "language",
         "description": "Language of the show (ISO 639-1).",
-        "data_type": "varchar",
+        "data_type": "string",  # the portable spelling (DuckDB and Spark)
     }
     # only the lines of what changed move: the comment and the layout of the rest are kept
     assert "data_tests: [unique]  # one row per show" in text
