@@ -81,8 +81,14 @@ format: install
 dev: install  ## Dagster UI on http://127.0.0.1:3000, one code location per domain
 	$(VENV)/bin/mesh dev
 
-bench: install  ## benchmark vs plain dbt and raw DuckDB: make bench SCALE=1 (results in bench/results)
+# ENGINE=spark: the mesh on DuckDB beside the mesh on Spark (bench/engines.py); SCALE may list
+# several scales (SCALE=1,10) and CORES the core counts to pin to (CORES=1,2).
+bench: install  ## benchmark vs plain dbt and raw DuckDB: make bench SCALE=1; DuckDB vs Spark: make bench ENGINE=spark SCALE=1,10 CORES=1,2
+ifeq ($(ENGINE),spark)
+	$(VENV)/bin/python -m bench.engines --scales $(if $(filter command line environment,$(origin SCALE)),$(SCALE),$(BENCH_SCALE)) $(if $(CORES),--cores $(CORES))
+else
 	$(VENV)/bin/python -m bench --scale $(if $(filter command line environment,$(origin SCALE)),$(SCALE),$(BENCH_SCALE))
+endif
 
 clean:  ## wipe everything the mesh wrote (data, dbt artifacts)
 	rm -rf data dbt_project/*/target dbt_project/*/logs dbt_project/*/dbt_packages

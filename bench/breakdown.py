@@ -12,6 +12,13 @@ For every run started after ``--since`` (epoch seconds) in the data dir's instan
   materialization/check events;
 - ``run_s``: the whole run, from creation to its last event.
 
+A step of a domain that builds on Spark (``build/engines/spark.py``) logs when its Spark
+session is up and when its sources are registered; its ``pre_dbt_s`` is then split into
+``spark_session_s`` (driver JVM start + session on the cluster), ``spark_parse_s`` (the
+project's ``dbt parse`` for the spark target, which registration needs: session line →
+registration start), ``spark_register_s`` and the rest; its dbt artifacts are under
+``<data>/dbt/<step>_spark/``.
+
 Events are counted per type, so the per-partition cost of a backfill run shows.
 
     python -m bench.breakdown --data-dir DIR --since 1790000000.0 --report out.json
@@ -21,12 +28,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
 import dagster as dg
 
 RUNNING, FINISHED = "Running dbt command", "Finished dbt command"
+# the two timing lines a Spark step logs (mesh_platform/build/engines/spark.py)
+SPARK_SESSION = re.compile(r"^domain \S+: Spark session on \S+ in ([\d.]+)s")
+SPARK_REGISTERED = re.compile(r"^domain \S+: registered (\d+) source\(s\) in Spark in ([\d.]+)s")
+SPARK_KEYS = ("spark_session_s", "spark_parse_s", "spark_register_s", "pre_dbt_other_s")
 
 
 def _run_results(data_dir: Path, step: str) -> dict:
@@ -71,18 +83,36 @@ def run_breakdown(instance: dg.DagsterInstance, data_dir: Path, run_id: str) -> 
             info["dbt_start"] = e.timestamp
         elif kind == "LOG" and message.startswith(FINISHED):
             info["dbt_end"] = e.timestamp
+        elif kind == "LOG" and (match := SPARK_SESSION.match(message)):
+            info["session_at"], info["spark_session_s"] = e.timestamp, float(match[1])
+        elif kind == "LOG" and (match := SPARK_REGISTERED.match(message)):
+            info["registered_at"], info["spark_register_s"] = e.timestamp, float(match[2])
+            info["spark_sources"] = int(match[1])
     out_steps = []
     for step, info in steps.items():
         if "start" not in info or "end" not in info:
             continue
         row = {"step": step, "success": info.get("success"), "step_s": info["end"] - info["start"]}
+        spark = "session_at" in info
+        if spark:
+            row["engine"] = "spark"
+            row |= {k: info[k] for k in ("spark_session_s", "spark_register_s", "spark_sources")
+                    if k in info}  # fmt: skip
+            if "registered_at" in info:
+                registration_started = info["registered_at"] - info["spark_register_s"]
+                row["spark_parse_s"] = max(0.0, registration_started - info["session_at"])
         if "dbt_start" in info and "dbt_end" in info:
             row["pre_dbt_s"] = info["dbt_start"] - info["start"]
             row["dbt_s"] = info["dbt_end"] - info["dbt_start"]
             row["post_dbt_s"] = info["end"] - info["dbt_end"]
-            row |= _run_results(data_dir, step)
+            row |= _run_results(data_dir, f"{step}_spark" if spark else step)
             if "dbt_exec_s" in row:
                 row["dbt_startup_parse_s"] = row["dbt_s"] - row["dbt_exec_s"]
+            if spark:
+                row["pre_dbt_other_s"] = row["pre_dbt_s"] - sum(
+                    row.get(k, 0.0)
+                    for k in ("spark_session_s", "spark_parse_s", "spark_register_s")
+                )
         out_steps.append({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()})
     run = instance.get_run_by_id(run_id)
     partition = run.tags.get("dagster/partition") or (
@@ -123,6 +153,9 @@ def totals(runs: list[dict]) -> dict:
         "post_dbt_s",
     )
     sums = {k: round(sum(s.get(k, 0.0) for r in runs for s in r["steps"]), 3) for k in keys}
+    if any(s.get("engine") == "spark" for r in runs for s in r["steps"]):
+        for k in SPARK_KEYS:
+            sums[k] = round(sum(s.get(k, 0.0) for r in runs for s in r["steps"]), 3)
     sums["plan_s"] = round(sum(r["plan_s"] for r in runs), 3)
     sums["run_s"] = round(sum(r["run_s"] for r in runs), 3)
     sums["runs"] = len(runs)
@@ -132,6 +165,26 @@ def totals(runs: list[dict]) -> dict:
         events.update(r["events"])
     sums["events"] = sum(events.values())
     return sums
+
+
+def step_domain(step: str, domains: list[str]) -> str | None:
+    """The domain of a build step (``<domain>_dbt``, ``<domain>_dbt_daily``, …)."""
+    mine = [d for d in domains if step == f"{d}_dbt" or step.startswith(f"{d}_dbt_")]
+    return max(mine, key=len) if mine else None
+
+
+def per_domain(runs: list[dict], domains: list[str]) -> dict[str, dict]:
+    """:func:`totals` per domain: its runs' planning plus the sums over its steps."""
+    out: dict[str, dict] = {}
+    for domain in domains:
+        mine = []
+        for run in runs:
+            steps = [s for s in run["steps"] if step_domain(s["step"], domains) == domain]
+            if steps:
+                mine.append({**run, "steps": steps})
+        if mine:
+            out[domain] = totals(mine)
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from bench.measure import run_measured
+from bench.measure import run_measured, sessions_cpu_seconds
 from bench.report import VARIANTS
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -29,6 +30,36 @@ def test_the_process_tree_is_measured_with_its_descendants(tmp_path: Path):
     assert sample.peak_rss_mib > 120
     assert sample.wall_s >= 0.6
     assert sample.cpu_s > 0
+
+
+def test_processes_outside_the_tree_are_sampled_beside_it_by_session(tmp_path: Path):
+    # a service the bench started (a Spark cluster's JVM): its own session, not the tree's
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import time; b = bytearray(60 << 20); time.sleep(30)"],
+        start_new_session=True,
+    )
+    try:
+        time.sleep(0.5)
+        before = sessions_cpu_seconds({holder.pid})
+        sample = run_measured(
+            "beside", 1, [sys.executable, "-c", "import time; b = bytearray(20 << 20); "
+                          "time.sleep(0.5)"],
+            env={}, cwd=tmp_path, log=tmp_path / "log", also_sessions={holder.pid},
+        )  # fmt: skip
+        assert sample.ok
+        assert 20 < sample.peak_rss_mib < 60  # the tree alone
+        assert sample.also_peak_rss_mib > 60
+        assert sample.combined_peak_rss_mib > sample.also_peak_rss_mib
+        assert sessions_cpu_seconds({holder.pid}) >= before > 0
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (
+        "also_peak_rss_mib"
+        not in run_measured(
+            "alone", 1, [sys.executable, "-c", "pass"], env={}, cwd=tmp_path, log=tmp_path / "log2"
+        ).to_json()
+    )
 
 
 @pytest.mark.slow
