@@ -88,6 +88,31 @@ def test_the_builds_ran_on_the_clusters_executors(two_engines, spark_cluster):
     assert list((spark_cluster.root / "work").glob("app-*/*")), "no executor ran on a worker"
 
 
+def test_a_day_of_playback_on_spark_rewrites_that_day_only(two_engines, monkeypatch):
+    """The daily models run incrementally on Spark: a run of one day overwrites that day's
+    partition of the Spark table and publishes that day's file; every other day is untouched."""
+    from mesh_platform.build.engines.spark import domain_spark_dir
+    from mesh_platform.core.domain import load_all_domains
+    from mesh_platform.run.increment import materialize_day
+    from mesh_platform.run.runner import day_window
+
+    env, ports = two_engines
+    monkeypatch.setenv("MESH_DATA_DIR", str(env.data_dir))
+    monkeypatch.setenv("MESH_ENGINE", "spark")
+    _, last = day_window(env, load_all_domains(env.domains_dir))
+    table = domain_spark_dir(env, "playback") / "warehouse" / "marts.db" / "play_events"
+    days = {p.name: p.stat().st_mtime_ns for p in table.glob("event_date=*")}
+    assert len(days) > 1, list(table.iterdir())
+    runs = materialize_day(last.isoformat(), only=["playback"])
+    assert all(r.success for r in runs), [r.errors for r in runs]
+    after = {p.name: p.stat().st_mtime_ns for p in table.glob("event_date=*")}
+    rewritten = {d for d in days if after.get(d) != days[d]}
+    assert rewritten == {f"event_date={last.isoformat()}"}, rewritten
+    snap = current_snapshot(env.ports_dir, "playback", "play_events", 1)
+    assert snap.days_written == [last.isoformat()]
+    assert (snap.rows, snap.checksum) == ports["duckdb"]["playback.play_events v1"]
+
+
 BAD_PAYMENT = "pay_000001,art_00002,2025-01,-5.00,2025-02-03 08:47:47\n"
 
 

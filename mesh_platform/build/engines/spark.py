@@ -80,8 +80,14 @@ def spark_session(env: MeshEnvironment, domain: str, master: str | None = None):
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     root = domain_spark_dir(env, domain)
     root.mkdir(parents=True, exist_ok=True)
+    builder = SparkSession.builder
+    if _on_loopback(settings[MASTER_VARIABLE]):
+        # a cluster on this machine: the driver listens on loopback only, like the cluster
+        builder = builder.config("spark.driver.host", "127.0.0.1").config(
+            "spark.driver.bindAddress", "127.0.0.1"
+        )
     session = (
-        SparkSession.builder.master(settings[MASTER_VARIABLE])
+        builder.master(settings[MASTER_VARIABLE])
         .appName(f"mesh-{domain}")
         .config("spark.sql.warehouse.dir", settings["MESH_SPARK_WAREHOUSE"])
         .config(
@@ -145,6 +151,7 @@ class SparkEngine:
             f"{time.monotonic() - started:.1f}s"
         )
         project = env.domain_dbt_dir(domain)
+        parsed_at = time.monotonic()
         parsed = dbtRunner().invoke(
             [
                 "parse",
@@ -166,6 +173,9 @@ class SparkEngine:
                 f"{parsed.exception}"
             )
         self._manifest = parsed.result
+        log.info(
+            f"domain {domain}: dbt parsed the project for Spark in {time.monotonic() - parsed_at:.1f}s"
+        )
         started = time.monotonic()
         tables = register_sources(
             self._session,
@@ -238,3 +248,11 @@ class SparkEngine:
 
 def _path(url: str) -> Path:
     return Path(url.removeprefix("file:"))
+
+
+def _on_loopback(master: str) -> bool:
+    """A local master (``local[N]``) or a standalone one on 127.0.0.1/localhost."""
+    if master.startswith("local"):
+        return True
+    host = master.split("://", 1)[-1].split(":", 1)[0]
+    return host in {"127.0.0.1", "localhost"}
