@@ -19,6 +19,8 @@ from mesh_platform.core.bindings import DomainBindings
 from mesh_platform.core.manifest import domain_of, source_port_address
 from mesh_platform.core.product_view import effective_owner
 
+KIND_TAG_PREFIX = "dagster/kind/"
+
 if TYPE_CHECKING:
     from mesh_platform.build.governance_check import GovernanceGate
 
@@ -107,7 +109,10 @@ class MeshDbtTranslator(DagsterDbtTranslator):
             else domain.spec.owner
         )
         layer = node["config"].get("schema") or "main"
-        tags = {**spec.tags, "domain": self.domain, "layer": layer}
+        # dagster-dbt tags the kind of the adapter the manifest was parsed with (DuckDB); the
+        # kind shown is the engine that builds the model (below)
+        tags = {k: v for k, v in spec.tags.items() if not k.startswith(KIND_TAG_PREFIX)}
+        tags |= {"domain": self.domain, "layer": layer}
         metadata: dict[str, Any] = {
             **spec.metadata,
             "mesh/domain": self.domain,
@@ -119,6 +124,10 @@ class MeshDbtTranslator(DagsterDbtTranslator):
         }
         engine = domain.engine  # duckdb or spark: what builds the model (core/engine.py)
         metadata["mesh/engine"] = engine
+        if engine == "spark":  # where the table is: the domain's Spark catalog, not its file
+            metadata["dagster/table_name"] = (
+                f"spark_catalog.{layer}.{node.get('alias') or node['name']}"
+            )
         attrs: dict[str, Any] = {"owners": [f"team:{owner.team}"], "kinds": {"dbt", engine}}
         if product:
             tags |= {"product": product.name, "tier": product.tier.value}

@@ -77,7 +77,10 @@ def test_the_asset_says_which_engine_builds_it(on_each_engine):
     for engine, defs in on_each_engine.items():
         node = defs.resolve_asset_graph().get(key)
         assert node.metadata["mesh/engine"] == engine
-        assert {"dbt", engine} <= set(node.kinds)
+        other = "duckdb" if engine == "spark" else "spark"
+        assert {"dbt", engine} <= set(node.kinds) and other not in node.kinds
+    spark = on_each_engine["spark"].resolve_asset_graph().get(key)
+    assert spark.metadata["dagster/table_name"] == "spark_catalog.marts.play_events"
     resource = on_each_engine["spark"].resources["dbt"]
     assert resource.target == "spark"
     assert on_each_engine["duckdb"].resources["dbt"].target is None
