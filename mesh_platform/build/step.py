@@ -213,7 +213,7 @@ def _prepare_engine(engine: Any, context, env, domain: str, target_path) -> None
     """What the engine needs before dbt runs (a Spark session, the sources registered)."""
     try:
         engine.before_dbt(context.log, env, domain, target_path)
-    except (RuntimeError, ValueError) as exc:
+    except Exception as exc:  # a Spark or source error of any kind: say what and where
         raise dg.Failure(
             description=f"domain {domain}: the {engine.name} engine could not start the build: "
             f"{exc}. Nothing was built or published; consumers keep the previous snapshots.",
