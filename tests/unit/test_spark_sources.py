@@ -231,3 +231,11 @@ def test_every_source_of_every_domain_has_a_spark_reading():
         project = REPO / "dbt_project" / src["mesh_domain"]
         readings[f"{src['source_name']}.{src['name']}"] = source_reading(src, project).format
     assert readings and set(readings.values()) <= {"text", "json", "csv", "parquet", "sqlite"}
+
+
+def test_a_source_with_nothing_at_its_path_is_named_before_spark_is_asked(tmp_path):
+    from mesh_platform.build.engines.spark_sources import register_sources
+
+    missing = source(f"read_parquet('{tmp_path}/ports/orders/v1/current.parquet')")
+    with pytest.raises(SparkSourceError, match=r"crm\.orders: nothing at .*port not published"):
+        register_sources(None, [missing], tmp_path / "copies")

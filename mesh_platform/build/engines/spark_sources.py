@@ -402,6 +402,11 @@ def register_sources(
     readings = [source_reading(source, project_dir) for source in sources]
     for reading in readings:
         path = None
+        if not any(c in reading.path for c in "*?[{") and not os.path.exists(reading.path):
+            raise SparkSourceError(
+                f"source {reading.name}: nothing at {reading.path} (an upstream port not "
+                "published yet, or operational data not generated?)"
+            )
         if reading.format == "sqlite":
             path = str(sqlite_to_parquet(reading, copies_dir / reading.schema / reading.identifier))
         _drop_other_kind(spark, reading)
