@@ -3,11 +3,9 @@ in the style of ``bench/report.py``."""
 
 from __future__ import annotations
 
-import json
-import os
-from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import report
 from bench.engine_model import NO_CROSSOVER
 
 MIB = 1024 * 1024
@@ -274,24 +272,12 @@ def markdown(result: dict) -> str:
 
 
 def write(result: dict, out_dir: Path, name: str) -> tuple[Path, Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result["finished_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    result["machine"]["loadavg_at_end"] = list(os.getloadavg())
-    json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
-    json_path.write_text(json.dumps(result, indent=2) + "\n")
-    md_path.write_text(markdown(result))
-    return json_path, md_path
+    return report.write(result, out_dir, name, render=markdown)
 
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m bench.engines_report results/engines.json``: re-render the Markdown."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m bench.engines_report")
-    parser.add_argument("json", type=Path)
-    args = parser.parse_args(argv)
-    result = json.loads(args.json.read_text())
-    args.json.with_suffix(".md").write_text(markdown(result))
+    report.rerender(argv, "bench.engines_report", markdown)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import os
 import platform
 import statistics
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -305,25 +306,33 @@ def _consistency_md(result: dict) -> list[str]:
     ]
 
 
-def write(result: dict, out_dir: Path, name: str) -> tuple[Path, Path]:
+def write(
+    result: dict, out_dir: Path, name: str, render: Callable[[dict], str] | None = None
+) -> tuple[Path, Path]:
+    """``<name>.json`` and its Markdown (``render``, this module's :func:`markdown` by default)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     result["finished_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     result["machine"]["loadavg_at_end"] = list(os.getloadavg())
     json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
     json_path.write_text(json.dumps(result, indent=2) + "\n")
-    md_path.write_text(markdown(result))
+    md_path.write_text((render or markdown)(result))
     return json_path, md_path
+
+
+def rerender(argv: list[str] | None, prog: str, render: Callable[[dict], str]) -> None:
+    """``python -m <prog> results/<name>.json``: re-render the Markdown from the JSON."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=f"python -m {prog}")
+    parser.add_argument("json", type=Path)
+    args = parser.parse_args(argv)
+    result = json.loads(args.json.read_text())
+    args.json.with_suffix(".md").write_text(render(result))
 
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m bench.report results/latest.json``: re-render the Markdown from the JSON."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m bench.report")
-    parser.add_argument("json", type=Path)
-    args = parser.parse_args(argv)
-    result = json.loads(args.json.read_text())
-    args.json.with_suffix(".md").write_text(markdown(result))
+    rerender(argv, "bench.report", markdown)
 
 
 if __name__ == "__main__":
