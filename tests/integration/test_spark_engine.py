@@ -148,14 +148,7 @@ def test_sigkill_during_a_spark_domains_publish_tears_no_port(two_engines, spark
         "MESH_FAILPOINT": "publish.temp_written:2",  # half-way through the second port
     }
     before = {p: current_snapshot(env.ports_dir, "artists", p, 1) for p in ARTISTS_PORTS}
-    killed = subprocess.run(
-        [sys.executable, "-m", "mesh_platform.cli", "materialize", "artists", "--engine", "spark"],
-        cwd=REPO,
-        env=os_env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    killed = materialize_artists_on_spark(os_env)
     assert killed.returncode != 0, killed.stdout[-2000:]
     con = duckdb.connect()
     for port in ARTISTS_PORTS:
@@ -173,14 +166,7 @@ def test_sigkill_during_a_spark_domains_publish_tears_no_port(two_engines, spark
     assert spark_cluster.status()["activeapps"] == []
     # a rerun publishes again and clears what the killed run left
     os_env.pop("MESH_FAILPOINT")
-    rerun = subprocess.run(
-        [sys.executable, "-m", "mesh_platform.cli", "materialize", "artists", "--engine", "spark"],
-        cwd=REPO,
-        env=os_env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    rerun = materialize_artists_on_spark(os_env)
     assert rerun.returncode == 0, rerun.stdout[-3000:]
     assert not [p for p in leftovers if p.exists()]
     for port in ARTISTS_PORTS:
@@ -189,3 +175,15 @@ def test_sigkill_during_a_spark_domains_publish_tears_no_port(two_engines, spark
 
 
 ARTISTS_PORTS = ["artist_payments", "artist_profiles", "artist_royalties", "track_catalog"]
+
+
+def materialize_artists_on_spark(environ: dict[str, str]) -> subprocess.CompletedProcess:
+    """`mesh materialize artists --engine spark` as its own process (it may be killed)."""
+    return subprocess.run(
+        [sys.executable, "-m", "mesh_platform.cli", "materialize", "artists", "--engine", "spark"],
+        cwd=REPO,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
