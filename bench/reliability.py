@@ -49,7 +49,7 @@ FAILPOINTS = [
     *PUBLISH_POINTS,
     "publish.governance_recorded",
     "publish.start:2",
-    "publish.pointer_switched:2",
+    "publish.committed:2",
 ]
 
 

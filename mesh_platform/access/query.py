@@ -38,7 +38,6 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from mesh_platform.access.audit import AuditEntry
 from mesh_platform.access.errors import AccessDenied, QueryRefused
@@ -48,6 +47,7 @@ from mesh_platform.access.policy import ReadDecision
 from mesh_platform.access.sql_guard import TableRef, check_statements
 from mesh_platform.catalog.entries import PortEntry
 from mesh_platform.core.address import PortAddress
+from mesh_platform.ports.scan import snapshot_dataset, snapshot_schema
 from mesh_platform.ports.store import SnapshotLease, lease_published
 
 _MISSING_TABLE = re.compile(r"Table with name (\w+) does not exist", re.I)
@@ -214,13 +214,12 @@ class MeshConnection:
             if lease is None:
                 continue
             self._leases.append(lease)
-            snapshot = lease.path
-            full = ds.dataset(snapshot, format="parquet").schema
+            full = snapshot_schema(lease.published)
             hidden = () if decision.personal_data else port.personal_columns
             types = {c.name: c.data_type for c in port.columns}
             visible = pa.schema([f for f in full if f.name not in hidden])
             internal = f"__mesh_port_{index}"
-            self._con.register(internal, ds.dataset(snapshot, format="parquet", schema=visible))
+            self._con.register(internal, snapshot_dataset(lease.published, schema=visible))
             select = ", ".join(
                 f"cast(null as {types.get(f.name, 'varchar')}) as {_quote(f.name)}"
                 if f.name in hidden

@@ -5,7 +5,7 @@ A run of a daily port verifies its contract on the days it built (``row_filter``
 the port already publishes for another day would be published twice. This module closes that
 gap without rescanning every day through Soda: the rebuilt days' keys (a few thousand rows) are
 joined with the key columns of the days *not* rebuilt, read by DuckDB from the port's current
-per-day snapshot (``<snapshot>/<day>.parquet``, hard links of earlier publishes). Only the key
+per-day snapshot (the Iceberg table's files of those days). Only the key
 and day columns are read, and the built keys' min/max range is given to the Parquet scan as
 literals, so row groups whose key statistics cannot match are skipped (ids that grow with time:
 all but the last day's; keys spread over the history: every file's key column is read).
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -34,6 +33,7 @@ import duckdb
 from mesh_platform.build.rejects import missing_predicate
 from mesh_platform.core.contracts import CheckOutcome, ContractCheck, ContractVerification
 from mesh_platform.core.sql import quote_ident, quote_literal
+from mesh_platform.ports.scan import snapshot_source
 from mesh_platform.ports.store import NULL_DAY, DayPartitions, PublishedPort
 
 ACROSS_DAYS_METRIC = "duplicate_count_across_days"
@@ -151,24 +151,17 @@ def _other_days(
     project = ", ".join(quote_ident(c) for c in wanted)
     also = f" and ({check_filter})" if check_filter else ""
     rebuilt = {d.isoformat() for d in days.days or ()}
-    if current is not None and Path(current.path).exists():
-        path = Path(current.path)
-        if path.is_dir() and current.partition_column == days.column and current.partitions:
-            files = sorted(
-                str(f)
-                for d in current.partitions
-                if d not in rebuilt
-                for f in path.glob(f"{d}.*")
-                if f.suffix == ".parquet"
-            )
-            source = f"read_parquet([{', '.join(quote_literal(f) for f in files)}])"
-            if not files:
+    if current is not None and current.files:
+        source = snapshot_source(connection, current)
+        if current.partition_column == days.column and current.partitions:
+            kept = [d for d in current.partitions if d not in rebuilt]
+            if not kept:
                 return None
-            where = "true"
+            # the days not rebuilt, as the port publishes them: the Parquet reader skips the
+            # rebuilt days' files by their day statistics
+            listed = ", ".join(f"{quote_literal(d)}::date" for d in sorted(rebuilt))
+            where = f"coalesce({day} not in ({listed}), true)" if rebuilt else "true"
         else:
-            source = (
-                f"read_parquet({quote_literal(str(path / '*.parquet' if path.is_dir() else path))})"
-            )
             where = f"not coalesce({row_filter}, false)"
         described = {
             r[0] for r in connection.execute(f"describe select * from {source}").fetchall()

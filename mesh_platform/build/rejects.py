@@ -36,7 +36,9 @@ from typing import Any
 
 from mesh_platform.core.contracts import ContractCheck, ContractSpec, ContractVerification
 from mesh_platform.core.sql import quote_ident, quote_value
-from mesh_platform.ports.store import POINTER, port_dir, write_json_atomic
+from mesh_platform.ports.store import port_dir, snapshot_history, write_json_atomic
+
+POINTER = "current.parquet"  # rejects/current.parquet: the current snapshot's rejects
 
 REJECTS_SUFFIX = "__rejects"
 REASON_COLUMN = "reject_reason"
@@ -389,13 +391,13 @@ def publish_rejects(
     link_tmp = directory / f".{POINTER}.{os.getpid()}.{time.monotonic_ns()}"
     os.symlink(final.name, link_tmp)
     os.replace(link_tmp, directory / POINTER)
-    _drop_orphans(directory)
+    kept = {p.snapshot_id for p in snapshot_history(ports_dir, domain, port, version)}
+    _drop_orphans(directory, kept)
     return final
 
 
-def _drop_orphans(directory: Path) -> None:
-    snapshots = directory.parent / "snapshots"
-    kept = {p.stem for p in snapshots.glob("*.parquet")}
+def _drop_orphans(directory: Path, kept: set[str]) -> None:
+    """Drop the rejects of snapshots the port's retention expired."""
     current = (directory / POINTER).resolve()
     for old in directory.glob("*.parquet"):
         if old.name == POINTER or old.resolve() == current or old.stem in kept:

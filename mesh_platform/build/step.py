@@ -44,11 +44,13 @@ from mesh_platform.ports.changes import (
     UpstreamChanges,
     decide,
     load_records,
-    read_upstream,
     record_path,
+    resolve_upstream,
     save_records,
     upstream_ports,
+    upstream_state,
 )
+from mesh_platform.ports.pinned import pinned_inputs
 from mesh_platform.ports.records import (
     write_governance_record,
     write_published_schema,
@@ -140,7 +142,6 @@ def run_domain_step(
     domain = bindings.domain.name
     engine = engine_for(bindings.domain.engine)
     env.warehouse_dir.mkdir(parents=True, exist_ok=True)
-    held: dict[str, dg.Output] = {}
     # A stable target path per step and engine keeps dbt's partial-parse cache, which is only
     # valid for one domain's profile and target (the database path differs per domain).
     target_path = env.dbt_artifacts_dir / (
@@ -158,13 +159,43 @@ def run_domain_step(
         for k in context.selected_asset_keys
         if k.to_user_string() not in held_back
     )
-    changes = _upstream_changes(context, bindings, load_records(record, rebuilt))
+    # the upstream snapshots this step reads, resolved once: change tracking and dbt see the
+    # same ones, leased and linked for dbt until the step ends (ports/pinned.py)
+    upstream = resolve_upstream(env.ports_dir, upstream_ports(bindings.manifest, domain))
+    changes = _upstream_changes(context, bindings, load_records(record, rebuilt), upstream)
+    with pinned_inputs(env.ports_dir, env.data_dir, context.op_def.name, upstream) as inputs:
+        yield from _build(
+            context, dbt, bindings, port_keys, gate, engine, target_path, drift, failures,
+            rebuilt, changes, {"MESH_PORTS_DIR": str(inputs)},
+        )  # fmt: skip
+
+
+def _build(
+    context: dg.AssetExecutionContext,
+    dbt: MeshDbtCliResource,
+    bindings: DomainBindings,
+    port_keys: Mapping[dg.AssetKey, str],
+    gate: governance.GovernanceGate,
+    engine: Any,
+    target_path: Any,
+    drift: Any,
+    failures: list[str],
+    rebuilt: list[str],
+    changes: UpstreamChanges,
+    inputs_env: dict[str, str],
+) -> Iterator[Any]:
+    """dbt, then the audit and publish of what it built (see :func:`run_domain_step`)."""
+    env = get_environment()
+    domain = bindings.domain.name
+    record = record_path(target_path)
+    held: dict[str, dg.Output] = {}
     failpoint("build.before_dbt")
     step_env = {
         **env.tool_env(),
         **_partition_env(context),
         **changes.env(),
         **_engine_env(engine, env, domain),
+        **inputs_env,
     }
     exclude = sorted(bindings.manifest["nodes"][uid]["name"] for uid in drift.models)
     with domain_invocation_env(domain, step_env):
@@ -247,11 +278,10 @@ def _dbt_build_args(context: dg.AssetExecutionContext) -> list[str]:
 
 
 def _upstream_changes(
-    context: dg.AssetExecutionContext, bindings: DomainBindings, records: list
+    context: dg.AssetExecutionContext, bindings: DomainBindings, records: list, upstream
 ) -> UpstreamChanges:
-    """From which day the step's incremental models may rebuild (see upstream_changes.py)."""
-    env = get_environment()
-    current = read_upstream(env.ports_dir, upstream_ports(bindings.manifest, bindings.domain.name))
+    """From which day the step's incremental models may rebuild (see ports/changes.py)."""
+    current = upstream_state(upstream)
     full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
     changes = decide(records, current, full_refresh=full_refresh)
     context.log.info(
@@ -333,16 +363,31 @@ def _audit_and_publish(
                 # the schema record is computed before the pointer moves, so a failure here
                 # publishes nothing
                 schema = declared_port_schema(gate.repo_root, binding.product, binding.port)
-                published = publish_snapshot(
-                    con,
-                    binding.relation,
-                    env.ports_dir,
-                    domain,
-                    binding.port.name,
-                    binding.port.version,
-                    run_id=context.run.run_id,
-                    partitions=days,
-                )
+                try:
+                    published = publish_snapshot(
+                        con,
+                        binding.relation,
+                        env.ports_dir,
+                        domain,
+                        binding.port.name,
+                        binding.port.version,
+                        run_id=context.run.run_id,
+                        partitions=days,
+                    )
+                except (ValueError, RuntimeError, OSError) as exc:
+                    failure = (
+                        f"domain {domain}, product {binding.product.name}: port "
+                        f"{binding.address} v{binding.port.version} passed its checks but "
+                        f"could not be published: {exc}. Nothing of it became visible; "
+                        "consumers keep the previous snapshot."
+                    )
+                    context.log.error(failure)
+                    failures.append(failure)
+                    blocked |= _downstream_ports(bindings, uid)
+                    _record_governance(env.ports_dir, binding, findings, context.run.run_id, None)
+                    yield from _check_result(binding, key, verification)
+                    yield governance.check_result(key, findings)
+                    continue
                 write_published_schema(env.ports_dir, schema)
                 split_metadata = (
                     publish_split(con, split, env.ports_dir, binding, published) if split else {}
@@ -357,7 +402,8 @@ def _audit_and_publish(
                         "mesh/address": binding.address,
                         "mesh/snapshot_id": published.snapshot_id,
                         "mesh/checksum": published.checksum,
-                        "mesh/snapshot_path": dg.MetadataValue.path(published.path),
+                        "mesh/table": published.table,
+                        "mesh/table_location": dg.MetadataValue.path(published.path),
                         "dagster/row_count": published.rows,
                         **_days_metadata(published),
                         "mesh/contract_checks_passed": len(verification.outcomes),

@@ -22,17 +22,16 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps([p.to_json() for p in published], indent=2))
             return
         table = Table(title=f"Published output ports ({env.ports_dir})")
-        for col in ("address", "version", "rows", "snapshot", "published at", "file"):
+        for col in ("address", "version", "rows", "snapshot", "published at", "Iceberg table"):
             table.add_column(col)
         for p in published:
-            file = env.ports_dir / p.address.replace(".", "/") / f"v{p.version}" / "current.parquet"
             table.add_row(
                 p.address,
                 f"v{p.version}",
                 f"{p.rows:,}",
                 p.snapshot_id,
                 p.published_at[:19],
-                str(file),
+                f"{p.table} at {p.path}",
             )
         console().print(table)
         if not published:

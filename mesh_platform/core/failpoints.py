@@ -19,11 +19,9 @@ BUILD_POINTS = ("build.before_dbt", "build.after_dbt")
 # in the order one port's publish passes them (mesh_platform/ports/store.py)
 PUBLISH_POINTS = (
     "publish.start",
-    "publish.temp_written",
-    "publish.json_written",
-    "publish.data_renamed",
-    "publish.pointer_temp",
-    "publish.pointer_switched",
+    "publish.temp_written",  # the snapshot's data files written, nothing committed
+    "publish.committed",  # the Iceberg commit made the snapshot current
+    "publish.expired",  # old snapshots expired from the table, their files not yet removed
     "publish.retention_done",
 )
 _hits: Counter[str] = Counter()

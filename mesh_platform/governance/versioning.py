@@ -42,7 +42,7 @@ from mesh_platform.governance.schema_diff import Change, diff_port_schemas
 from mesh_platform.ports.records import (
     read_published_schema,
 )
-from mesh_platform.ports.store import POINTER
+from mesh_platform.ports.store import list_published
 
 BREAKING_NEEDS_MAJOR = "versioning.breaking-change-needs-major"
 RETIRED_EARLY = "versioning.previous-major-retired-early"
@@ -160,16 +160,10 @@ def compare_declarations(
 def published_baseline(ports_dir: Path) -> dict[SchemaKey, PortSchema | None]:
     """Every port version with a current snapshot in ``ports_dir``, with its recorded schema."""
     found: dict[SchemaKey, PortSchema | None] = {}
-    if not ports_dir.is_dir():
-        return found
-    for pointer in sorted(ports_dir.glob(f"*/*/v*/{POINTER}")):
-        version_dir = pointer.parent
-        if not version_dir.name[1:].isdigit():
-            continue
-        domain, port = version_dir.parent.parent.name, version_dir.parent.name
-        version = int(version_dir.name[1:])
-        found[(f"{domain}.{port}", version)] = read_published_schema(
-            ports_dir, domain, port, version
+    for published in list_published(ports_dir):
+        domain, port = published.address.split(".", 1)
+        found[(published.address, published.version)] = read_published_schema(
+            ports_dir, domain, port, published.version
         )
     return found
 

@@ -36,10 +36,10 @@ Mapping decisions, made once here:
   column with a Soda ``duplicate`` check at ``mustBe: 0`` is ``unique``; the primary key is
   a dbt ``primary_key`` constraint if one exists, else the first unique, required column,
   else a multi-column ``duplicate`` check over required columns (in its column order).
-* **Server.** The published snapshot is a Parquet file behind an atomically switched
-  pointer, so the server is ``type: local, format: parquet`` at
-  ``<ports_dir>/<domain>/<port>/v<major>/current.parquet``; ODCS's ``duckdb`` server needs a
-  database file, and analysts' views live in an in-memory catalog, not in one.
+* **Server.** The published port is an Apache Iceberg table, so the server is ODCS's
+  ``type: iceberg``: the catalog (``MESH_PORTS_CATALOG``, its password never shown), the
+  namespace (the domain), the warehouse (``MESH_PORTS_URI``) and, as custom properties, the
+  table (``<port>_v<major>``) and its location.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ from mesh_platform.core.descriptor import DataProduct, OutputPort
 from mesh_platform.core.domain import load_all_domains
 from mesh_platform.core.environment import REPO_ROOT, MeshEnvironment, get_environment
 from mesh_platform.core.manifest import load_mesh_manifest
-from mesh_platform.ports.store import pointer_path
+from mesh_platform.ports.location import CATALOG_NAME, port_store, redacted
+from mesh_platform.ports.store import table_name
 
 API_VERSION = "v3.2.0"
 SODA = "soda"
@@ -194,16 +195,27 @@ def odcs_document(
     sla = _sla(product, port)
     if sla:
         document["slaProperties"] = sla
+    store = port_store(ports_dir)
     document["servers"] = [
         {
             "id": f"ports-{environment}",
             "server": f"mesh-ports-{environment}",
-            "type": "local",
+            "type": "iceberg",
             "environment": environment,
-            "description": "Current snapshot of the published port (Parquet, atomically "
-            "switched pointer); `mesh query` reads it as a view of the same name.",
-            "path": str(pointer_path(ports_dir, product.domain, port.name, port.version)),
-            "format": "parquet",
+            "description": "The published port: an Apache Iceberg table (Parquet data files, one "
+            "commit per publish); `mesh query` reads its current snapshot as a view of the "
+            "same name.",
+            "catalog": CATALOG_NAME,
+            "catalogUrl": redacted(store.catalog_uri),
+            "namespace": product.domain,
+            "warehouse": store.data_uri,
+            "customProperties": [
+                {"property": "table", "value": table_name(port.name, port.version)},
+                {
+                    "property": "location",
+                    "value": store.table_location(product.domain, port.name, port.version),
+                },
+            ],
         }
     ]
     document["schema"] = [_schema_object(binding, node, checks)]

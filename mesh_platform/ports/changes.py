@@ -26,6 +26,7 @@ from typing import Any
 
 from mesh_platform.core.address import PortAddress
 from mesh_platform.core.manifest import domain_of, source_major, source_port_address
+from mesh_platform.ports.location import PortStore
 from mesh_platform.ports.store import PublishedPort, current_snapshot, write_json_atomic
 
 CHANGED_FROM_ENV = "MESH_CHANGED_FROM"
@@ -63,13 +64,28 @@ def _state(published: PublishedPort | None) -> dict[str, Any]:
     return {"checksum": published.checksum}
 
 
-def read_upstream(ports_dir: Path, ports: list[tuple[str, int]]) -> dict[str, dict[str, Any]]:
-    state = {}
+def resolve_upstream(
+    ports_dir: Path | PortStore, ports: list[tuple[str, int]]
+) -> dict[tuple[str, int], PublishedPort | None]:
+    """The current snapshot of each ``(address, major)`` (None: never published): what a step
+    reads, resolved once (the step pins these for dbt, see pinned.py)."""
+    resolved = {}
     for address, major in ports:
         parsed = PortAddress.parse(address)
-        domain, port = parsed.domain, parsed.port
-        state[f"{address} v{major}"] = _state(current_snapshot(ports_dir, domain, port, major))
-    return state
+        resolved[(address, major)] = current_snapshot(ports_dir, parsed.domain, parsed.port, major)
+    return resolved
+
+
+def upstream_state(
+    resolved: Mapping[tuple[str, int], PublishedPort | None],
+) -> dict[str, dict[str, Any]]:
+    return {f"{address} v{major}": _state(p) for (address, major), p in resolved.items()}
+
+
+def read_upstream(
+    ports_dir: Path | PortStore, ports: list[tuple[str, int]]
+) -> dict[str, dict[str, Any]]:
+    return upstream_state(resolve_upstream(ports_dir, ports))
 
 
 def decide(

@@ -1,14 +1,20 @@
 """A DuckDB file of views over the current output ports, for any DuckDB client.
 
 ``<data>/ports/mesh.duckdb`` holds one view per published port — ``<domain>.<port>`` (newest
-major) and ``<domain>.<port>_v<N>`` — each reading the port's ``current.parquet`` pointer, so a
-query always reads the latest good snapshot. Open it read-only (``duckdb -readonly
+major) and ``<domain>.<port>_v<N>`` — each reading the data files of the port's current
+Iceberg snapshot. Open it read-only (``duckdb -readonly
 data/ports/mesh.duckdb`` or ``duckdb.connect(path, read_only=True)``); many readers may hold it
 at once and no pipeline ever opens it.
 
-It is rebuilt after every publish that could add a port or a version: written under a new name
-and renamed over the old one under a lock, so a reader opens the old or the new file, never a
-half-written one, and two domains publishing at once never drop each other's views.
+It is rebuilt after every publish: written under a new name and renamed over the old one under
+a lock, so a reader opens the old or the new file, never a half-written one, and two domains
+publishing at once never drop each other's views. A query through it reads the snapshot that
+was current when the file was last rebuilt; retention keeps a superseded snapshot's files for
+the grace period (``MESH_PORTS_GRACE_SECONDS``) and the newest five snapshots, so a query
+started before a publish finishes on the files it began with.
+
+Only a store on a local path has one: DuckDB here cannot read S3 by itself (no httpfs), so
+on S3 readers use ``mesh query``, :func:`mesh_platform.connect` or the API.
 
 What it does **not** enforce: grants, personal-data masking and the audit log. It reads the
 Parquet files with the opener's own file permissions. Give it to people and tools entitled to
@@ -25,8 +31,9 @@ import duckdb
 
 from mesh_platform.core.address import PortAddress
 from mesh_platform.core.locked_files import locked
-from mesh_platform.core.sql import quote_literal
-from mesh_platform.ports.store import POINTER, list_published
+from mesh_platform.ports.location import port_store
+from mesh_platform.ports.scan import snapshot_source
+from mesh_platform.ports.store import list_published
 
 VIEWS_FILE = "mesh.duckdb"
 
@@ -39,8 +46,12 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def refresh_views_file(ports_dir: Path) -> Path:
-    """Rebuild the views file from the ports published now; return its path."""
+def refresh_views_file(ports_dir: Path) -> Path | None:
+    """Rebuild the views file from the ports published now; return its path (None: the store
+    is on S3, see the module docstring)."""
+    store = port_store(ports_dir)
+    if not store.is_local:
+        return None
     target = views_file_path(ports_dir)
     with locked(target):
         # under the lock, any temporary is a killed builder's leftover (ours included)
@@ -50,14 +61,13 @@ def refresh_views_file(ports_dir: Path) -> Path:
         latest: dict[tuple[str, str], int] = {}
         con = duckdb.connect(str(tmp))
         try:
-            for published in list_published(ports_dir):
+            for published in list_published(store):
                 address = PortAddress.parse(published.address)
                 domain, port = address.domain, address.port
-                pointer = ports_dir / domain / port / f"v{published.version}" / POINTER
                 con.execute(f"create schema if not exists {_quote(domain)}")
                 con.execute(
                     f"create view {_quote(domain)}.{_quote(f'{port}_v{published.version}')} as "
-                    f"select * from read_parquet({quote_literal(str(pointer))})"
+                    f"select * from {snapshot_source(con, published)}"
                 )
                 latest[(domain, port)] = max(latest.get((domain, port), 0), published.version)
             for (domain, port), version in sorted(latest.items()):

@@ -35,6 +35,7 @@ from mesh_platform.governance.versioning import (
 from mesh_platform.ports.records import (
     write_published_schema,
 )
+from tests.ports_support import publish_one_row
 
 from ..conftest import REPO
 
@@ -229,7 +230,7 @@ def test_mesh_diff_against_the_published_schema_by_default(edited_mesh, tmp_path
     data_dir = tmp_path / "data"
     committed = declared_port_schemas_at(edited_mesh, "HEAD")[("playback.play_events", 1)]
     write_published_schema(data_dir / "ports", committed)
-    (data_dir / "ports/playback/play_events/v1/current.parquet").write_bytes(b"PAR1")
+    publish_one_row(data_dir / "ports", "playback.play_events", 1)
     result = subprocess.run(
         [str(MESH), "diff", "--repo-root", str(edited_mesh), "--format", "json"],
         cwd=edited_mesh,
@@ -262,8 +263,8 @@ def test_against_an_unknown_revision_is_refused(edited_mesh):
 def publish(ports_dir: Path, root: Path, address: str, version: int) -> None:
     """What the publish step leaves: a current snapshot and the schema it was published with."""
     schema = declared_port_schemas(root)[(address, version)]
-    path = write_published_schema(ports_dir, schema)
-    (path.parent / "current.parquet").write_bytes(b"PAR1")
+    write_published_schema(ports_dir, schema)
+    publish_one_row(ports_dir, address, version)
 
 
 def add_major(root: Path, *, deprecate_v1: str | None, keep_v1: bool = True) -> None:

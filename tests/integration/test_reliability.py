@@ -180,7 +180,7 @@ def test_kill_trials_reader_never_sees_a_torn_port_and_reruns_converge(env, tmp_
     assert clean and all(v["checksum"] for v in clean.values())
 
     reader = ReaderProcess(env.ports_dir, tmp_path)
-    kills = ["build.after_dbt", "publish.data_renamed"]
+    kills = ["build.after_dbt", "publish.committed"]
     kills += kill_schedule(1, seed=7, clean_seconds=20.0)  # one seeded random-time kill
     try:
         trials = run_kill_trials(environ, "podcasts", kills, clean)

@@ -96,10 +96,9 @@ def test_listener_profiles_maps_owner_sla_keys_classification_and_quality(
     latency = next(s for s in doc["slaProperties"] if s["property"] == "latency")
     assert (latency["value"], latency["unit"]) == (26, "h")
     server = doc["servers"][0]
-    assert (server["type"], server["format"]) == ("local", "parquet")
-    assert server["path"] == str(
-        env.ports_dir / "listeners" / "listener_profiles" / "v1" / "current.parquet"
-    )
+    assert (server["type"], server["namespace"]) == ("iceberg", "listeners")
+    assert {"property": "table", "value": "listener_profiles_v1"} in server["customProperties"]
+    assert server["catalogUrl"] == f"sqlite:///{env.ports_dir / 'catalog.db'}"
 
     columns = props(doc)
     assert list(columns) == list(manifest["nodes"][binding.unique_id]["columns"])

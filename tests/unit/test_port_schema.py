@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +16,6 @@ from mesh_platform.core.declared_schema import (
 )
 from mesh_platform.core.domain import load_all_domains
 from mesh_platform.ports.records import (
-    published_schema_path,
     read_published_schema,
     write_published_schema,
 )
@@ -105,9 +105,9 @@ def test_type_aliases_collapse(raw, normal):
 def test_published_schema_round_trip(tmp_path, schemas):
     ports_dir = tmp_path / "ports"
     schema = schemas[("listeners.listener_profiles", 1)]
-    path = write_published_schema(ports_dir, schema)
-    assert path == ports_dir / "listeners" / "listener_profiles" / "v1" / "schema.json"
-    assert path == published_schema_path(ports_dir, "listeners", "listener_profiles", 1)
+    path = Path(write_published_schema(ports_dir, schema))
+    # beside the port's Iceberg table
+    assert path == ports_dir / "listeners" / "listener_profiles" / "v1" / "mesh" / "schema.json"
     assert read_published_schema(ports_dir, "listeners", "listener_profiles", 1) == schema
     assert json.loads(path.read_text())["grain"] == list(schema.grain)
     assert [p.name for p in path.parent.iterdir()] == ["schema.json"]  # no temp file left

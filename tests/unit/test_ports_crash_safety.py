@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -21,8 +20,8 @@ from mesh_platform.ports.store import (
     current_snapshot,
     lease_current,
     list_published,
-    pointer_path,
     publish_snapshot,
+    snapshot_history,
 )
 
 PUBLISHER = textwrap.dedent(
@@ -39,6 +38,11 @@ PUBLISHER = textwrap.dedent(
 )
 
 
+@pytest.fixture(autouse=True)
+def no_grace(monkeypatch):
+    monkeypatch.setenv("MESH_PORTS_GRACE_SECONDS", "0")
+
+
 def publish_in_subprocess(ports_dir: Path, run_id: str, failpoint: str | None = None):
     env = {k: v for k, v in os.environ.items() if k != "MESH_FAILPOINT"}
     if failpoint:
@@ -53,23 +57,23 @@ def publish_in_subprocess(ports_dir: Path, run_id: str, failpoint: str | None = 
 
 
 def assert_port_consistent(ports_dir: Path) -> None:
-    """The pointer names a complete snapshot whose rows and checksum match its JSON."""
+    """The current snapshot is complete: its files' rows and checksum match its summary."""
     published = current_snapshot(ports_dir, "shop", "widgets", 1)
     assert published is not None
-    pointer = pointer_path(ports_dir, "shop", "widgets", 1)
-    assert pointer.resolve() == Path(published.path)
     con = duckdb.connect()
-    assert content_checksum(con, pointer) == published.checksum
-    assert con.execute(f"select count(*) from '{pointer}'").fetchone()[0] == published.rows
+    files = [Path(f) for f in published.files]
+    assert content_checksum(con, files) == published.checksum
+    assert (
+        con.execute(f"select count(*) from read_parquet({[str(f) for f in files]})").fetchone()[0]
+        == published.rows
+    )
 
 
 def leftovers(ports_dir: Path) -> list[str]:
-    version = pointer_path(ports_dir, "shop", "widgets", 1).parent
-    snaps = version / "snapshots"
-    found = [p.name for p in snaps.glob(".*")] + [p.name for p in version.glob(".current*")]
-    found += [j.name for j in snaps.glob("*.json") if not j.with_suffix(".parquet").exists()]
-    found += [p.name for p in snaps.glob("*.parquet") if not p.with_suffix(".json").exists()]
-    return found
+    """Data files on disk that no kept snapshot names."""
+    named = {f for p in snapshot_history(ports_dir, "shop", "widgets", 1) for f in p.files}
+    data = ports_dir / "shop" / "widgets" / "v1" / "data"
+    return sorted(str(p) for p in data.rglob("*.parquet") if str(p) not in named)
 
 
 def test_checksum_ignores_row_order_and_sees_any_change():
@@ -114,24 +118,13 @@ def test_kill_at_each_publish_step_then_rerun_converges(tmp_path, point):
     assert leftovers(ports) == []
 
 
-def test_half_published_port_reads_as_unpublished_not_an_error(tmp_path):
-    con = duckdb.connect()
-    con.execute("create table t as select range as id from range(3)")
-    published = publish_snapshot(con, "t", tmp_path, "shop", "widgets", 1)
-    Path(published.path).with_suffix(".json").unlink()  # metadata lost behind the pointer
-    assert current_snapshot(tmp_path, "shop", "widgets", 1) is None
-    assert list_published(tmp_path) == []
-    # a later publish repairs the port
-    assert publish_snapshot(con, "t", tmp_path, "shop", "widgets", 1).rows == 3
-
-
 LEASE_HOLDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
     from mesh_platform.ports.store import lease_current
     lease = lease_current(Path(sys.argv[1]), "shop", "widgets", 1)
-    print(lease.path, flush=True)
+    print(lease.published.snapshot_id, flush=True)
     sys.stdin.read()  # hold the lease until the test closes our stdin (or kills us)
     """
 )
@@ -144,27 +137,29 @@ def test_retention_spares_a_snapshot_leased_by_another_process(tmp_path):
         con.execute(f"create or replace table t as select range as id from range({rows})")
         return publish_snapshot(con, "t", tmp_path, "shop", "widgets", 1)
 
-    publish(1)
+    first = publish(1)
     reader = subprocess.Popen(
         [sys.executable, "-c", LEASE_HOLDER, str(tmp_path)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
+        env={**os.environ, "MESH_PORTS_LEASE_SECONDS": "3"},
     )
     try:
-        leased = Path(reader.stdout.readline().strip())
+        assert reader.stdout.readline().strip() == first.snapshot_id
         for rows in range(2, RETAINED_SNAPSHOTS + 5):
             publish(rows)
-        snapshots = sorted(leased.parent.glob("*.parquet"))
-        assert leased in snapshots, "retention removed a snapshot a reader holds"
-        assert len(snapshots) == RETAINED_SNAPSHOTS + 1
-        assert json.loads(leased.with_suffix(".json").read_text())["rows"] == 1
+        kept = {p.snapshot_id: p for p in snapshot_history(tmp_path, "shop", "widgets", 1)}
+        assert first.snapshot_id in kept, "retention expired a snapshot a reader holds"
+        assert len(kept) == RETAINED_SNAPSHOTS + 1
+        assert all(Path(f).exists() for f in first.files)
     finally:
-        reader.kill()  # a dead reader's lease goes with it
+        reader.kill()  # a dead reader's lease expires (MESH_PORTS_LEASE_SECONDS)
         reader.wait()
+    time.sleep(3.2)
     publish(100)
-    assert not leased.exists()
-    assert len(list(leased.parent.glob("*.parquet"))) == RETAINED_SNAPSHOTS
+    assert not any(Path(f).exists() for f in first.files)
+    assert len(snapshot_history(tmp_path, "shop", "widgets", 1)) == RETAINED_SNAPSHOTS
 
 
 def test_lease_in_this_process_and_release(tmp_path):
@@ -173,9 +168,8 @@ def test_lease_in_this_process_and_release(tmp_path):
     publish_snapshot(con, "t", tmp_path, "shop", "widgets", 1)
     lease = lease_current(tmp_path, "shop", "widgets", 1)
     for _ in range(RETAINED_SNAPSHOTS + 1):
-        time.sleep(0.001)
         publish_snapshot(con, "t", tmp_path, "shop", "widgets", 1)
-    assert lease.path.exists()
+    assert all(Path(f).exists() for f in lease.files)
     lease.release()
     publish_snapshot(con, "t", tmp_path, "shop", "widgets", 1)
-    assert not lease.path.exists()
+    assert not any(Path(f).exists() for f in lease.files)

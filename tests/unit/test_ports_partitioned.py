@@ -1,15 +1,16 @@
-"""Ports of daily products are published per day: a day's publish writes that day only, the
-other days are hard links to the previous snapshot, and every snapshot is still whole."""
+"""Ports of daily products are Iceberg tables partitioned by day: a day's publish writes and
+replaces that day's files only, the other days' files stay shared, and every snapshot is whole."""
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
+from pyiceberg.expressions import EqualTo
 
+from mesh_platform.ports.location import load_catalog, port_store
 from mesh_platform.ports.reader import connect
 from mesh_platform.ports.store import (
     RETAINED_SNAPSHOTS,
@@ -17,11 +18,16 @@ from mesh_platform.ports.store import (
     content_checksum,
     current_snapshot,
     lease_current,
-    pointer_path,
     publish_snapshot,
+    snapshot_history,
 )
 
 DAYS = [date(2026, 1, d) for d in range(1, 6)]
+
+
+@pytest.fixture(autouse=True)
+def no_grace(monkeypatch):
+    monkeypatch.setenv("MESH_PORTS_GRACE_SECONDS", "0")
 
 
 def build(con, days=DAYS, per_day=100, bump: date | None = None):
@@ -42,40 +48,47 @@ def publish(con, ports: Path, days=None, run="run-00000000"):
     )
 
 
+def rows(con, published) -> int:
+    return con.execute(f"select count(*) from read_parquet({published.files})").fetchone()[0]
+
+
+def checksum(con, published) -> str:
+    return content_checksum(con, [Path(f) for f in published.files])
+
+
 def test_full_publish_writes_one_file_per_day_with_the_single_file_checksum(tmp_path):
     con = duckdb.connect()
     build(con)
     published = publish(con, tmp_path)
-    snapshot = Path(published.path)
-    assert snapshot.is_dir()
-    assert sorted(f.name for f in snapshot.iterdir()) == [f"{d}.parquet" for d in DAYS]
+    assert len(published.files) == len(DAYS)
     assert published.rows == 500
     assert sorted(published.partitions) == [d.isoformat() for d in DAYS]
     # the same rows in one file have the same checksum: layouts are interchangeable
     single = publish_snapshot(con, "plays", tmp_path, "other", "plays", 1)
-    assert published.checksum == single.checksum
-    pointer = pointer_path(tmp_path, "playback", "plays", 1)
-    assert content_checksum(con, pointer) == published.checksum
+    assert published.checksum == single.checksum == checksum(con, published)
     assert connect(tmp_path).execute("select count(*) from playback.plays").fetchone()[0] == 500
+    # an Iceberg reader prunes by day: one file for one day
+    table = load_catalog(port_store(tmp_path)).load_table(("playback", "plays_v1"))
+    assert [f.name for f in table.spec().fields] == ["event_date"]
+    one_day = table.scan(row_filter=EqualTo("event_date", DAYS[1].isoformat()))
+    assert len(list(one_day.plan_files())) == 1
 
 
-def test_publishing_one_day_writes_only_that_day_and_links_the_others(tmp_path):
+def test_publishing_one_day_writes_only_that_day_and_keeps_the_others(tmp_path):
     con = duckdb.connect()
     build(con)
     first = publish(con, tmp_path)
     build(con, bump=DAYS[2])  # the warehouse now has 7 more rows on the third day
     second = publish(con, tmp_path, days=[DAYS[2]], run="run-11111111")
-    old, new = Path(first.path), Path(second.path)
-    for d in DAYS:
-        same = os.stat(old / f"{d}.parquet").st_ino == os.stat(new / f"{d}.parquet").st_ino
-        assert same == (d != DAYS[2]), d
+    shared = set(first.files) & set(second.files)
+    assert len(shared) == len(DAYS) - 1  # the other days' files are the same files
+    assert len(set(second.files) - shared) == 1
     assert second.days_written == [DAYS[2].isoformat()]
     assert second.rows == 507 and second.rows_written == 107
     # whole and right: the checksum equals a fresh full publish of the same table
-    assert second.checksum == publish(con, tmp_path / "fresh").checksum
-    assert content_checksum(con, pointer_path(tmp_path, "playback", "plays", 1)) == second.checksum
+    assert second.checksum == publish(con, tmp_path / "fresh").checksum == checksum(con, second)
     # the earlier snapshot is untouched
-    assert con.execute(f"select count(*) from '{old}'").fetchone()[0] == 500
+    assert rows(con, first) == 500
 
 
 def test_a_new_day_is_added_and_a_day_that_lost_its_rows_is_dropped(tmp_path):
@@ -87,8 +100,11 @@ def test_a_new_day_is_added_and_a_day_that_lost_its_rows_is_dropped(tmp_path):
     published = publish(con, tmp_path, days=[DAYS[0], later], run="run-22222222")
     assert sorted(published.partitions) == [d.isoformat() for d in [*DAYS[1:], later]]
     assert published.days_written == [later.isoformat()]
-    assert not (Path(published.path) / f"{DAYS[0]}.parquet").exists()
-    assert published.rows == 500
+    assert published.rows == 500 == rows(con, published)
+    days = con.execute(
+        f"select min(event_date), count(distinct event_date) from read_parquet({published.files})"
+    ).fetchone()
+    assert days == (DAYS[1], 5)
 
 
 def test_a_changed_schema_rewrites_every_day(tmp_path):
@@ -97,9 +113,13 @@ def test_a_changed_schema_rewrites_every_day(tmp_path):
     first = publish(con, tmp_path)
     con.execute("alter table plays add column device varchar default 'web'")
     second = publish(con, tmp_path, days=[DAYS[0]], run="run-33333333")
-    old, new = Path(first.path), Path(second.path)
-    assert all(os.stat(old / f.name).st_ino != os.stat(f).st_ino for f in new.glob("*.parquet"))
-    assert con.execute(f"select count(distinct device) from '{new}'").fetchone()[0] == 1
+    assert not set(first.files) & set(second.files)
+    assert (
+        con.execute(f"select count(distinct device) from read_parquet({second.files})").fetchone()[
+            0
+        ]
+        == 1
+    )
     assert second.rows == 500
 
 
@@ -107,10 +127,9 @@ def test_an_empty_table_publishes_an_empty_snapshot_with_its_schema(tmp_path):
     con = duckdb.connect()
     build(con, days=[])
     published = publish(con, tmp_path)
-    assert published.rows == 0
-    pointer = pointer_path(tmp_path, "playback", "plays", 1)
-    assert con.execute(f"select count(*) from '{pointer}'").fetchone()[0] == 0
-    columns = [r[0] for r in con.execute(f"describe select * from '{pointer}'").fetchall()]
+    assert published.rows == 0 == rows(con, published)
+    source = f"read_parquet({published.files})"
+    columns = [r[0] for r in con.execute(f"describe select * from {source}").fetchall()]
     assert columns == ["event_date", "event_id", "ms"]
 
 
@@ -122,28 +141,27 @@ def test_a_day_column_that_is_not_a_date_is_refused_naming_it(tmp_path):
     assert current_snapshot(tmp_path, "playback", "plays", 1) is None
 
 
-def test_retention_removes_old_directories_but_never_a_leased_one(tmp_path):
+def test_retention_removes_old_files_but_never_a_leased_snapshot_s(tmp_path):
     con = duckdb.connect()
     build(con)
     publish(con, tmp_path)
     lease = lease_current(tmp_path, "playback", "plays", 1)
-    leased = Path(lease.published.path)
     for i in range(RETAINED_SNAPSHOTS + 2):
         build(con, bump=DAYS[i % len(DAYS)])
         publish(con, tmp_path, days=[DAYS[i % len(DAYS)]], run=f"run-{i:08d}")
-    snapshots = pointer_path(tmp_path, "playback", "plays", 1).parent / "snapshots"
-    kept = sorted(p for p in snapshots.glob("*.parquet"))
-    assert leased in kept and leased.is_dir()  # leased: kept beyond the retention count
+    kept = snapshot_history(tmp_path, "playback", "plays", 1)
+    assert lease.published in kept  # leased: kept beyond the retention count
     assert len(kept) == RETAINED_SNAPSHOTS + 1
-    assert con.execute(f"select count(*) from '{leased}'").fetchone()[0] == 500
+    assert rows(con, lease.published) == 500
     lease.release()
     build(con)
     publish(con, tmp_path, days=[DAYS[0]], run="run-99999999")
-    assert not leased.exists()
-    assert not leased.with_suffix(".json").exists()
-    # removing a directory whose files other snapshots link to leaves those snapshots whole
-    current = current_snapshot(tmp_path, "playback", "plays", 1)
-    assert content_checksum(con, Path(current.path)) == current.checksum
+    kept = snapshot_history(tmp_path, "playback", "plays", 1)
+    named = {f for p in kept for f in p.files}
+    gone = [f for f in lease.published.files if f not in named]
+    assert gone and not any(Path(f).exists() for f in gone)
+    # files other snapshots still name stay: every kept snapshot is whole
+    assert all(checksum(con, p) == p.checksum for p in kept)
 
 
 def test_a_backfill_of_most_days_reports_the_days_it_was_asked_for(tmp_path):

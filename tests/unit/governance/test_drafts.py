@@ -16,8 +16,8 @@ from mesh_platform.governance.context import MeshContext, PortSubject
 from mesh_platform.governance.runtime import versioning_at_publish
 from mesh_platform.governance.versioning import BREAKING_NEEDS_MAJOR, versioning_findings
 from mesh_platform.ports.records import write_published_schema
-from mesh_platform.ports.store import POINTER
 from mesh_platform.scaffold.plan import ScaffoldError
+from tests.ports_support import publish_one_row
 from tests.unit.governance.fixture_mesh import TODAY, fixture_mesh
 
 
@@ -41,10 +41,8 @@ def _publish_record(mesh, ports) -> None:
     """What the publish step leaves: a current snapshot, and beside it the schema it was
     published with."""
     _, subject = _subject(mesh)
-    schema = write_published_schema(
-        ports, declared_port_schema(mesh.root, subject.product, subject.port)
-    )
-    (schema.parent / POINTER).touch()
+    publish_one_row(ports, f"{subject.product.domain}.{subject.port.name}", subject.port.version)
+    write_published_schema(ports, declared_port_schema(mesh.root, subject.product, subject.port))
 
 
 def _lint(mesh, ports):
