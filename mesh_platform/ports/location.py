@@ -90,13 +90,25 @@ def s3_properties() -> dict[str, str]:
     return props
 
 
+_filesystems: dict[tuple[str, ...], Any] = {}
+
+
 def arrow_filesystem(store: PortStore) -> Any:
-    """A pyarrow filesystem for the store's data, and the path prefix to strip from URIs."""
+    """A pyarrow filesystem for the store's data (one per process and setting)."""
     from pyarrow import fs
 
     if store.is_local:
         return fs.LocalFileSystem()
     props = s3_properties()
+    key = tuple(sorted(props.items()))
+    if key not in _filesystems:
+        _filesystems[key] = _s3_filesystem(props)
+    return _filesystems[key]
+
+
+def _s3_filesystem(props: dict[str, str]) -> Any:
+    from pyarrow import fs
+
     endpoint = props.get("s3.endpoint")
     kwargs: dict[str, Any] = {
         "access_key": props.get("s3.access-key-id"),

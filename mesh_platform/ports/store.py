@@ -218,14 +218,30 @@ def _day_of(value: Any) -> str:
     return str(value)[:10]
 
 
+_MANIFEST_CACHE: dict[str, list[Any]] = {}
+_MANIFEST_CACHE_SIZE = 4096
+
+
 def _snapshot_files(table: Any, snapshot: Any) -> list[Any]:
-    """The live data files (pyiceberg ``DataFile``) of one snapshot."""
+    """The live data files (pyiceberg ``DataFile``) of one snapshot.
+
+    A manifest file never changes once written (Iceberg writes new ones), so its entries are
+    cached by path: retention and readers look at the same few manifests again and again, and
+    on object storage each read is a request."""
     if snapshot is None:
         return []
     found = []
     for manifest in snapshot.manifests(table.io):
-        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
-            found.append(entry.data_file)
+        entries = _MANIFEST_CACHE.get(manifest.manifest_path)
+        if entries is None:
+            entries = [
+                e.data_file
+                for e in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
+            ]
+            if len(_MANIFEST_CACHE) >= _MANIFEST_CACHE_SIZE:
+                _MANIFEST_CACHE.clear()
+            _MANIFEST_CACHE[manifest.manifest_path] = entries
+        found.extend(entries)
     return found
 
 
