@@ -17,6 +17,7 @@ from mesh_platform.core.descriptor import (
     _Strict,
     load_domain_descriptors,
 )
+from mesh_platform.core.deployment import DomainDeployment
 from mesh_platform.core.engine import DEFAULT_ENGINE, EngineName, resolve_engine
 
 
@@ -26,6 +27,8 @@ class DomainSpec(_Strict):
     owner: Owner
     # the dbt target the domain's models build on (core/engine.py); MESH_ENGINE overrides it
     engine: EngineName = DEFAULT_ENGINE
+    # how the domain runs on Kubernetes (core/deployment.py); absent: the mesh's defaults
+    deployment: DomainDeployment | None = None
 
 
 @dataclass(frozen=True)
