@@ -48,7 +48,11 @@ def register(app: typer.Typer) -> None:
         out = console()
         try:
             files = generated_files(
-                env, image, tag, ports_uri=ports_uri, aws_region=aws_region,
+                env,
+                image,
+                tag,
+                ports_uri=ports_uri,
+                aws_region=aws_region,
                 aws_endpoint_url=aws_endpoint_url,
             )
         except ValueError as exc:

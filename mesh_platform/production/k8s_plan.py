@@ -151,9 +151,7 @@ def cluster_plan(
         image=image,
         tag=tag,
         label_prefix=settings.get("label_prefix", DEFAULT_LABEL_PREFIX),
-        ports_uri=_check_ports_uri(
-            ports_uri or settings.get("ports_uri", DEFAULT_PORTS_URI)
-        ),
+        ports_uri=_check_ports_uri(ports_uri or settings.get("ports_uri", DEFAULT_PORTS_URI)),
         aws_region=aws_region or settings.get("aws_region", DEFAULT_AWS_REGION),
         aws_endpoint_url=aws_endpoint_url or settings.get("aws_endpoint_url"),
         domains=tuple(plans),

@@ -56,8 +56,7 @@ def _claim(name: str, size: str, labels: dict) -> dict[str, Any]:
 
 def volumes(plan: ClusterPlan) -> list[dict[str, Any]]:
     claims = [
-        _claim(d.volume_claim, d.volume_size, _labels(plan, "domain-data", d))
-        for d in plan.domains
+        _claim(d.volume_claim, d.volume_size, _labels(plan, "domain-data", d)) for d in plan.domains
     ]
     return claims + [_claim(PORTAL_CLAIM, "1Gi", _labels(plan, "portal"))]
 
