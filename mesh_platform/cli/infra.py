@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+import yaml
 
 from mesh_platform.cli.output import console
 from mesh_platform.core.environment import get_environment
@@ -39,6 +42,13 @@ def register(app: typer.Typer) -> None:
         aws_endpoint_url: str = typer.Option(
             None, help="Endpoint of an S3-compatible store that is not AWS (e.g. MinIO)."
         ),
+        chart: Path = typer.Option(
+            None,
+            help="Also validate the values against this unpacked official chart "
+            "(`helm pull dagster/dagster --version X --untar`; its dagster/ folder).",
+            exists=True,
+            file_okay=False,
+        ),
     ) -> None:
         """Write infra/helm/values.yaml (one user-code deployment per domain in domains/) and
         infra/k8s/ (per-domain volumes, source Jobs, the portal)."""
@@ -58,6 +68,8 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             out.print(f"[red]✘[/] {exc}")
             raise typer.Exit(2) from None
+        if chart is not None:
+            _check_chart(files[helm.VALUES_FILE], chart, out)
         if check:
             stale = stale_files(env.repo_root, files)
             if stale:
@@ -76,3 +88,17 @@ def register(app: typer.Typer) -> None:
         for path in files:
             if path != helm.VALUES_FILE:
                 out.print(f"wrote {path}")
+
+
+def _check_chart(values_text: str, chart: Path, out) -> None:
+    """Exit 1 listing what the official chart's schema refuses in the values."""
+    from mesh_platform.production import chart_schema
+
+    errors = chart_schema.chart_errors(yaml.safe_load(values_text), chart)
+    version = chart_schema.chart_version(chart)
+    if errors:
+        out.print(f"[red]✘[/] the Dagster chart {version} refuses the values:")
+        for error in errors:
+            out.print(f"  {error}")
+        raise typer.Exit(1)
+    out.print(f"[green]✔[/] the values pass the schema of the Dagster chart {version}")

@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from mesh_platform.core import yaml_io
+from mesh_platform.core.deployment import DomainDeployment
 from mesh_platform.core.descriptor import (
     NAME_PATTERN,
     DataProduct,
@@ -17,7 +18,6 @@ from mesh_platform.core.descriptor import (
     _Strict,
     load_domain_descriptors,
 )
-from mesh_platform.core.deployment import DomainDeployment
 from mesh_platform.core.engine import DEFAULT_ENGINE, EngineName, resolve_engine
 
 
