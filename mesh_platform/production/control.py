@@ -97,7 +97,7 @@ class Controller:
         req = urllib.request.Request(  # the stack's own webserver on 127.0.0.1
             f"{self.stack.url}/graphql", body, {"Content-Type": "application/json"}
         )
-        with contextlib.suppress(OSError), urllib.request.urlopen(req, timeout=30):  # nosec B310
+        with contextlib.suppress(OSError), urllib.request.urlopen(req, timeout=30):
             pass
 
     def close(self) -> None:

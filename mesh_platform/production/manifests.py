@@ -146,7 +146,7 @@ def portal(plan: ClusterPlan) -> list[dict[str, Any]]:
     container = _container(
         "portal",
         f"{plan.image}:{plan.tag}",
-        ["mesh", "portal", "--host", "0.0.0.0", "--port", str(PORTAL_PORT)],  # nosec B104
+        ["mesh", "portal", "--host", "0.0.0.0", "--port", str(PORTAL_PORT)],
         env,
         ports=[{"name": "http", "containerPort": PORTAL_PORT, "protocol": "TCP"}],
         volumeMounts=mounts,
