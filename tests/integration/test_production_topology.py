@@ -271,10 +271,11 @@ def test_a_domain_engineer_sees_their_location_and_product_in_the_ui(stack):
             browser.close()
 
 
-def test_redeploying_one_domain_restarts_only_its_code_server(stack):
+def test_redeploying_one_domain_restarts_only_its_code_server(stack, monkeypatch):
     """`mesh redeploy artists`, as from another shell, while the stack serves (the thread polls
     for requests as `mesh serve --production` does): artists gets a new code server on the same
     port that serves again; every other domain's code server is the same process."""
+    monkeypatch.setenv("MESH_DATA_DIR", str(stack.env.data_dir))  # the stack's, as its shell's
     control = Controller(stack)
     control.publish()
     stop = threading.Event()
