@@ -49,10 +49,12 @@ def register(app: typer.Typer) -> None:
             f"({', '.join(stack.domains)}), daemon and webserver …"
         )
         from mesh_platform.core.domain import load_all_domains
+        from mesh_platform.production.control import Controller
         from mesh_platform.production.spark_cluster import spark_cluster_for
         from mesh_platform.run.runner import uses_spark
 
         spark = contextlib.ExitStack()  # a local Spark cluster, if a domain needs one
+        control = Controller(stack)
         try:
             needed = uses_spark(load_all_domains(env.domains_dir))
             if master := spark.enter_context(spark_cluster_for(env, needed)):
@@ -61,12 +63,18 @@ def register(app: typer.Typer) -> None:
             timings = ", ".join(f"{k} {v:.1f}s" for k, v in stack.timings.items())
             out.print(f"[green]✔[/] up in {stack.timings['total']:.1f}s ({timings})")
             out.print(f"Dagster UI on {stack.url} (Ctrl-C to stop); logs in {stack.log_dir}")
+            out.print(
+                "Redeploy one domain's code server with its new code, the others untouched: "
+                "`mesh redeploy DOMAIN` (same MESH_DATA_DIR) in another shell"
+            )
+            control.publish()
             while not stopping.wait(1):
-                pass
+                control.poll()
         except KeyboardInterrupt:
             pass
         finally:
             out.print("stopping …")
+            control.close()
             left = stack.stop()
             spark.close()
             if left:

@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from mesh_platform.core import yaml_io
+from mesh_platform.core.deployment import DomainDeployment
 from mesh_platform.core.descriptor import (
     NAME_PATTERN,
     DataProduct,
@@ -26,6 +27,8 @@ class DomainSpec(_Strict):
     owner: Owner
     # the dbt target the domain's models build on (core/engine.py); MESH_ENGINE overrides it
     engine: EngineName = DEFAULT_ENGINE
+    # how the domain runs on Kubernetes (core/deployment.py); absent: the mesh's defaults
+    deployment: DomainDeployment | None = None
 
 
 @dataclass(frozen=True)

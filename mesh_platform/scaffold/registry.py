@@ -191,25 +191,34 @@ def sources_remove(text: str, source: str, table: str) -> str | None:
 
 
 def sync_helm_values(plan, env, add: tuple[str, str] | None = None, drop: str | None = None):
-    """Keep infra/helm/values.yaml in step with a domain added, removed or renamed.
+    """Keep infra/helm/values.yaml and infra/k8s/ in step with a domain added, removed or
+    renamed.
 
-    Regenerated only when the committed copy is the generated one for today's domains (with
-    the default image); a copy generated with another image/tag gets a note instead, since
-    only its author knows which image to pass.
+    Regenerated only when the committed copies are the generated ones for today's domains
+    (with the default image and settings); copies generated with other options get a note
+    instead, since only their author knows which options to pass.
     """
     from mesh_platform.production import helm
+    from mesh_platform.production.generated import generated_files
 
     current = plan.current(str(helm.VALUES_FILE))
     if current is None:
         return
     teams = helm.domain_teams(env)
-    if current != helm.generated_text(env, teams=teams):
+    today = generated_files(env, teams=teams)
+    if any(plan.current(str(path)) != text for path, text in today.items()):
         plan.notes.append(
-            f"{helm.VALUES_FILE} was not generated with the default image: run "
+            f"{helm.VALUES_FILE} or infra/k8s/ was not generated with the defaults: run "
             "`mesh infra helm-values --image … --tag …` after this change"
         )
         return
+    specs = {}
+    if add and drop:  # a rename keeps the domain's deployment block
+        from mesh_platform.core.domain import load_domain
+
+        specs[add[0]] = load_domain(env.domains_dir / drop).spec.deployment
     teams.pop(drop, None)
     if add:
         teams[add[0]] = add[1]
-    plan.write(str(helm.VALUES_FILE), helm.generated_text(env, teams=teams))
+    for path, text in generated_files(env, teams=teams, specs=specs).items():
+        plan.write(str(path), text)

@@ -11,14 +11,18 @@ running; and everything stops by process id, leaving no process and a free port.
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from pathlib import Path
 
 import psycopg2
 import pytest
+from typer.testing import CliRunner
 
+from mesh_platform.cli.app import app
 from mesh_platform.core.domain import load_all_domains
 from mesh_platform.core.environment import apply_tool_env
+from mesh_platform.production.control import Controller, read_state
 from mesh_platform.production.processes import alive_pids, port_open
 from mesh_platform.production.stack import Stack
 from mesh_platform.run.runner import day_window, domain_order
@@ -265,6 +269,53 @@ def test_a_domain_engineer_sees_their_location_and_product_in_the_ui(stack):
             assert "Succeeded" in checks and "Failed" not in checks
         finally:
             browser.close()
+
+
+def test_redeploying_one_domain_restarts_only_its_code_server(stack, monkeypatch):
+    """`mesh redeploy artists`, as from another shell, while the stack serves (the thread polls
+    for requests as `mesh serve --production` does): artists gets a new code server on the same
+    port that serves again; every other domain's code server is the same process."""
+    monkeypatch.setenv("MESH_DATA_DIR", str(stack.env.data_dir))  # the stack's, as its shell's
+    control = Controller(stack)
+    control.publish()
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.wait(0.5):
+            control.poll()
+
+    server = threading.Thread(target=serve)
+    before = {d: s.service.pid for d, s in stack.code_servers.items()}
+    port_before = stack.code_servers["artists"].port
+    server.start()
+    try:
+        result = CliRunner().invoke(app, ["redeploy", "artists"])
+        unknown = CliRunner().invoke(app, ["redeploy", "nosuchdomain"])
+    finally:
+        stop.set()
+        server.join()
+    assert result.exit_code == 0, result.output
+    assert unknown.exit_code == 1 and "serves no domain 'nosuchdomain'" in unknown.output
+    after = {d: s.service.pid for d, s in stack.code_servers.items()}
+    assert after["artists"] != before["artists"]
+    assert not alive_pids({before["artists"]})
+    assert {d: p for d, p in after.items() if d != "artists"} == {
+        d: p for d, p in before.items() if d != "artists"
+    }
+    assert alive_pids(set(after.values())) == set(after.values())
+    state = read_state(stack.root)
+    assert state["code_servers"]["artists"] == {
+        "pid": after["artists"],
+        "port": port_before,
+        "repo_root": str(stack.env.repo_root),
+    }
+    status = wait_for(
+        lambda: (s := location_status(stack))["artists"] == "RepositoryLocation" and s,
+        120,
+        "artists to load again",
+    )
+    assert set(status.values()) == {"RepositoryLocation"}, status
+    control.close()
 
 
 def test_broken_domain_is_an_errored_location_while_the_others_keep_running(stack, tmp_path):

@@ -107,6 +107,7 @@ def test_a_new_domain_may_build_on_spark_and_a_typo_writes_nothing(copy):
 
 def test_new_domain_keeps_the_generated_helm_values_in_step(copy):
     from mesh_platform.production import helm
+    from mesh_platform.production.generated import generated_files
 
     shutil.copytree(REPO / "infra", copy / "infra")
     plan_new_domain(get_environment(), "merch", "merch-team", "merch@daff.example").apply()
@@ -115,16 +116,20 @@ def test_new_domain_keeps_the_generated_helm_values_in_step(copy):
     merch = next(d for d in deployments if d["name"] == "merch")
     assert merch["codeServerArgs"] == ["-m", "domains.merch.definitions"]
     assert merch["labels"]["mesh.daff.example/team"] == "merch-team"
-    # what `mesh infra helm-values --check` compares: the file is the generated one
-    assert (copy / helm.VALUES_FILE).read_text() == helm.generated_text(get_environment())
+    # what `mesh infra helm-values --check` compares: the files are the generated ones,
+    # the new domain's volume included
+    files = generated_files(get_environment())
+    assert {p: (copy / p).read_text() for p in files} == files
+    assert "name: mesh-merch-data" in (copy / "infra/k8s/volumes.yaml").read_text()
 
 
 def test_helm_values_with_a_custom_image_get_a_note_not_a_rewrite(copy):
     from mesh_platform.production import helm
+    from mesh_platform.production.generated import generated_files
 
     shutil.copytree(REPO / "infra", copy / "infra")
-    custom = helm.generated_text(get_environment(), image="registry.example/mesh", tag="9")
-    (copy / helm.VALUES_FILE).write_text(custom)
+    custom = generated_files(get_environment(), image="registry.example/mesh", tag="9")
+    (copy / helm.VALUES_FILE).write_text(custom[helm.VALUES_FILE])
     plan = plan_new_domain(get_environment(), "merch", "merch-team", "merch@daff.example")
     assert str(helm.VALUES_FILE) not in {plan.relative(c.path) for c in plan.changes}
     assert any("mesh infra helm-values --image" in note for note in plan.notes)
