@@ -18,8 +18,9 @@ from mesh_platform.access.errors import AccessDenied, QueryRefused
 from mesh_platform.access.service import AccessService
 from mesh_platform.build.run_history import open_instance
 from mesh_platform.catalog.detail import access_summary, product_detail
-from mesh_platform.ports.store import list_published
+from mesh_platform.ports.store import current_snapshot, list_published
 from mesh_platform.ports.views_file import views_file_path
+from tests.ports_support import port_sql
 
 from ..conftest import REPO
 
@@ -86,7 +87,7 @@ def test_request_approve_query_flow_through_the_cli(consumer_env):
     published = (
         duckdb.connect()
         .execute(
-            f"select count(*) from read_parquet('{consumer_env.ports_dir}/artists/artist_royalties/v1/current.parquet')"
+            f"select count(*) from {port_sql(consumer_env.ports_dir, 'artists.artist_royalties')}"
         )
         .fetchall()[0][0]
     )
@@ -130,9 +131,9 @@ def test_only_granted_ports_exist_and_dangerous_statements_are_refused(consumer_
         assert con.fetchall("select count(*) > 0 from playback.daily_track_plays") == [(True,)]
         with pytest.raises(AccessDenied, match="no grant to read listeners.listener_profiles"):
             con.df("select * from listeners.listener_profiles")
-        pointer = (
-            consumer_env.ports_dir / "listeners" / "listener_profiles" / "v1" / "current.parquet"
-        )
+        pointer = current_snapshot(
+            consumer_env.ports_dir, "listeners", "listener_profiles", 1
+        ).files[0]
         for sql in (
             f"select * from '{pointer}'",
             f"select * from read_parquet('{pointer}')",

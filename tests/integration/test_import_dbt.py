@@ -21,6 +21,8 @@ import duckdb
 import pytest
 import yaml
 
+from tests.ports_support import port_sql
+
 from ..conftest import REPO
 from .test_self_serve import copy_sources, run
 
@@ -150,9 +152,9 @@ def test_lint_is_clean_and_the_whole_mesh_builds_with_the_import(imported):
         "playback/play_events",
         "listeners/listener_profiles",
     ):
-        assert (ports / address / "v1" / "current.parquet").exists(), address
-    parquet = ports / "shop/orders/v1/current.parquet"
-    assert duckdb.connect().execute(f"select sum(amount) from '{parquet}'").fetchone()[0] > 0
+        assert port_sql(ports, address.replace("/", ".")), address
+    orders = port_sql(ports, "shop.orders")
+    assert duckdb.connect().execute(f"select sum(amount) from {orders}").fetchone()[0] > 0
 
 
 def test_catalog_shows_the_draft_port(imported):

@@ -62,8 +62,8 @@ def tokens(portal_env) -> dict[str, dict[str, str]]:
     }
 
 
-def _published_path(client: TestClient, port: str) -> str:
-    return client.app.state.portal.current().catalog.port(port.replace("/", ".")).published.path
+def _published_files(client: TestClient, port: str) -> list[str]:
+    return client.app.state.portal.current().catalog.port(port.replace("/", ".")).published.files
 
 
 def test_catalog_json_lists_domains_products_and_ports(client):
@@ -139,7 +139,7 @@ def test_product_detail_has_everything_a_consumer_needs(client, tokens):
 
 def test_port_data_round_trips_as_csv_json_and_parquet(client, tokens, portal_env):
     original = duckdb.sql(
-        f"select * from read_parquet('{_published_path(client, PLAYS)}')"
+        f"select * from read_parquet({_published_files(client, PLAYS)})"
     ).to_arrow_table()
     params = {"limit": 100_000}
     got = {}

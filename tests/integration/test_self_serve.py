@@ -20,6 +20,9 @@ import dagster as dg
 import duckdb
 import pytest
 
+from mesh_platform.ports.records import read_published_schema
+from tests.ports_support import port_sql
+
 from ..conftest import REPO
 
 BIN = Path(sys.executable).parent
@@ -110,15 +113,16 @@ def test_materialize_publishes_both_products(scaffolded):
     root, env = scaffolded
     out = run(env, "materialize", "merch")
     assert "merch.country_list v1: " in out.stdout and "merch.show_picks v1: " in out.stdout
-    data = Path(env["MESH_DATA_DIR"]) / "ports" / "merch"
-    shows = SQL.execute(f"select count(*) from '{data}/show_picks/v1/current.parquet'").fetchone()
-    upstream = Path(env["MESH_DATA_DIR"]) / "ports/podcasts/podcast_shows/v1/current.parquet"
-    assert shows == SQL.execute(f"select count(*) from '{upstream}'").fetchone()
+    ports = Path(env["MESH_DATA_DIR"]) / "ports"
+    shows = SQL.execute(f"select count(*) from {port_sql(ports, 'merch.show_picks')}").fetchone()
+    upstream = port_sql(ports, "podcasts.podcast_shows")
+    assert shows == SQL.execute(f"select count(*) from {upstream}").fetchone()
     countries = SQL.execute(
-        f"select count(*), count(distinct country_code) from '{data}/country_list/v1/current.parquet'"
+        "select count(*), count(distinct country_code) from "
+        + port_sql(ports, "merch.country_list")
     ).fetchone()
     assert countries[0] > 0 and countries[0] == countries[1]
-    assert (data / "show_picks" / "v1" / "schema.json").exists()
+    assert read_published_schema(ports, "merch", "show_picks", 1) is not None
 
 
 def test_catalog_lists_the_new_product_and_its_upstream(scaffolded):

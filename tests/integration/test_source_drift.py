@@ -14,6 +14,7 @@ import pytest
 from mesh_platform.core.environment import apply_tool_env
 from mesh_platform.ports.store import current_snapshot
 from mesh_platform.run.runner import materialize_mesh
+from tests.ports_support import port_sql
 
 pytestmark = pytest.mark.slow
 
@@ -42,12 +43,8 @@ def _add_currency(path) -> None:
 
 
 def _paid(env) -> float:
-    port = env.ports_dir / "artists" / "artist_payments" / "v1" / "current.parquet"
-    return (
-        duckdb.connect()
-        .execute(f"select sum(amount_eur) from read_parquet('{port}')")
-        .fetchone()[0]
-    )
+    port = port_sql(env.ports_dir, "artists.artist_payments")
+    return duckdb.connect().execute(f"select sum(amount_eur) from {port}").fetchone()[0]
 
 
 def test_a_new_source_column_blocks_only_the_products_reading_it(drift_env):

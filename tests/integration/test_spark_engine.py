@@ -17,8 +17,9 @@ import duckdb
 import pytest
 
 from mesh_platform.core.environment import apply_tool_env
-from mesh_platform.ports.store import current_snapshot, list_published, port_dir
+from mesh_platform.ports.store import current_snapshot, list_published
 from mesh_platform.run.runner import materialize_mesh
+from tests.ports_support import unnamed_files
 
 from ..conftest import REPO, TEST_SCALE
 
@@ -154,11 +155,12 @@ def test_sigkill_during_a_spark_domains_publish_tears_no_port(two_engines, spark
     for port in ARTISTS_PORTS:
         snap = current_snapshot(env.ports_dir, "artists", port, 1)
         assert snap is not None, port
-        # the pointer names a whole snapshot: its files hold the rows its metadata says
-        rows = con.execute(f"select count(*) from read_parquet('{snap.path}')").fetchone()[0]
+        # the current snapshot is whole: its files hold the rows its summary says
+        rows = con.execute(f"select count(*) from read_parquet({snap.files})").fetchone()[0]
         assert rows == snap.rows, port
         assert snap == before[port] or snap.checksum == before[port].checksum, port
-    leftovers = list(port_dir(env.ports_dir, "artists", ARTISTS_PORTS[1], 1).glob("snapshots/.*"))
+    leftovers = unnamed_files(env.ports_dir, f"artists.{ARTISTS_PORTS[1]}")
+    assert leftovers, "the killed publish wrote its files and committed nothing"
     # the killed driver's application ends with its process
     deadline = time.monotonic() + 60
     while spark_cluster.status()["activeapps"] and time.monotonic() < deadline:

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from mesh_platform.ports.reader import connect
+from mesh_platform.ports.records import read_governance_record
 from mesh_platform.ports.store import current_snapshot
 from mesh_platform.run.runner import materialize_mesh
 
@@ -68,7 +69,7 @@ def test_personal_data_in_values_blocks_publish_with_governance_check(mesh_env):
         assert run.checks["podcasts/podcast_shows"].failed == 1
         assert current_snapshot(mesh_env.ports_dir, "podcasts", "podcast_shows", 1) == before
         record = json.loads(
-            (mesh_env.ports_dir / "podcasts/podcast_shows/v1/governance.json").read_text()
+            json.dumps(read_governance_record(mesh_env.ports_dir, "podcasts", "podcast_shows", 1))
         )
         assert record["passed"] is False
         assert [f["field"] for f in record["findings"]] == ["publisher"]
