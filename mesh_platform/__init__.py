@@ -4,7 +4,7 @@ Nothing in this package knows about a particular company: domains compose it.
 """
 
 
-def connect(user: str | None = None):
+def connect(user: str | None = None, as_of=None, snapshots=None):
     """A read-only DuckDB view of the mesh for ``user`` (default: ``$MESH_USER``).
 
     Only the ports the user may read are visible, as ``<domain>.<port>``; personal-data columns
@@ -13,9 +13,16 @@ def connect(user: str | None = None):
     table and whether it was cut. Each query runs within ``MESH_QUERY_TIMEOUT_S``,
     ``MESH_QUERY_MEMORY_LIMIT`` and ``MESH_QUERY_MAX_ROWS`` (a longer result is cut there, with a
     warning). See :mod:`mesh_platform.access.query` and :mod:`mesh_platform.access.limits`.
+
+    Reproducible reads: ``as_of`` (a timezone-aware ``datetime``) reads every port as it was
+    then; ``snapshots={"domain.port": "<snapshot id>"}`` pins a port's newest major to one
+    snapshot (``mesh products`` and the portal show the ids; ports keep their newest five
+    snapshots and any a reader holds).
     """
     import os
 
     from mesh_platform.access.service import AccessService
 
-    return AccessService().connect(user or os.environ.get("MESH_USER"), channel="python")
+    return AccessService().connect(
+        user or os.environ.get("MESH_USER"), channel="python", as_of=as_of, snapshots=snapshots
+    )

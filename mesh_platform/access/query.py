@@ -31,8 +31,9 @@ import tempfile
 import threading
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -48,7 +49,13 @@ from mesh_platform.access.sql_guard import TableRef, check_statements
 from mesh_platform.catalog.entries import PortEntry
 from mesh_platform.core.address import PortAddress
 from mesh_platform.ports.scan import snapshot_dataset, snapshot_schema
-from mesh_platform.ports.store import SnapshotLease, lease_published
+from mesh_platform.ports.store import (
+    PublishedPort,
+    SnapshotLease,
+    current_snapshot,
+    lease_published,
+    snapshot_history,
+)
 
 _MISSING_TABLE = re.compile(r"Table with name (\w+) does not exist", re.I)
 
@@ -158,9 +165,20 @@ class MeshConnection:
     """One user's read-only view of the mesh. Use :meth:`sql`, :meth:`df` or :meth:`fetchall`."""
 
     def __init__(
-        self, service, user: User, channel: str = "python", limits: QueryLimits | None = None
+        self,
+        service,
+        user: User,
+        channel: str = "python",
+        limits: QueryLimits | None = None,
+        as_of: datetime | None = None,
+        snapshots: Mapping[str, str] | None = None,
     ) -> None:
         self._service = service
+        # reproducible reads: every port as it was at ``as_of``, or the snapshot ids named per
+        # address (``{"domain.port": "<snapshot id>"}``, of the newest major)
+        self.as_of = as_of
+        self.snapshots = dict(snapshots or {})
+        self._read: dict[str, str] = {}  # "domain.port vN" -> the snapshot id it reads
         self.user = user
         self.channel = channel
         self.limits = limits or query_limits()
@@ -204,16 +222,49 @@ class MeshConnection:
         self._con.execute("set autoinstall_known_extensions = false")
         self._con.execute("set autoload_known_extensions = false")
 
+    def snapshot_of(self, label: str) -> str | None:
+        """The snapshot id this connection reads for ``"domain.port vN"`` (None: no view)."""
+        return self._read.get(label)
+
     # --- building the view ------------------------------------------------------------
 
+    def _pinned(self, port: PortEntry, newest: bool) -> PublishedPort | None:
+        """The snapshot this connection reads of ``port``: the current one, the one current at
+        ``as_of``, or the one named in ``snapshots`` (an unknown id is refused, naming the kept
+        ones)."""
+        parsed = PortAddress.parse(port.address)
+        ports_dir = self._service.env.ports_dir
+        wanted = self.snapshots.get(port.address)
+        if wanted is not None and newest:
+            found = current_snapshot(
+                ports_dir, parsed.domain, parsed.port, port.version, snapshot_id=wanted
+            )
+            if found is None:
+                kept = snapshot_history(ports_dir, parsed.domain, parsed.port, port.version)
+                raise QueryError(
+                    f"snapshot {wanted} of {port.address} v{port.version} is not kept (expired "
+                    f"or never existed); kept: {', '.join(p.snapshot_id for p in kept) or 'none'}"
+                )
+            return found
+        if self.as_of is not None:
+            return current_snapshot(
+                ports_dir, parsed.domain, parsed.port, port.version, as_of=self.as_of
+            )
+        return port.published
+
     def _build_views(self, readable: dict[str, tuple[PortEntry, ReadDecision]]) -> None:
+        newest: dict[str, int] = {}
+        for port, _ in readable.values():
+            newest[port.address] = max(newest.get(port.address, 0), port.version)
         for index, (label, (port, decision)) in enumerate(sorted(readable.items())):
-            if port.published is None:
+            published = self._pinned(port, port.version == newest[port.address])
+            if published is None:
                 continue
-            lease = lease_published(port.published)
+            lease = lease_published(published)
             if lease is None:
                 continue
             self._leases.append(lease)
+            self._read[label] = published.snapshot_id
             full = snapshot_schema(lease.published)
             hidden = () if decision.personal_data else port.personal_columns
             types = {c.name: c.data_type for c in port.columns}

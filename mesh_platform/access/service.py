@@ -7,7 +7,9 @@ process.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from datetime import datetime
 
 from mesh_platform.access import audit as audit_log
 from mesh_platform.access import requests as request_store
@@ -39,8 +41,16 @@ class AccessService:
     def audit(self, entry: audit_log.AuditEntry) -> None:
         audit_log.record(self.env.data_dir, entry)
 
-    def connect(self, user_id: str | None, channel: str = "python") -> MeshConnection:
-        return MeshConnection(self, self.user(user_id), channel)
+    def connect(
+        self,
+        user_id: str | None,
+        channel: str = "python",
+        as_of: datetime | None = None,
+        snapshots: Mapping[str, str] | None = None,
+    ) -> MeshConnection:
+        """The user's view of the ports: current snapshots, or as of a moment, or pinned
+        snapshot ids per address (see :class:`MeshConnection`)."""
+        return MeshConnection(self, self.user(user_id), channel, as_of=as_of, snapshots=snapshots)
 
     # --- requests ---------------------------------------------------------------------
 

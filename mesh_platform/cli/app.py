@@ -24,6 +24,7 @@ from mesh_platform.cli import (
     materialize,
     new,
     portal,
+    ports,
     prepare,
     products,
     query,
@@ -65,6 +66,7 @@ for module in (
     remove,
     release,
     portal,
+    ports,
 ):
     module.register(app)
 

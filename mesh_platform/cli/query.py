@@ -3,10 +3,36 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 
 import typer
 
 FORMATS = ("table", "csv", "json")
+
+
+def parse_as_of(text: str) -> datetime:
+    """An ISO time; without a zone it is UTC."""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"--as-of {text!r} is not an ISO time: e.g. 2026-12-01 or 2026-12-01T09:30:00Z"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def parse_pins(pins: list[str]) -> dict[str, str]:
+    """``ADDRESS=SNAPSHOT_ID`` pairs."""
+    found = {}
+    for pin in pins:
+        address, sep, snapshot_id = pin.partition("=")
+        if not sep or not snapshot_id.strip().isdigit() or "." not in address:
+            raise typer.BadParameter(
+                f"--snapshot {pin!r}: write ADDRESS=ID, e.g. playback.play_events=123456789 "
+                "(ids: `mesh products`)"
+            )
+        found[address.strip()] = snapshot_id.strip()
+    return found
 
 
 def register(app: typer.Typer) -> None:
@@ -20,6 +46,17 @@ def register(app: typer.Typer) -> None:
             "--format",
             help="table | csv | json (csv/json print every row, up to $MESH_QUERY_MAX_ROWS).",
         ),
+        as_of: str = typer.Option(
+            None,
+            "--as-of",
+            help="Read every port as it was at this time (ISO, e.g. 2026-12-01T09:00Z; "
+            "UTC if no zone). Ports keep their newest 5 snapshots.",
+        ),
+        snapshot: list[str] = typer.Option(
+            None,
+            "--snapshot",
+            help="Pin a port to one snapshot: ADDRESS=ID (ids: `mesh products`); repeatable.",
+        ),
     ) -> None:
         """Run one query over the ports you may read; each is a view <domain>.<port>.
 
@@ -32,7 +69,11 @@ def register(app: typer.Typer) -> None:
 
         if fmt not in FORMATS:
             raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
-        with AccessService().connect(cli_user(user), channel="cli") as con:
+        pinned = parse_pins(snapshot or [])
+        when = parse_as_of(as_of) if as_of else None
+        with AccessService().connect(
+            cli_user(user), channel="cli", as_of=when, snapshots=pinned
+        ) as con:
             # the table shows `limit` rows: only one more is fetched, to know there are more
             result = con.run(sql, max_rows=limit if fmt == "table" else None)
             frame = result.table.to_pandas()

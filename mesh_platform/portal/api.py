@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, Response
@@ -87,8 +88,9 @@ def port_url(address: str) -> str:
 
 
 def public_published(published: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A published snapshot without the server's file path (meaningless to an HTTP client)."""
-    return {k: v for k, v in published.items() if k != "path"} if published else None
+    """A published snapshot without the server's paths (meaningless to an HTTP client)."""
+    hidden = {"path", "files"}
+    return {k: v for k, v in published.items() if k not in hidden} if published else None
 
 
 def _product_summary(product: ProductEntry) -> dict[str, Any]:
@@ -258,9 +260,22 @@ def data(
     limit: Annotated[int, Query(ge=1, le=port_data.MAX_LIMIT)] = port_data.DEFAULT_LIMIT,
     columns: Annotated[str | None, Query(max_length=2000, description="e.g. a,b")] = None,
     version: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    snapshot_id: Annotated[
+        str | None,
+        Query(
+            alias="snapshot",
+            pattern=r"^[0-9]{1,20}$",
+            description="read this snapshot of the port (reproducible; see `snapshot_id`)",
+        ),
+    ] = None,
+    as_of: Annotated[
+        datetime | None,
+        Query(description="read the snapshot that was current then (ISO time, with zone)"),
+    ] = None,
 ) -> Response:
-    """Rows of the port's current snapshot, read as the caller: personal-data columns are
-    null unless their grant covers them (named in `X-Mesh-Hidden-Columns`); audited."""
+    """Rows of the port's current snapshot (or the one pinned by `snapshot` or `as_of`), read
+    as the caller: personal-data columns are null unless their grant covers them (named in
+    `X-Mesh-Hidden-Columns`); audited. `X-Mesh-Snapshot` names the snapshot read."""
     snapshot = _snapshot(request)
     entry = _port(snapshot.catalog, domain, port, version)
     try:
@@ -270,7 +285,16 @@ def data(
         raise HTTPException(400, str(exc)) from None
     if entry.published is None:
         raise HTTPException(404, f"port {entry.label} has not been published yet; no data")
-    with snapshot.service.connect(user.id, channel="api") as con:
+    pins = {entry.address: snapshot_id} if snapshot_id else None
+    when = as_of if as_of is None or as_of.tzinfo else as_of.replace(tzinfo=UTC)
+    try:
+        con = snapshot.service.connect(user.id, channel="api", as_of=when, snapshots=pins)
+    except QueryError as exc:  # an unknown snapshot id
+        raise HTTPException(404, str(exc)) from None
+    with con:
+        read = con.snapshot_of(entry.label)
+        if read is None and when is not None:
+            raise HTTPException(404, f"port {entry.label} had no snapshot at {when.isoformat()}")
         try:
             result = port_data.read_port(con, entry, selected, limit)
         except AccessDenied as exc:
@@ -287,6 +311,7 @@ def data(
             "Content-Disposition": f'attachment; filename="{name}"',
             "X-Mesh-Rows": str(result.table.num_rows),
             "X-Mesh-Hidden-Columns": ",".join(result.hidden_columns),
+            "X-Mesh-Snapshot": read or "",
         },
     )
 

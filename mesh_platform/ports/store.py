@@ -235,8 +235,7 @@ def _snapshot_files(table: Any, snapshot: Any) -> list[Any]:
         entries = _MANIFEST_CACHE.get(manifest.manifest_path)
         if entries is None:
             entries = [
-                e.data_file
-                for e in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
+                e.data_file for e in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
             ]
             if len(_MANIFEST_CACHE) >= _MANIFEST_CACHE_SIZE:
                 _MANIFEST_CACHE.clear()
