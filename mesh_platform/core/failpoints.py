@@ -20,6 +20,7 @@ BUILD_POINTS = ("build.before_dbt", "build.after_dbt")
 PUBLISH_POINTS = (
     "publish.start",
     "publish.temp_written",  # the snapshot's data files written, nothing committed
+    "publish.files_placed",  # on S3: uploaded to the table's folder, nothing committed
     "publish.committed",  # the Iceberg commit made the snapshot current
     "publish.expired",  # old snapshots expired from the table, their files not yet removed
     "publish.retention_done",

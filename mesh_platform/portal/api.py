@@ -240,6 +240,10 @@ def port(
                     "description": "personal-data columns sent as null (comma-separated)",
                     "schema": {"type": "string"},
                 },
+                "X-Mesh-Snapshot": {
+                    "description": "the Iceberg snapshot read (pass as `snapshot` to read it again)",
+                    "schema": {"type": "string"},
+                },
             },
         },
         **errors(400, 401, 403, 404),

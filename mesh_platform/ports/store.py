@@ -401,6 +401,7 @@ def publish_snapshot(
             )
             failpoint("publish.temp_written")
             new_files = _place(store, staging, location, commit_id)
+            failpoint("publish.files_placed")
             published = _commit(
                 store, table, previous, written, new_files, run_id, partitions, domain, port
             )
@@ -408,7 +409,9 @@ def publish_snapshot(
             if not store.is_local:
                 shutil.rmtree(staging, ignore_errors=True)
         failpoint("publish.committed")
-        apply_retention(store, domain, port, version, locked=True)
+        # the lock is this machine's: on S3 another machine may be writing files not yet
+        # committed, so there unnamed files go only after the grace period
+        apply_retention(store, domain, port, version, locked=store.is_local)
         failpoint("publish.retention_done")
     return published
 
