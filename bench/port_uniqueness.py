@@ -81,7 +81,8 @@ def measure(operational: Path, work: Path, repeat: int) -> dict:
 
     from mesh_platform.build.port_uniqueness import published_elsewhere
     from mesh_platform.core.environment import duckdb_memory_limit
-    from mesh_platform.ports.store import DayPartitions, current_snapshot, publish_snapshot
+    from mesh_platform.ports.publish import publish_snapshot
+    from mesh_platform.ports.store import DayPartitions, current_snapshot
 
     work.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(
@@ -172,7 +173,7 @@ def measure(operational: Path, work: Path, repeat: int) -> dict:
         "day_built": last.isoformat(),
         "day_rows": day_rows,
         "published_days": len(current.partitions or {}),
-        "snapshot_bytes": sum(f.stat().st_size for f in Path(current.path).glob("*.parquet")),
+        "snapshot_bytes": sum(Path(f).stat().st_size for f in current.files),
         "setup": {"load_s": round(load_s, 1), "publish_s": round(publish_s, 1)},
         "repeat": repeat,
         "scenarios": scenarios,

@@ -63,13 +63,10 @@ def port_state(ports_dir: Path) -> dict[str, dict]:
 
     state = {}
     for published in list_published(ports_dir):
-        path = Path(published.path)
         digest = hashlib.sha256()
-        if path.is_dir():  # day files by name (the snapshot id differs between runs)
-            for file in sorted(path.iterdir()):
-                digest.update(file.name.encode() + b"\0" + file.read_bytes())
-        else:
-            digest.update(path.read_bytes())
+        for file in sorted(Path(f) for f in published.files):  # by day folder and name
+            day = file.parent.name if "=" in file.parent.name else ""
+            digest.update(day.encode() + b"\0" + file.read_bytes())
         state[f"{published.address} v{published.version}"] = {
             "checksum": published.checksum,
             "rows": published.rows,
@@ -79,25 +76,27 @@ def port_state(ports_dir: Path) -> dict[str, dict]:
 
 
 def check_ports_once(ports_dir: Path, con) -> tuple[int, list[str]]:
-    """Lease each port's current snapshot and check it against its JSON; (checks, problems)."""
-    from mesh_platform.ports.store import POINTER, content_checksum, lease_current
+    """Lease each port's current snapshot and check its files against its summary;
+    (checks, problems)."""
+    from mesh_platform.ports.checksums import content_checksum
+    from mesh_platform.ports.retention import lease_current
+    from mesh_platform.ports.store import list_published
 
     checks, problems = 0, []
-    for pointer in sorted(ports_dir.glob(f"*/*/v*/{POINTER}")):
-        version_dir = pointer.parent
-        domain, port = version_dir.parent.parent.name, version_dir.parent.name
+    for published in list_published(ports_dir):
+        domain, port = published.address.split(".", 1)
         checks += 1
         try:
-            lease = lease_current(ports_dir, domain, port, int(version_dir.name[1:]))
+            lease = lease_current(ports_dir, domain, port, published.version)
             if lease is None:
-                problems.append(f"{domain}.{port}: pointer names no complete snapshot")
+                problems.append(f"{domain}.{port}: no current snapshot to lease")
                 continue
             try:
-                actual = content_checksum(con, lease.path)
+                actual = content_checksum(con, [Path(f) for f in lease.files])
                 if actual != lease.published.checksum:
                     problems.append(
                         f"{domain}.{port}: snapshot {lease.published.snapshot_id} has "
-                        f"{actual}, its JSON says {lease.published.checksum}"
+                        f"{actual}, its summary says {lease.published.checksum}"
                     )
             finally:
                 lease.release()

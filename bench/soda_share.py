@@ -34,7 +34,8 @@ def measure(data_dir: Path) -> dict:
     from mesh_platform.core.domain import load_all_domains
     from mesh_platform.core.environment import apply_tool_env
     from mesh_platform.core.manifest import load_mesh_manifest
-    from mesh_platform.ports.store import DayPartitions, publish_snapshot
+    from mesh_platform.ports.publish import publish_snapshot
+    from mesh_platform.ports.store import DayPartitions
 
     env = apply_tool_env()
     manifest = load_mesh_manifest(env)

@@ -8,12 +8,8 @@ from pathlib import Path
 import duckdb
 
 from mesh_platform.core.address import PortAddress
-from mesh_platform.ports.store import (
-    PublishedPort,
-    current_snapshot,
-    publish_snapshot,
-    snapshot_history,
-)
+from mesh_platform.ports.publish import publish_snapshot
+from mesh_platform.ports.store import PublishedPort, current_snapshot, snapshot_history
 
 
 def publish_one_row(ports_dir: Path, address: str, version: int) -> PublishedPort:

@@ -48,14 +48,9 @@ from mesh_platform.access.policy import ReadDecision
 from mesh_platform.access.sql_guard import TableRef, check_statements
 from mesh_platform.catalog.entries import PortEntry
 from mesh_platform.core.address import PortAddress
+from mesh_platform.ports.retention import SnapshotLease, lease_published
 from mesh_platform.ports.scan import snapshot_dataset, snapshot_schema
-from mesh_platform.ports.store import (
-    PublishedPort,
-    SnapshotLease,
-    current_snapshot,
-    lease_published,
-    snapshot_history,
-)
+from mesh_platform.ports.store import PublishedPort, current_snapshot, snapshot_history
 
 _MISSING_TABLE = re.compile(r"Table with name (\w+) does not exist", re.I)
 

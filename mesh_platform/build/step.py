@@ -51,11 +51,12 @@ from mesh_platform.ports.changes import (
     upstream_state,
 )
 from mesh_platform.ports.pinned import pinned_inputs
+from mesh_platform.ports.publish import publish_snapshot
 from mesh_platform.ports.records import (
     write_governance_record,
     write_published_schema,
 )
-from mesh_platform.ports.store import DayPartitions, current_snapshot, publish_snapshot
+from mesh_platform.ports.store import DayPartitions, current_snapshot
 from mesh_platform.ports.views_file import refresh_views_file
 
 

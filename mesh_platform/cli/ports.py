@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
 
     @ports.command("history")
     def history(
-        address: str = typer.Argument(..., help="domain.port, e.g. playback.play_events"),
+        address: str = typer.Argument(..., help="domain.port, e.g. sales.orders"),
         version: int = typer.Option(1, "--version", "-v", min=1, help="Major version."),
     ) -> None:
         """The kept snapshots of a port version, oldest first (for --as-of / --snapshot)."""

@@ -28,7 +28,7 @@ def parse_pins(pins: list[str]) -> dict[str, str]:
         address, sep, snapshot_id = pin.partition("=")
         if not sep or not snapshot_id.strip().isdigit() or "." not in address:
             raise typer.BadParameter(
-                f"--snapshot {pin!r}: write ADDRESS=ID, e.g. playback.play_events=123456789 "
+                f"--snapshot {pin!r}: write ADDRESS=ID, e.g. sales.orders=123456789 "
                 "(ids: `mesh products`)"
             )
         found[address.strip()] = snapshot_id.strip()

@@ -77,14 +77,14 @@ def port_store_for_uri(uri: str) -> PortStore:
 
 def s3_properties() -> dict[str, str]:
     """pyiceberg's FileIO properties from the standard AWS_* variables."""
-    names = {
-        "AWS_ENDPOINT_URL": "s3.endpoint",
-        "AWS_ACCESS_KEY_ID": "s3.access-key-id",
-        "AWS_SECRET_ACCESS_KEY": "s3.secret-access-key",
-        "AWS_SESSION_TOKEN": "s3.session-token",
-        "AWS_REGION": "s3.region",
-    }
-    props = {prop: os.environ[var] for var, prop in names.items() if os.environ.get(var)}
+    names = (
+        ("AWS_ENDPOINT_URL", "s3.endpoint"),
+        ("AWS_ACCESS_KEY_ID", "s3.access-key-id"),
+        ("AWS_SECRET_ACCESS_KEY", "s3.secret-access-key"),
+        ("AWS_SESSION_TOKEN", "s3.session-token"),
+        ("AWS_REGION", "s3.region"),
+    )
+    props = {prop: os.environ[var] for var, prop in names if os.environ.get(var)}
     if "s3.region" not in props and os.environ.get("AWS_DEFAULT_REGION"):
         props["s3.region"] = os.environ["AWS_DEFAULT_REGION"]
     return props

@@ -25,17 +25,11 @@ from pathlib import Path
 import duckdb
 
 from mesh_platform.core.sql import quote_literal
+from mesh_platform.ports.checksums import CHECKSUM_VERSION, content_checksum
 from mesh_platform.ports.location import PortStore, port_store
+from mesh_platform.ports.publish import publish_snapshot
 from mesh_platform.ports.records import GOVERNANCE_FILE, SCHEMA_FILE
-from mesh_platform.ports.store import (
-    CHECKSUM_VERSION,
-    DayPartitions,
-    content_checksum,
-    current_snapshot,
-    publish_snapshot,
-    read_record,
-    record_json,
-)
+from mesh_platform.ports.store import DayPartitions, current_snapshot, read_record, record_json
 
 OLD_POINTER = "current.parquet"
 LEGACY = "legacy"

@@ -27,7 +27,8 @@ from pathlib import Path
 
 from mesh_platform.core.address import PortAddress
 from mesh_platform.ports.location import PortStore, arrow_filesystem, fs_path, port_store
-from mesh_platform.ports.store import PublishedPort, SnapshotLease, lease_published
+from mesh_platform.ports.retention import SnapshotLease, lease_published
+from mesh_platform.ports.store import PublishedPort
 
 POINTER = "current.parquet"
 CACHE = ".cache"

@@ -24,13 +24,9 @@ import duckdb
 from mesh_platform.core.address import PortAddress
 from mesh_platform.core.environment import get_environment
 from mesh_platform.ports.location import port_store
+from mesh_platform.ports.retention import SnapshotLease, lease_published
 from mesh_platform.ports.scan import snapshot_source
-from mesh_platform.ports.store import (
-    SnapshotLease,
-    current_snapshot,
-    lease_published,
-    list_published,
-)
+from mesh_platform.ports.store import current_snapshot, list_published
 
 _leases: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, list[SnapshotLease]] = (
     weakref.WeakKeyDictionary()

@@ -222,8 +222,8 @@ def validate(values: dict[str, Any], repo_root: Path) -> None:
 def render(values: dict[str, Any], chart: str) -> str:
     header = HEADER.format(
         chart=chart,
-        storage=k8s_plan.OBJECT_STORAGE_SECRET,
-        catalog=k8s_plan.PORTS_CATALOG_SECRET,
+        storage=k8s_plan.OBJECT_STORAGE_SECRET_NAME,
+        catalog=k8s_plan.PORTS_CATALOG_SECRET_NAME,
     )
     return header + yaml.safe_dump(values, sort_keys=False, width=100)
 

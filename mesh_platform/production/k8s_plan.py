@@ -25,7 +25,7 @@ DEFAULT_TAG = "0.1.0"
 # A domain's run without `deployment.run` in its domain.yaml (`run_memory`, `run_cpu`): the
 # benchmark's three downstream domains peaked at 10.2 GiB together at scale 50 with two
 # building at once and ~1.2 GiB of Python processes (bench/results/scale-50-ab.md, stop 18),
-# so ~4.5 GiB per domain; 6Gi leaves headroom. Playback, the largest, declares its own.
+# so ~4.5 GiB per domain; 6Gi leaves headroom. The largest domain declares its own.
 DEFAULT_RUN_MEMORY = "6Gi"
 DEFAULT_RUN_CPU = "1"
 # A domain's data volume (`volume_size`; `deployment.volume` in domain.yaml): its DuckDB file,
@@ -41,8 +41,8 @@ DEFAULT_AWS_REGION = "eu-west-1"
 MESH_UID = 10001
 MESH_DATA_MOUNT = "/var/lib/mesh"
 # The Kubernetes secrets the pods read (created by the operator, never generated).
-OBJECT_STORAGE_SECRET = "mesh-object-storage"
-PORTS_CATALOG_SECRET = "mesh-ports-catalog"
+OBJECT_STORAGE_SECRET_NAME = "mesh-object-storage"
+PORTS_CATALOG_SECRET_NAME = "mesh-ports-catalog"
 
 
 def chart_version() -> str:
@@ -172,9 +172,9 @@ def ports_env(plan: ClusterPlan) -> list[dict]:
     if plan.aws_endpoint_url:
         env.append({"name": "AWS_ENDPOINT_URL", "value": plan.aws_endpoint_url})
     secrets = [
-        ("AWS_ACCESS_KEY_ID", OBJECT_STORAGE_SECRET, "access-key-id"),
-        ("AWS_SECRET_ACCESS_KEY", OBJECT_STORAGE_SECRET, "secret-access-key"),
-        ("MESH_PORTS_CATALOG", PORTS_CATALOG_SECRET, "uri"),
+        ("AWS_ACCESS_KEY_ID", OBJECT_STORAGE_SECRET_NAME, "access-key-id"),
+        ("AWS_SECRET_ACCESS_KEY", OBJECT_STORAGE_SECRET_NAME, "secret-access-key"),
+        ("MESH_PORTS_CATALOG", PORTS_CATALOG_SECRET_NAME, "uri"),
     ]
     env += [
         {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}

@@ -47,8 +47,8 @@ def s3_server(tmp_path_factory) -> Iterator[dict[str, str]]:
         wait_until(lambda: port_open(port), timeout=30, what="the S3 server")
         env = {
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-            "AWS_ACCESS_KEY_ID": "mesh-test",
-            "AWS_SECRET_ACCESS_KEY": "mesh-test-secret",
+            "AWS_ACCESS_KEY_ID": "fake-moto-id",
+            "AWS_SECRET_ACCESS_KEY": "fake-moto-key",
             "AWS_REGION": "us-east-1",
             "MESH_PORTS_URI": f"s3://{BUCKET}/ports",
         }
@@ -180,7 +180,7 @@ PUBLISHER = textwrap.dedent(
     """
     import sys, duckdb
     from pathlib import Path
-    from mesh_platform.ports.store import publish_snapshot
+    from mesh_platform.ports.publish import publish_snapshot
     con = duckdb.connect()
     for n in range(1, int(sys.argv[2]) + 1):
         # every row of snapshot n holds n, and there are n * 10 rows: a reader can tell a

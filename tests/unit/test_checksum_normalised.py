@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import duckdb
 
-from mesh_platform.ports.store import content_checksum
+from mesh_platform.ports.checksums import content_checksum
 
 
 def write(con, path, select: str):

@@ -15,7 +15,8 @@ from mesh_platform.build.port_uniqueness import (
 )
 from mesh_platform.build.rejects import derive_row_rules, split_bad_rows
 from mesh_platform.core.contracts import CheckOutcome, ContractVerification, load_contract
-from mesh_platform.ports.store import DayPartitions, current_snapshot, publish_snapshot
+from mesh_platform.ports.publish import publish_snapshot
+from mesh_platform.ports.store import DayPartitions, current_snapshot
 
 CONTRACT = """
 dataset: ds/marts/events

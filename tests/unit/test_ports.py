@@ -10,14 +10,10 @@ import duckdb
 import pytest
 
 from mesh_platform.ports.location import load_catalog, port_store
+from mesh_platform.ports.publish import publish_snapshot
 from mesh_platform.ports.reader import connect
-from mesh_platform.ports.store import (
-    RETAINED_SNAPSHOTS,
-    current_snapshot,
-    list_published,
-    publish_snapshot,
-    snapshot_history,
-)
+from mesh_platform.ports.retention import RETAINED_SNAPSHOTS
+from mesh_platform.ports.store import current_snapshot, list_published, snapshot_history
 
 
 @pytest.fixture(autouse=True)

@@ -14,21 +14,16 @@ import duckdb
 import pytest
 
 from mesh_platform.core.failpoints import PUBLISH_POINTS
-from mesh_platform.ports.store import (
-    RETAINED_SNAPSHOTS,
-    content_checksum,
-    current_snapshot,
-    lease_current,
-    list_published,
-    publish_snapshot,
-    snapshot_history,
-)
+from mesh_platform.ports.checksums import content_checksum
+from mesh_platform.ports.publish import publish_snapshot
+from mesh_platform.ports.retention import RETAINED_SNAPSHOTS, lease_current
+from mesh_platform.ports.store import current_snapshot, list_published, snapshot_history
 
 PUBLISHER = textwrap.dedent(
     """
     import sys, duckdb
     from pathlib import Path
-    from mesh_platform.ports.store import publish_snapshot
+    from mesh_platform.ports.publish import publish_snapshot
     con = duckdb.connect()
     con.execute("create table t as select range as id, 'n' || range as name, range * 1.5 as x "
                 "from range(20000) order by random()")
@@ -122,7 +117,7 @@ LEASE_HOLDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from mesh_platform.ports.store import lease_current
+    from mesh_platform.ports.retention import lease_current
     lease = lease_current(Path(sys.argv[1]), "shop", "widgets", 1)
     print(lease.published.snapshot_id, flush=True)
     sys.stdin.read()  # hold the lease until the test closes our stdin (or kills us)

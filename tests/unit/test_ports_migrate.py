@@ -11,9 +11,10 @@ from pathlib import Path
 
 import duckdb
 
+from mesh_platform.ports.checksums import content_checksum
 from mesh_platform.ports.migrate import migrate_ports
 from mesh_platform.ports.records import read_governance_record
-from mesh_platform.ports.store import content_checksum, current_snapshot
+from mesh_platform.ports.store import current_snapshot
 
 MESH = Path(sys.executable).parent / "mesh"
 

@@ -10,17 +10,12 @@ import duckdb
 import pytest
 from pyiceberg.expressions import EqualTo
 
+from mesh_platform.ports.checksums import content_checksum
 from mesh_platform.ports.location import load_catalog, port_store
+from mesh_platform.ports.publish import publish_snapshot
 from mesh_platform.ports.reader import connect
-from mesh_platform.ports.store import (
-    RETAINED_SNAPSHOTS,
-    DayPartitions,
-    content_checksum,
-    current_snapshot,
-    lease_current,
-    publish_snapshot,
-    snapshot_history,
-)
+from mesh_platform.ports.retention import RETAINED_SNAPSHOTS, lease_current
+from mesh_platform.ports.store import DayPartitions, current_snapshot, snapshot_history
 
 DAYS = [date(2026, 1, d) for d in range(1, 6)]
 

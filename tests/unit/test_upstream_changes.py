@@ -12,7 +12,8 @@ from mesh_platform.ports.changes import (
     record_path,
     save_records,
 )
-from mesh_platform.ports.store import DayPartitions, publish_snapshot
+from mesh_platform.ports.publish import publish_snapshot
+from mesh_platform.ports.store import DayPartitions
 
 PLAYS = "playback.play_events v1"
 CATALOG = "artists.track_catalog v1"

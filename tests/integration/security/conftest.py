@@ -20,7 +20,7 @@ from mesh_platform.access.service import AccessService
 from mesh_platform.catalog.build import build_catalog
 from mesh_platform.core.environment import MeshEnvironment, get_environment
 from mesh_platform.portal import create_app
-from mesh_platform.ports.store import publish_snapshot
+from mesh_platform.ports.publish import publish_snapshot
 
 from ...conftest import REPO
 
