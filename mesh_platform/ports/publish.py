@@ -382,7 +382,8 @@ def _commit(
     published = snapshot_port(
         f"{domain}.{port}", _version_of(table), table, table.current_snapshot()
     )
-    assert published is not None
+    if published is None:  # the commit carried the summary: only a bug gets here
+        raise RuntimeError(f"port {domain}.{port}: the commit's snapshot has no mesh summary")
     return published
 
 
