@@ -68,6 +68,20 @@ def fresh_dir(bench: Bench, name: str, ports_from: Path | None = None) -> Path:
     return path
 
 
+def export_current_ports(ports_dir: Path, target: Path) -> None:
+    """The current snapshot of every published port as the peers read it, at
+    ``<target>/<domain>/<port>/v<N>/current.parquet/`` — a folder of hard links to the
+    snapshot's data files: what a mesh step pins for its dbt sources (ports/pinned.py)."""
+    from mesh_platform.ports.store import list_published
+
+    for published in list_published(ports_dir):
+        domain, port = published.address.split(".", 1)
+        folder = target / domain / port / f"v{published.version}" / "current.parquet"
+        folder.mkdir(parents=True)
+        for i, file in enumerate(published.files):
+            _link_or_copy(file, str(folder / f"{i:05d}-{Path(file).name}"))
+
+
 def manifest_stamp() -> tuple[int, ...]:
     """When each domain's manifest was last written (a variant must not re-parse any)."""
     paths = sorted((REPO / "dbt_project").glob("*/target/manifest.json"))
@@ -147,7 +161,7 @@ def run_rep(bench: Bench, rep: int) -> None:
         )
     if ports_copy.exists():
         shutil.rmtree(ports_copy)
-    shutil.copytree(mesh_dir / "ports", ports_copy, symlinks=True)
+    export_current_ports(mesh_dir / "ports", ports_copy)
 
     day = append_day(mesh_dir / "operational")
     since = time.time()
