@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -165,10 +167,21 @@ def run_domain_step(
     upstream = resolve_upstream(env.ports_dir, upstream_ports(bindings.manifest, domain))
     changes = _upstream_changes(context, bindings, load_records(record, rebuilt), upstream)
     with pinned_inputs(env.ports_dir, env.data_dir, context.op_def.name, upstream) as inputs:
-        yield from _build(
-            context, dbt, bindings, port_keys, gate, engine, target_path, drift, failures,
-            rebuilt, changes, {"MESH_PORTS_DIR": str(inputs)},
-        )  # fmt: skip
+        plan = _StepPlan(engine, target_path, drift, failures, rebuilt, changes, inputs)
+        yield from _build(context, dbt, bindings, port_keys, gate, plan)
+
+
+@dataclass
+class _StepPlan:
+    """What :func:`run_domain_step` decided before dbt runs."""
+
+    engine: Any
+    target_path: Path
+    drift: Any  # the source drift that holds models back (build/source_drift.py)
+    failures: list[str]
+    rebuilt: list[str]  # the asset keys this run rebuilds
+    changes: UpstreamChanges
+    inputs: Path  # the step's pinned upstream ports: dbt's MESH_PORTS_DIR
 
 
 def _build(
@@ -177,17 +190,13 @@ def _build(
     bindings: DomainBindings,
     port_keys: Mapping[dg.AssetKey, str],
     gate: governance.GovernanceGate,
-    engine: Any,
-    target_path: Any,
-    drift: Any,
-    failures: list[str],
-    rebuilt: list[str],
-    changes: UpstreamChanges,
-    inputs_env: dict[str, str],
+    plan: _StepPlan,
 ) -> Iterator[Any]:
     """dbt, then the audit and publish of what it built (see :func:`run_domain_step`)."""
     env = get_environment()
     domain = bindings.domain.name
+    engine, target_path, drift, failures = plan.engine, plan.target_path, plan.drift, plan.failures
+    rebuilt, changes = plan.rebuilt, plan.changes
     record = record_path(target_path)
     held: dict[str, dg.Output] = {}
     failpoint("build.before_dbt")
@@ -196,7 +205,7 @@ def _build(
         **_partition_env(context),
         **changes.env(),
         **_engine_env(engine, env, domain),
-        **inputs_env,
+        "MESH_PORTS_DIR": str(plan.inputs),
     }
     exclude = sorted(bindings.manifest["nodes"][uid]["name"] for uid in drift.models)
     with domain_invocation_env(domain, step_env):
