@@ -43,6 +43,7 @@ def run_checks(env: MeshEnvironment) -> list[Check]:
         dbt_manifest,
         workspace_entries,
         data_writable,
+        port_store_reachable,
         telemetry_env,
         telemetry_dagster_yaml,
         spark_engine,
@@ -175,6 +176,28 @@ def data_writable(env: MeshEnvironment) -> Check:
         f"not writable: {', '.join(bad)}" if bad else f"writable under {env.data_dir}",
         "" if not bad else "fix the permissions, or set MESH_DATA_DIR to a writable folder",
     )
+
+
+def port_store_reachable(env: MeshEnvironment) -> Check:
+    """The ports' catalog opens and, on S3, the bucket answers (MESH_PORTS_URI/_CATALOG)."""
+    from mesh_platform.ports.location import arrow_filesystem, fs_path, load_catalog, port_store
+
+    try:
+        store = port_store(env.ports_dir)
+        if store.catalog_uri.startswith("sqlite") and not env.ports_dir.exists():
+            return Check("ports", True, f"local store at {store.data_uri} (nothing published yet)")
+        load_catalog(store)
+        if not store.is_local:
+            arrow_filesystem(store).get_file_info(fs_path(store.data_uri))
+    except Exception as exc:  # any failure to reach the store is the finding
+        return Check(
+            "ports",
+            False,
+            f"the port store cannot be reached: {exc}",
+            "check MESH_PORTS_URI, MESH_PORTS_CATALOG and the AWS_* variables (README, Ports)",
+        )
+    where = "local path" if store.is_local else "object storage"
+    return Check("ports", True, f"Iceberg tables at {store.data_uri} ({where})")
 
 
 def telemetry_env(env: MeshEnvironment) -> Check:
