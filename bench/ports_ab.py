@@ -103,7 +103,7 @@ def _one(work: Path, scale: float, rep: int, name: str, root: Path, source: Path
         sample = run_measured(f"{name}:{kind}", rep, cmd, env=env, cwd=root,
                               log=logs / f"s{scale:g}-r{rep}-{name}-{kind}.log")  # fmt: skip
         print(f"{sample.wall_s:.1f} s, {sample.peak_rss_mib:.0f} MiB", flush=True)
-        row = {"scale": scale, "variant": name, "kind": kind, **sample.to_json()}
+        row = {**sample.to_json(), "scale": scale, "variant": name, "kind": kind}
         out.append(row)
         return row
 
@@ -139,7 +139,8 @@ def render(result: dict) -> str:
     ]
     by: dict[tuple, list[dict]] = {}
     for s in result["samples"]:
-        by.setdefault((s["scale"], s["kind"], s["variant"]), []).append(s)
+        variant = s["variant"].split(":")[0]  # (older results: "<variant>:<kind>")
+        by.setdefault((s["scale"], s["kind"], variant), []).append(s)
     for scale in sorted({s["scale"] for s in result["samples"]}):
         for kind in ("full", "day", "read"):
             before = by.get((scale, kind, "before"), [])
@@ -154,7 +155,7 @@ def render(result: dict) -> str:
             label = {"full": "full build", "day": "one new day", "read": "reader query (median)"}
             lines.append(f"| {scale:g} | {label[kind]} | {b:.2f} | {a:.2f} | {a / b:.2f} | "
                          f"{bp:.0f} | {ap:.0f} |")  # fmt: skip
-    opens = [(s["variant"], s["scale"], s.get("open_s")) for s in result["samples"]
+    opens = [(s["variant"].split(":")[0], s["scale"], s.get("open_s")) for s in result["samples"]
              if s["kind"] == "read" and "open_s" in s]  # fmt: skip
     if opens:
         lines += ["", "Reader open (every port resolved and leased): " + ", ".join(
