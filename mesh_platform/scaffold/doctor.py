@@ -196,6 +196,19 @@ def port_store_reachable(env: MeshEnvironment) -> Check:
             f"the port store cannot be reached: {exc}",
             "check MESH_PORTS_URI, MESH_PORTS_CATALOG and the AWS_* variables (README, Ports)",
         )
+    from mesh_platform.ports.migrate import old_ports
+
+    old = old_ports(env.ports_dir)
+    if old:
+        names = ", ".join(f"{d}.{p} v{v}" for d, p, v, _ in old[:3]) + (
+            " …" if len(old) > 3 else ""
+        )
+        return Check(
+            "ports",
+            False,
+            f"{len(old)} port version(s) in the old snapshot format, invisible to readers: {names}",
+            "run `mesh ports migrate` (README, Ports)",
+        )
     where = "local path" if store.is_local else "object storage"
     return Check("ports", True, f"Iceberg tables at {store.data_uri} ({where})")
 

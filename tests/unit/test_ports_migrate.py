@@ -111,3 +111,17 @@ def test_the_command_reports_each_port(tmp_path):
     assert (data / "ports" / "mesh.duckdb").exists()  # the views file names the new table
     views = duckdb.connect(str(data / "ports" / "mesh.duckdb"), read_only=True)
     assert views.execute("select count(*) from shop.orders").fetchone()[0] == 30
+
+
+def test_doctor_points_at_the_migration_until_it_is_done(tmp_path, monkeypatch):
+    from mesh_platform.core.environment import get_environment
+    from mesh_platform.scaffold.doctor import port_store_reachable
+
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / "data"))
+    env = get_environment()
+    old_port(env.ports_dir, "shop", "orders", per_day=False)
+    check = port_store_reachable(env)
+    assert not check.ok and "shop.orders v1" in check.detail
+    assert "mesh ports migrate" in check.fix
+    migrate_ports(env.ports_dir)
+    assert port_store_reachable(env).ok
