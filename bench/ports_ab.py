@@ -24,6 +24,7 @@ import json
 import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--before", type=Path, required=True, help="checkout of the old store")
     parser.add_argument("--scales", default="1,10")
     parser.add_argument("--reps", type=int, default=1)
-    parser.add_argument("--work", type=Path, default=Path("/tmp/mesh-ports-ab"))
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "mesh-ports-ab")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args(argv)
     variants = {"before": args.before.resolve(), "after": REPO}
@@ -66,9 +67,9 @@ def main(argv: list[str] | None = None) -> None:
     for scale in [float(s) for s in args.scales.split(",")]:
         source = args.work / f"s{scale:g}-sources"
         if not source.exists():
-            _run([str(REPO / ".venv/bin/mesh"), "generate", "--scale", f"{scale:g}"],
-                 {"MESH_DATA_DIR": str(source.parent / f"s{scale:g}-gen")})  # fmt: skip
-            shutil.move(source.parent / f"s{scale:g}-gen" / "operational", source)
+            from operational import generate
+
+            generate(source, scale=scale)
         for rep in range(1, args.reps + 1):
             for name, root in variants.items():
                 samples += _one(args.work, scale, rep, name, root, source)
@@ -76,13 +77,6 @@ def main(argv: list[str] | None = None) -> None:
               "before": str(args.before)}, "samples": samples}  # fmt: skip
     json_path, md_path = write(result, args.out, "ports-iceberg", render=render)
     print(f"wrote {json_path} and {md_path}")
-
-
-def _run(cmd: list[str], env: dict[str, str]) -> None:
-    import os
-    import subprocess
-
-    subprocess.run(cmd, env={**os.environ, **env}, check=True, cwd=REPO, capture_output=True)
 
 
 def _one(work: Path, scale: float, rep: int, name: str, root: Path, source: Path) -> list[dict]:
