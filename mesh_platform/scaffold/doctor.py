@@ -184,8 +184,9 @@ def port_store_reachable(env: MeshEnvironment) -> Check:
 
     try:
         store = port_store(env.ports_dir)
+        where = "local path" if store.is_local else "object storage"
         if store.catalog_uri.startswith("sqlite") and not env.ports_dir.exists():
-            return Check("ports", True, f"local store at {store.data_uri} (nothing published yet)")
+            return Check("ports", True, f"{store.data_uri} ({where}; nothing published yet)")
         load_catalog(store)
         if not store.is_local:
             arrow_filesystem(store).get_file_info(fs_path(store.data_uri))
@@ -209,7 +210,6 @@ def port_store_reachable(env: MeshEnvironment) -> Check:
             f"{len(old)} port version(s) in the old snapshot format, invisible to readers: {names}",
             "run `mesh ports migrate` (README, Ports)",
         )
-    where = "local path" if store.is_local else "object storage"
     return Check("ports", True, f"Iceberg tables at {store.data_uri} ({where})")
 
 
