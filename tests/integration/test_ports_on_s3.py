@@ -193,6 +193,7 @@ PUBLISHER = textwrap.dedent(
 
 
 def test_a_reader_during_100_publishes_sees_only_whole_snapshots(s3_server, tmp_path):
+    from mesh_platform.core.environment import temporary_environ
     from mesh_platform.ports.reader import connect, release
 
     # a short grace period: old snapshots expire while the reader reads
@@ -213,9 +214,8 @@ def test_a_reader_during_100_publishes_sees_only_whole_snapshots(s3_server, tmp_
     assert first.strip() == "1"
     done = threading.Event()
     threading.Thread(target=lambda: (publisher.wait(), done.set()), daemon=True).start()
-    saved = {k: os.environ.get(k) for k in s3_server}
-    os.environ.update(env)
-    try:
+    updates = {k: env[k] for k in (*s3_server, "MESH_PORTS_GRACE_SECONDS")}
+    with temporary_environ(updates):
         while not done.is_set():
             try:
                 con = connect(ports_dir)
@@ -225,12 +225,6 @@ def test_a_reader_during_100_publishes_sees_only_whole_snapshots(s3_server, tmp_
                 release(con)
             except Exception as exc:  # any error is a failure of the store's promise
                 errors.append(repr(exc))
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     assert publisher.returncode == 0
     assert errors == []
     assert len(seen) >= 20
