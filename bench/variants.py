@@ -72,14 +72,12 @@ def export_current_ports(ports_dir: Path, target: Path) -> None:
     """The current snapshot of every published port as the peers read it, at
     ``<target>/<domain>/<port>/v<N>/current.parquet/`` — a folder of hard links to the
     snapshot's data files: what a mesh step pins for its dbt sources (ports/pinned.py)."""
+    from mesh_platform.ports.pinned import link_snapshot
     from mesh_platform.ports.store import list_published
 
     for published in list_published(ports_dir):
-        domain, port = published.address.split(".", 1)
-        folder = target / domain / port / f"v{published.version}" / "current.parquet"
-        folder.mkdir(parents=True)
-        for i, file in enumerate(published.files):
-            _link_or_copy(file, str(folder / f"{i:05d}-{Path(file).name}"))
+        files = [Path(f) for f in published.files]
+        link_snapshot(target, published.address, published.version, files, _link_or_copy)
 
 
 def manifest_stamp() -> tuple[int, ...]:

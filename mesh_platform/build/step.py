@@ -195,26 +195,25 @@ def _build(
     """dbt, then the audit and publish of what it built (see :func:`run_domain_step`)."""
     env = get_environment()
     domain = bindings.domain.name
-    engine, target_path, drift, failures = plan.engine, plan.target_path, plan.drift, plan.failures
-    rebuilt, changes = plan.rebuilt, plan.changes
-    record = record_path(target_path)
+    failures = plan.failures
+    record = record_path(plan.target_path)
     held: dict[str, dg.Output] = {}
     failpoint("build.before_dbt")
     step_env = {
         **env.tool_env(),
         **_partition_env(context),
-        **changes.env(),
-        **_engine_env(engine, env, domain),
+        **plan.changes.env(),
+        **_engine_env(plan.engine, env, domain),
         "MESH_PORTS_DIR": str(plan.inputs),
     }
-    exclude = sorted(bindings.manifest["nodes"][uid]["name"] for uid in drift.models)
+    exclude = sorted(bindings.manifest["nodes"][uid]["name"] for uid in plan.drift.models)
     with domain_invocation_env(domain, step_env):
-        _prepare_engine(engine, context, env, domain, target_path)
+        _prepare_engine(plan.engine, context, env, domain, plan.target_path)
         invocation = dbt.cli(
             _dbt_build_args(context) + (["--exclude", " ".join(exclude)] if exclude else []),
             context=context,
             raise_on_error=False,
-            target_path=target_path,
+            target_path=plan.target_path,
         )
         for event in invocation.stream():
             uid = port_keys.get(getattr(event, "asset_key", None) or _output_key(context, event))
@@ -223,7 +222,7 @@ def _build(
             else:
                 yield event
     failpoint("build.after_dbt")
-    locked = engine.name == "duckdb" and not held and _locked_out(invocation)
+    locked = plan.engine.name == "duckdb" and not held and _locked_out(invocation)
     if not invocation.is_successful() and locked:
         # another process held the domain's DuckDB file: transient, the retry policy retries
         raise TransientBuildError(
@@ -231,13 +230,15 @@ def _build(
             "process holds it); retrying"
         )
     if invocation.is_successful():
-        save_records(record, rebuilt, changes)  # what these models were built from
+        save_records(record, plan.rebuilt, plan.changes)  # what these models were built from
     else:
         failures.append(
             f"domain {domain}: dbt build failed — {invocation.get_error() or 'see the step logs'}. "
             "The models above that failed were not built and nothing downstream was published."
         )
-    yield from _audit_and_publish(context, bindings, gate, held, failures, drift.models, engine)
+    yield from _audit_and_publish(
+        context, bindings, gate, held, failures, plan.drift.models, plan.engine
+    )
     if failures:
         # Bad data or a failed model is not transient: retrying would only fail again.
         raise dg.Failure(description="\n".join(failures), allow_retries=False)

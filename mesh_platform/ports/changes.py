@@ -82,12 +82,6 @@ def upstream_state(
     return {f"{address} v{major}": _state(p) for (address, major), p in resolved.items()}
 
 
-def read_upstream(
-    ports_dir: Path | PortStore, ports: list[tuple[str, int]]
-) -> dict[str, dict[str, Any]]:
-    return upstream_state(resolve_upstream(ports_dir, ports))
-
-
 def decide(
     records: list[dict[str, dict[str, Any]] | None],
     current: dict[str, dict[str, Any]],

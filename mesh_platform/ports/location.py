@@ -69,12 +69,6 @@ def port_store(anchor: Path | PortStore) -> PortStore:
     return PortStore(anchor=anchor, data_uri=data_uri, catalog_uri=catalog_uri)
 
 
-def port_store_for_uri(uri: str) -> PortStore:
-    """A store good enough to read the files at ``uri`` (a table location or data file): the
-    filesystem follows the URI's scheme, whatever this process's ``MESH_PORTS_URI`` says."""
-    return PortStore(anchor=Path("."), data_uri=uri, catalog_uri="")
-
-
 def s3_properties() -> dict[str, str]:
     """pyiceberg's FileIO properties from the standard AWS_* variables."""
     names = (
@@ -95,9 +89,15 @@ _filesystems: dict[tuple[str, ...], Any] = {}
 
 def arrow_filesystem(store: PortStore) -> Any:
     """A pyarrow filesystem for the store's data (one per process and setting)."""
+    return filesystem_for(store.data_uri)
+
+
+def filesystem_for(uri: str) -> Any:
+    """A pyarrow filesystem for files at ``uri``: S3 (from the ``AWS_*`` variables) for an
+    ``s3://`` URI, the local one otherwise — whatever this process's ``MESH_PORTS_URI`` says."""
     from pyarrow import fs
 
-    if store.is_local:
+    if not uri.startswith("s3://"):
         return fs.LocalFileSystem()
     props = s3_properties()
     key = tuple(sorted(props.items()))

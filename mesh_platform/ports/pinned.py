@@ -22,7 +22,7 @@ import hashlib
 import os
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from mesh_platform.core.address import PortAddress
@@ -65,18 +65,27 @@ def pinned_inputs(
                     "while the step started; run the step again"
                 )
             leases.append(lease)
-            parsed = PortAddress.parse(address)
-            target = folder / parsed.domain / parsed.port / f"v{major}" / POINTER
-            target.mkdir(parents=True)
-            for i, uri in enumerate(published.files):
-                local = _local_file(store, root, uri)
-                os.symlink(local, target / f"{i:05d}-{local.name}")
+            local = [_local_file(store, root, uri) for uri in published.files]
+            link_snapshot(folder, address, major, local, os.symlink)
         yield folder
     finally:
         for lease in leases:
             lease.release()
         if not store.is_local:
             prune_cache(data_dir)
+
+
+def link_snapshot(
+    root: Path, address: str, major: int, files: list[Path], link: Callable[[str, str], None]
+) -> Path:
+    """``<root>/<domain>/<port>/v<major>/current.parquet/``: one ``link`` per snapshot file,
+    named so DuckDB and Spark read the folder as one table (no leading ``.`` or ``_``)."""
+    parsed = PortAddress.parse(address)
+    target = root / parsed.domain / parsed.port / f"v{major}" / POINTER
+    target.mkdir(parents=True)
+    for i, file in enumerate(files):
+        link(str(file), str(target / f"{i:05d}-{file.name}"))
+    return target
 
 
 def _local_file(store: PortStore, root: Path, uri: str) -> Path:

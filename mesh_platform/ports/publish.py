@@ -50,7 +50,6 @@ from mesh_platform.ports.store import (
     PublishedPort,
     day_of,
     fsync,
-    fsync_dir,
     load_table,
     port_dir,
     snapshot_files,
@@ -308,7 +307,7 @@ def _place(store: PortStore, staging: Path, location: str, commit_id: str) -> li
     """The URIs of the new data files: where they are (local) or where they were uploaded."""
     files = sorted(p for p in staging.rglob("*.parquet") if not p.name.startswith("."))
     if store.is_local:
-        fsync_dir(staging)
+        fsync(staging)  # the folder: its new entries
         return [str(p) for p in files]
     filesystem = arrow_filesystem(store)
     uris = []

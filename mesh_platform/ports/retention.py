@@ -18,7 +18,6 @@ reads it completely.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import uuid
@@ -32,8 +31,9 @@ from mesh_platform.ports.store import (
     PublishedPort,
     current_snapshot,
     load_table,
+    read_object,
     snapshot_files,
-    write_json_atomic,
+    write_object,
 )
 
 RETAINED_SNAPSHOTS = 5
@@ -88,15 +88,7 @@ def _write_lease(store: PortStore, published: PublishedPort) -> str:
         "expires_at": expires.isoformat(),
         "holder": f"{socket.gethostname()}:{os.getpid()}",
     }
-    filesystem = arrow_filesystem(store)
-    if store.is_local:
-        path = store.local_path(uri)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(path, payload)
-    else:
-        with filesystem.open_output_stream(fs_path(uri)) as sink:
-            sink.write(json.dumps(payload).encode())
-    return uri
+    return write_object(store, uri, payload)
 
 
 def _live_leases(store: PortStore, location: str) -> list[dict[str, Any]]:
@@ -107,13 +99,12 @@ def _live_leases(store: PortStore, location: str) -> list[dict[str, Any]]:
     selector = fs.FileSelector(fs_path(_lease_dir(location)), allow_not_found=True)
     live = []
     now = datetime.now(UTC)
+    prefix = "s3://" if location.startswith("s3://") else ""
     for info in filesystem.get_file_info(selector):
         if info.type != fs.FileType.File or not info.base_name.endswith(".json"):
             continue
-        try:
-            with filesystem.open_input_stream(info.path) as stream:
-                lease = json.loads(stream.read())
-        except (OSError, ValueError):
+        lease = read_object(store, prefix + info.path)
+        if lease is None:
             continue
         if datetime.fromisoformat(lease["expires_at"]) < now:
             with contextlib.suppress(OSError):

@@ -14,7 +14,7 @@ import itertools
 from typing import Any
 
 from mesh_platform.core.sql import quote_literal
-from mesh_platform.ports.location import arrow_filesystem, fs_path, port_store_for_uri
+from mesh_platform.ports.location import filesystem_for, fs_path
 from mesh_platform.ports.store import PublishedPort
 
 _names = itertools.count()
@@ -42,7 +42,7 @@ def snapshot_schema(published: PublishedPort) -> Any:
     """The Arrow schema of ``published``'s files."""
     import pyarrow.parquet as pq
 
-    filesystem = arrow_filesystem(port_store_for_uri(published.path))
+    filesystem = filesystem_for(published.path)
     return pq.read_schema(_paths(published)[0], filesystem=filesystem)
 
 
@@ -50,6 +50,6 @@ def snapshot_dataset(published: PublishedPort, schema: Any = None) -> Any:
     """A pyarrow dataset over ``published``'s files (``schema``: e.g. fewer columns)."""
     import pyarrow.dataset as ds
 
-    filesystem = arrow_filesystem(port_store_for_uri(published.path))
+    filesystem = filesystem_for(published.path)
     schema = schema if schema is not None else snapshot_schema(published)
     return ds.dataset(_paths(published), filesystem=filesystem, format="parquet", schema=schema)

@@ -98,10 +98,6 @@ def fsync(path: Path) -> None:
         os.close(fd)
 
 
-def fsync_dir(directory: Path) -> None:
-    fsync(directory)
-
-
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
@@ -259,14 +255,7 @@ def record_json(
     """Write a small JSON record beside the port version's table (atomically: a reader sees
     the previous record or the new one). Returns where."""
     store = port_store(ports_dir)
-    uri = f"{store.table_location(domain, port, version)}/mesh/{name}"
-    if store.is_local:
-        path = store.local_path(uri)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(path, payload)
-    else:  # an S3 PUT replaces the object atomically
-        with arrow_filesystem(store).open_output_stream(fs_path(uri)) as sink:
-            sink.write(json.dumps(payload, indent=2, sort_keys=True).encode())
+    uri = write_object(store, f"{store.table_location(domain, port, version)}/mesh/{name}", payload)
     failpoint(f"publish.{Path(name).stem}_recorded")
     return uri
 
@@ -276,7 +265,24 @@ def read_record(
 ) -> dict[str, Any] | None:
     """A record :func:`record_json` wrote; None if there is none or it is unreadable."""
     store = port_store(ports_dir)
-    uri = f"{store.table_location(domain, port, version)}/mesh/{name}"
+    return read_object(store, f"{store.table_location(domain, port, version)}/mesh/{name}")
+
+
+def write_object(store: PortStore, uri: str, payload: dict[str, Any]) -> str:
+    """Write a small JSON object at ``uri`` atomically — a rename on disk, one PUT on S3 — so
+    a reader sees the previous object or the new one, never half of one. Returns ``uri``."""
+    if store.is_local:
+        path = store.local_path(uri)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, payload)
+    else:
+        with arrow_filesystem(store).open_output_stream(fs_path(uri)) as sink:
+            sink.write(json.dumps(payload, indent=2, sort_keys=True).encode())
+    return uri
+
+
+def read_object(store: PortStore, uri: str) -> dict[str, Any] | None:
+    """The JSON object at ``uri``; None if there is none or it is unreadable."""
     try:
         with arrow_filesystem(store).open_input_stream(fs_path(uri)) as stream:
             return json.loads(stream.read())

@@ -8,9 +8,10 @@ from mesh_platform.ports.changes import (
     CHANGED_FROM_ENV,
     decide,
     load_records,
-    read_upstream,
     record_path,
+    resolve_upstream,
     save_records,
+    upstream_state,
 )
 from mesh_platform.ports.publish import publish_snapshot
 from mesh_platform.ports.store import DayPartitions
@@ -85,7 +86,7 @@ def test_reads_published_ports_and_remembers_what_was_read(tmp_path):
     con.execute("create table catalog as select 1 as id")
     publish_snapshot(con, "catalog", tmp_path, "artists", "track_catalog", 1)
     ports = [("artists.track_catalog", 1), ("playback.play_events", 1), ("x.missing", 1)]
-    first = read_upstream(tmp_path, ports)
+    first = upstream_state(resolve_upstream(tmp_path, ports))
     assert sorted(first[PLAYS]["days"]) == ["2026-01-01", "2026-01-02", "2026-01-03"]
     assert "checksum" in first[CATALOG] and first["x.missing v1"] == {"snapshot": None}
     record = record_path(tmp_path / "step")
@@ -101,6 +102,7 @@ def test_reads_published_ports_and_remembers_what_was_read(tmp_path):
         partitions=DayPartitions("event_date", ()),
     )  # fmt: skip
     later = decide(
-        load_records(record, ["artists/artist_royalties"]), read_upstream(tmp_path, ports)
+        load_records(record, ["artists/artist_royalties"]),
+        upstream_state(resolve_upstream(tmp_path, ports)),
     )
     assert later.changed_from == "2026-01-04"
