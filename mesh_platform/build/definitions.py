@@ -14,10 +14,10 @@ import dagster as dg
 from dagster_dbt.asset_utils import (
     DAGSTER_DBT_EXCLUDE_METADATA_KEY,
     DAGSTER_DBT_SELECT_METADATA_KEY,
-    build_dbt_specs,
 )
 
 from mesh_platform.build.dbt_resource import MeshDbtCliResource
+from mesh_platform.build.dbt_specs import build_step_specs
 from mesh_platform.build.engines import engine_for
 from mesh_platform.build.governance_check import GovernanceGate
 from mesh_platform.build.step import run_domain_step
@@ -43,7 +43,7 @@ TRANSIENT_RETRIES = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EX
 
 # dagster-dbt's public `@dbt_assets` takes no extra check specs; the contract and governance
 # checks must live on the same multi-asset as the dbt models (blocking, one step), so the specs
-# come from `build_dbt_specs`, the function `@dbt_assets` itself is built on.
+# come from `build_step_specs` (dagster-dbt's `build_dbt_specs` loop, see build/dbt_specs.py).
 require_tested("dagster-dbt", "the domain's dbt steps (mesh_platform/build/definitions.py)")
 
 
@@ -136,15 +136,7 @@ def _after_rejecting_ports(bindings: DomainBindings) -> set[str]:
 
 def _dbt_multi_asset(bindings, translator, gate, name, select, exclude, partitions_def):
     manifest = bindings.manifest
-    specs, dbt_check_specs = build_dbt_specs(
-        translator=translator,
-        manifest=manifest,
-        select=select,
-        exclude=exclude,
-        selector="",
-        io_manager_key=None,
-        project=None,
-    )
+    specs, dbt_check_specs = build_step_specs(translator, manifest, select, exclude)
     spec_keys = {spec.key for spec in specs}
     port_keys: dict[dg.AssetKey, str] = {}
     contract_checks = []

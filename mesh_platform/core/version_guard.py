@@ -7,8 +7,10 @@ in one module, each for a measured gain or a need no public API meets (see the m
   a host lock: correctness on the embedded instance; event batches in one transaction);
 - ``build/dbt_resource.py`` — dagster-dbt's invocation internals (no ``dbt --version``
   subprocess; dbt run in the step's process: 6.5 s less per step);
-- ``build/definitions.py`` — dagster-dbt's ``build_dbt_specs`` (what ``@dbt_assets`` is built
-  on): the contract checks must be blocking checks of the dbt step itself;
+- ``build/definitions.py`` and ``build/dbt_specs.py`` — dagster-dbt's spec building (the loop of
+  ``build_dbt_specs``, what ``@dbt_assets`` is built on, over a selection read from the manifest
+  without dbt-core): the contract checks must be blocking checks of the dbt step itself, and a
+  code server must not import dbt's selector at load;
 - ``build/dbt_in_process.py`` — dbt-duckdb's connection manager state (a fresh DuckDB
   environment per in-process invocation);
 - ``production/stack.py`` — Dagster's gRPC client (waiting for a code server to answer).
