@@ -120,8 +120,8 @@ def test_loading_a_domain_does_not_import_dbt_core_selector():
     env = apply_tool_env()
     domain = sorted(d.name for d in load_all_domains(env.domains_dir))[0]
     code = (
-        "import sys, importlib; importlib.import_module('domains.%s.definitions').defs; "
-        "print(sorted(m for m in ('dbt.graph', 'networkx') if m in sys.modules))" % domain
+        f"import sys, importlib; importlib.import_module('domains.{domain}.definitions').defs; "
+        "print(sorted(m for m in ('dbt.graph', 'networkx') if m in sys.modules))"
     )
     out = subprocess.run(  # noqa: S603 (this interpreter, fixed code)
         [sys.executable, "-c", code], cwd=REPO, check=True, capture_output=True, text=True
