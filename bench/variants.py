@@ -11,7 +11,9 @@ One repetition runs, in this order (each depends on the one before):
    91 days, with dbt's partial-parse caches and the Dagster instance warm (skipped with
    ``--no-warm-rebuild``);
 4. ``dbt_build``: plain dbt, per domain, in a fresh dir with the ports of step 1;
-5. ``raw_duckdb``: the run SQL dbt wrote in step 4, executed by DuckDB in a fresh dir.
+5. ``raw_duckdb``: the run SQL dbt wrote in step 4, executed by DuckDB in a fresh dir;
+6. ``dbt_monolith``: every domain's models in one generated dbt project (cross-domain reads as
+   ``ref``), one ``dbt build --threads 2``, in a fresh dir (``bench.peer_monolith``).
 """
 
 from __future__ import annotations
@@ -119,13 +121,16 @@ def _breakdown(bench: Bench, data_dir: Path, since: float) -> dict:
     )
 
 
-def _port_rows(data_dir: Path, ports: dict[str, str]) -> dict[str, int | None]:
-    """Rows of each output-port table in a data dir's warehouse files (read-only)."""
+def _port_rows(
+    data_dir: Path, ports: dict[str, str], database_name: str | None = None
+) -> dict[str, int | None]:
+    """Rows of each output-port table in a data dir's warehouse files (read-only): the
+    domain's own file, or one file for every domain (``database_name``, the monolith's)."""
     import duckdb
 
     out: dict[str, int | None] = {}
     for address, relation in ports.items():
-        domain = address.split(".")[0]
+        domain = database_name or address.split(".")[0]
         database = data_dir / "warehouse" / f"{domain}.duckdb"
         try:
             con = duckdb.connect(str(database), read_only=True)
@@ -187,16 +192,33 @@ def run_rep(bench: Bench, rep: int) -> None:
                "--report", str(bench.work / "logs" / f"r{rep}-raw.json")]  # fmt: skip
     measure(bench, "raw_duckdb", rep, raw_cmd, raw_dir)
 
+    from bench import peer_monolith
+
+    project = bench.work / "monolith-project"
+    if not project.exists():  # generated once per bench run, untimed (a team has it already)
+        peer_monolith.generate(project, bench.domains)
+    mono_dir = fresh_dir(bench, f"r{rep}-monolith")
+    mono_cmd = [PY, "-m", "bench.peer_monolith", "--data-dir", str(mono_dir),
+                "--project", str(project), "--threads", "2",
+                "--report", str(bench.work / "logs" / f"r{rep}-monolith.json")]  # fmt: skip
+    measure(bench, "dbt_monolith", rep, mono_cmd, mono_dir)
+
     relations = bench.extra.get("port_relations") or {}
     dbt_rows, raw_rows = _port_rows(dbt_dir, relations), _port_rows(raw_dir, relations)
+    mono_rows = _port_rows(mono_dir, relations, peer_monolith.NAME)
     bench.record(
         "consistency",
         rep,
         {
-            a: {"mesh": published.get(a), "dbt": dbt_rows.get(a), "raw": raw_rows.get(a)}
+            a: {
+                "mesh": published.get(a),
+                "dbt": dbt_rows.get(a),
+                "raw": raw_rows.get(a),
+                "monolith": mono_rows.get(a),
+            }
             for a in relations
         },
     )
     if not bench.keep:
-        for path in (mesh_dir, dbt_dir, raw_dir, ports_copy):
+        for path in (mesh_dir, dbt_dir, raw_dir, mono_dir, ports_copy):
             shutil.rmtree(path, ignore_errors=True)

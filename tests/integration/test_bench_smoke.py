@@ -85,7 +85,7 @@ def test_bench_at_a_tiny_scale_writes_every_figure(tmp_path: Path):
         assert stats["peak_rss_mib"]["median"] > 0
         assert variant in {s["variant"] for s in result["samples"]}
     assert all(value and value > 0 for value in result["ratios"].values()), result["ratios"]
-    for name in ("mesh/raw", "mesh/dbt", "increment/full"):
+    for name in ("mesh/raw", "mesh/dbt", "mesh/monolith", "increment/full"):
         assert name in markdown
 
     defs = result["defs_load"]
@@ -96,7 +96,7 @@ def test_bench_at_a_tiny_scale_writes_every_figure(tmp_path: Path):
     assert result["soda"]["checks"] > 0 and result["soda"]["share_of_full_wall"] > 0
     assert result["breakdown_summary"]["mesh_full"]["dbt_exec_s"] > 0
     for address, rows in result["consistency"].items():
-        assert len(set(rows.values())) == 1, (address, rows)  # raw, dbt and mesh built the same
+        assert len(set(rows.values())) == 1, (address, rows)  # raw, dbt, monolith, mesh agree
     assert result["machine"]["cpus"] >= 1
     parse = result["dbt_parse"]  # one project per domain: an edit re-parses only its domain
     assert parse["reparsed_after_edit"] == [parse["edited_domain"]]
