@@ -55,7 +55,11 @@ class RowRule:
 
     @property
     def reason(self) -> str:
-        return f"{self.check.label} (check {self.check.name})"
+        """Column and check type, the check's own ``name`` from the contract when it has one
+        (what it means), and the check's name in Dagster."""
+        named = self.check.config.get("name")
+        meaning = f": {named}" if named else ""
+        return f"{self.check.label}{meaning} (check {self.check.name})"
 
 
 class UnsupportedCheck(ValueError):

@@ -28,7 +28,7 @@ from mesh_platform.build.port_uniqueness import (
     published_elsewhere,
     with_port_diagnostics,
 )
-from mesh_platform.build.rejects import publish_split, split_port
+from mesh_platform.build.rejects import missing_predicate, publish_split, split_port
 from mesh_platform.build.source_drift import drift_failures, source_drift
 from mesh_platform.build.verification import verify_contract
 from mesh_platform.core.bindings import DomainBindings, PortBinding
@@ -233,7 +233,7 @@ def _build(
         save_records(record, plan.rebuilt, plan.changes)  # what these models were built from
     else:
         failures.append(
-            f"domain {domain}: dbt build failed — {invocation.get_error() or 'see the step logs'}. "
+            f"domain {domain}: dbt build failed — {_bounded(invocation.get_error())}. "
             "The models above that failed were not built and nothing downstream was published."
         )
     yield from _audit_and_publish(
@@ -242,6 +242,18 @@ def _build(
     if failures:
         # Bad data or a failed model is not transient: retrying would only fail again.
         raise dg.Failure(description="\n".join(failures), allow_retries=False)
+
+
+ERROR_CHARS = 2000  # of dbt's error in the step's failure: a reader's error can quote a whole line
+
+
+def _bounded(error: object) -> str:
+    """dbt's error for the failure message, cut after :data:`ERROR_CHARS` characters: a
+    reader's error quotes the line it could not read, which can be megabytes of data."""
+    text = str(error or "") or "see the step logs"
+    if len(text) <= ERROR_CHARS:
+        return text
+    return f"{text[:ERROR_CHARS]} … [{len(text) - ERROR_CHARS} more characters, see the step logs]"
 
 
 def _engine_env(engine: Any, env, domain: str) -> dict[str, str]:
@@ -359,7 +371,7 @@ def _audit_and_publish(
                 )
                 continue
             days = _days_built(context, binding)
-            row_filter = _days_filter(days)
+            row_filter = _days_filter(days, binding)
             verification, across = _verify(con, binding, days, row_filter)
             # partial publishing (descriptor opt-in): bad rows move to the rejects table, and
             # the rows left are verified again — what is published passed its contract as is
@@ -477,18 +489,33 @@ def _days_built(context: dg.AssetExecutionContext, binding: PortBinding) -> DayP
     )
 
 
-def _days_filter(days: DayPartitions | None) -> str | None:
+def _days_filter(days: DayPartitions | None, binding: PortBinding | None = None) -> str | None:
     """SQL selecting the rows of the days built: contract checks, the rejects split and the
     data-level governance checks look at those rows only (the other days were verified when
-    they were built)."""
+    they were built).
+
+    Rows whose day is missing (null, or one of the ``missing_values`` the contract declares for
+    the partition column, e.g. the day of an event that landed in a folder that is not a date)
+    belong to no day: every run's verification sees them too, so they are rejected with their
+    reason (or block the publish) instead of silently staying out of every day."""
     if days is None or not days.days:
         return None
     first, last = min(days.days), max(days.days)
     column = quote_ident(days.column)
-    return (
+    in_days = (
         f"{column} >= {quote_literal(first.isoformat())}::date "
         f"and {column} <= {quote_literal(last.isoformat())}::date"
     )
+    missing = _missing_day(binding, days.column) if binding is not None else None
+    return f"({in_days}) or ({missing})" if missing else in_days
+
+
+def _missing_day(binding: PortBinding, column: str) -> str | None:
+    """SQL true for a row whose partition ``column`` the port's contract counts as missing."""
+    for check in binding.contract.checks:
+        if check.check_type == "missing" and check.column == column:
+            return missing_predicate(quote_ident(column), check.config)
+    return None
 
 
 def _days_metadata(published) -> dict[str, Any]:

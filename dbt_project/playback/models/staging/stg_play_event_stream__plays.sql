@@ -1,7 +1,10 @@
 {#- Every line of the stream becomes exactly one row, whatever it holds. A line that is not
     JSON, or a field of the wrong type or an unparseable timestamp, surfaces as nulls that the
     port's contract rejects with a reason (play_events publishes partially, see its descriptor),
-    so a bad line can neither fail the whole read nor vanish. -#}
+    so a bad line can neither fail the whole read nor vanish. A line longer than 64 KiB (a play
+    event is about 200 bytes) is not parsed at all: it gives nulls too, so a huge line costs no
+    JSON document in memory. A day folder whose name is not a date (`date=2026-02-30`) gives a
+    null event_date, rejected by the port's contract rather than failing the read. -#}
 
 with
 
@@ -16,7 +19,7 @@ parsed as (
     -- one parse per line into a struct of texts (see mesh.json_fields): a line that is not a
     -- JSON object gives nulls
     select
-        {{ mesh.json_fields('line', [
+        {{ mesh.json_fields('case when length(line) <= 65536 then line end', [
             'event_id', 'listener_id', 'track_id', 'session_id', 'played_at', 'ms_played',
             'device', 'country_code', 'completed',
         ]) }} as event,
@@ -35,7 +38,7 @@ renamed as (
         event.session_id as session_id,
         -- the stream stamps UTC with a trailing Z: keep UTC whatever the session time zone
         {{ mesh.try_timestamp_utc('event.played_at') }} as played_at,
-        cast({{ adapter.quote('date') }} as date) as event_date,
+        try_cast({{ adapter.quote('date') }} as date) as event_date,
         try_cast(event.ms_played as bigint) as ms_played,
         event.device as device,
         upper(event.country_code) as country_code,
