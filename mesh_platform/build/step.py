@@ -10,6 +10,7 @@ with a message naming domain, product, port, column and check.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -244,13 +245,17 @@ def _build(
         raise dg.Failure(description="\n".join(failures), allow_retries=False)
 
 
-ERROR_CHARS = 2000  # of dbt's error in the step's failure: a reader's error can quote a whole line
+ERROR_CHARS = 2000  # of dbt's error in the step's failure
+# DuckDB's CSV reader quotes the line it could not read (up to 10,000 characters of data)
+_QUOTED_LINE = re.compile(r"^(\s*Original Line:).*$", re.MULTILINE)
 
 
 def _bounded(error: object) -> str:
-    """dbt's error for the failure message, cut after :data:`ERROR_CHARS` characters: a
-    reader's error quotes the line it could not read, which can be megabytes of data."""
+    """dbt's error for the failure message: without the data line a reader's error quotes
+    (the file and line number it also names locate it; the data may be personal), and cut
+    after :data:`ERROR_CHARS` characters."""
     text = str(error or "") or "see the step logs"
+    text = _QUOTED_LINE.sub(r"\1 (not shown here: it is source data; see the file and line)", text)
     if len(text) <= ERROR_CHARS:
         return text
     return f"{text[:ERROR_CHARS]} … [{len(text) - ERROR_CHARS} more characters, see the step logs]"
