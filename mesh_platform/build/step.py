@@ -380,7 +380,9 @@ def _audit_and_publish(
             verification, across = _verify(con, binding, days, row_filter)
             # partial publishing (descriptor opt-in): bad rows move to the rejects table, and
             # the rows left are verified again — what is published passed its contract as is
-            split = split_port(context.log, con, binding, verification, row_filter, across)
+            split = split_port(
+                context.log, con, binding, verification, row_filter, across, _raw(bindings, binding)
+            )
             if split is not None and split.rows_rejected and not split.over_threshold:
                 verification, across = _verify(con, binding, days, row_filter)
             findings = gate.evaluate_at_run(binding, con, env.ports_dir, row_filter)
@@ -454,6 +456,17 @@ def _audit_and_publish(
             yield governance.check_result(key, findings)
     if published_any:
         _refresh_views_file(context, env.ports_dir)
+
+
+def _raw(bindings: DomainBindings, binding: PortBinding) -> str | None:
+    """The relation of the model a port's rejected rows take their raw text from, if any."""
+    raw = binding.port.bad_rows.raw_text if binding.port.bad_rows else None
+    if raw is None:
+        return None
+    for node in domain_models(bindings.manifest, bindings.domain.name).values():
+        if node["name"] == raw.model:
+            return f"{quote_ident(node['schema'])}.{quote_ident(node.get('alias') or raw.model)}"
+    return None
 
 
 def _verify(

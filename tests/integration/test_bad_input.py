@@ -302,6 +302,36 @@ def test_huge_line_and_bad_day_folder_are_rejected_rows_not_a_failed_domain(reje
     assert days.fetchone()[0] == 90  # every real day of the stream is served
 
 
+def test_rejected_lines_keep_their_raw_text_for_the_owners_only(reject_round, bad_env):
+    """Issue 27, finding 8: the owners see what arrived — each rejected event keeps its line
+    (its first 1,000 characters) in `raw_line`; consumers of the port never see that column."""
+    _, path = _rejects(bad_env)
+    reports = reject_round.reports
+
+    def raw_lines(kind: str) -> list[str]:
+        day = _event_day(reports[kind])
+        rows = duckdb.connect().execute(
+            f"select raw_line from read_parquet('{path}') where event_date = date '{day}'"
+        )
+        return [raw for (raw,) in rows.fetchall()]
+
+    (huge,) = raw_lines("huge_line")
+    assert len(huge) == 1000 and huge.startswith('{"event_id":"pe_') and huge.endswith("A" * 900)
+    (cut,) = raw_lines("truncated_file")  # the last line, cut 25 bytes in
+    assert len(cut) == 25 and cut.startswith('{"event_id":')
+    badday = raw_lines("date_folder_not_a_date")
+    assert len(badday) == 2 and all('"event_id":"pe_badday_' in raw for raw in badday)
+    garbled = raw_lines("malformed_json_line")
+    assert len(garbled) == 2 and all(r.endswith(" <<garbled by the collector>>") for r in garbled)
+    every = duckdb.connect().execute(
+        f"select count(*), count(raw_line) from read_parquet('{path}')"
+    )
+    rejected, with_raw = every.fetchone()
+    assert rejected == with_raw  # every rejected row found its line
+    columns = [c[0] for c in connect().execute("describe playback.play_events").fetchall()]
+    assert "raw_line" not in columns
+
+
 def test_bare_carriage_return_inside_a_quoted_csv_field_is_read_as_data(bad_env):
     """Issue 27, finding 8: a bare CR inside a quoted field of the artists export is part of
     the value, not a line break: artist_profiles builds and publishes the name as delivered."""

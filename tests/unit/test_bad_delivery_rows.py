@@ -15,7 +15,12 @@ import duckdb
 import pytest
 import yaml
 
-from mesh_platform.build.rejects import REASON_COLUMN, derive_row_rules, split_bad_rows
+from mesh_platform.build.rejects import (
+    REASON_COLUMN,
+    attach_raw_text,
+    derive_row_rules,
+    split_bad_rows,
+)
 from mesh_platform.build.step import ERROR_CHARS, _bounded, _days_filter
 from mesh_platform.core.contracts import load_contract
 from mesh_platform.ports.store import DayPartitions
@@ -83,3 +88,35 @@ def test_a_readers_error_does_not_carry_the_source_line_into_the_failure():
     assert "CSV Error on Line: 2" in text and "file = events/date=2026-03-01/p.jsonl" in text
     long = _bounded("e" * (ERROR_CHARS + 500))
     assert long.startswith("e" * ERROR_CHARS) and "500 more characters" in long
+
+
+def test_each_rejected_row_keeps_the_raw_text_it_came_from(binding, con):
+    """Rows equal in every port column are told apart by none: each gets one of their lines,
+    each line used once; a row of another day takes no line of this one."""
+    con.execute("create schema staging")
+    con.execute("create table staging.lines (id varchar, day date, raw_line varchar)")
+    con.executemany(
+        "insert into staging.lines values (?, ?, ?)",
+        [
+            ("v1", date(2026, 3, 1), '{"id": "v1"}'),
+            ("v2", date(2026, 3, 2), '{"id": "v2"}'),
+            ("v3", date(1970, 1, 1), '{"id": "v3", "day": "2026-02-30"}'),
+            (None, date(2026, 3, 2), "garbled line A"),
+            (None, date(2026, 3, 2), "garbled line B"),
+            (None, date(2026, 3, 1), "garbled on another day"),
+        ],
+    )
+    con.executemany("insert into marts.visits values (?, ?)", [(None, date(2026, 3, 2))] * 2)
+    where = _days_filter(DayPartitions("day", (date(2026, 3, 2),)), binding)
+    rules = derive_row_rules(binding.contract)
+    split = split_bad_rows(con, "marts.visits", rules, max_share=0.9, row_filter=where)
+    day = ("day", [date(2026, 3, 2), date(1970, 1, 1)])
+    assert attach_raw_text(con, split, "staging.lines", "raw_line", day) == 3
+    rows = con.execute(
+        "select id, day::varchar, raw_line from marts.visits__rejects order by all"
+    ).fetchall()
+    assert rows == [
+        ("v3", "1970-01-01", '{"id": "v3", "day": "2026-02-30"}'),
+        (None, "2026-03-02", "garbled line A"),
+        (None, "2026-03-02", "garbled line B"),
+    ]
