@@ -97,6 +97,8 @@ _PLAY_DAY = {
             "out_of_order",
             "extra_field",
             "empty_file",
+            "huge_line",
+            "date_folder_not_a_date",
         ]
     )
 }
@@ -386,6 +388,42 @@ def empty_file(out: Path) -> FaultReport:
     return FaultReport(**{**report.to_json(), "rows_carried": n})
 
 
+HUGE_LINE_BYTES = 50 * 1024 * 1024  # over DuckDB's default line limit (2 MiB), under 64 MiB
+
+
+@_fault("huge_line", "a 50 MB line (a collector dumped its buffer)", "reject", "playback")
+def huge_line(out: Path) -> FaultReport:
+    path = _day_file(out, "huge_line")
+    lines = _lines(path)
+    i = _picked(lines, 1)[0]
+    lines[i] = lines[i][:40] + b"A" * (HUGE_LINE_BYTES - 41) + b"\n"
+    path.write_bytes(b"".join(lines))
+    return _plays_report(
+        out, "huge_line", path, 1, 0, "event_id", "contract__event_id__missing",
+        f"line {i + 1} is {HUGE_LINE_BYTES} bytes: an event cut after 40 bytes, then filler",
+    )  # fmt: skip
+
+
+BAD_DAY_FOLDER = "date=2026-02-30"  # not a date: February has no 30th
+
+
+@_fault("date_folder_not_a_date", "plays landed in date=2026-02-30/", "reject", "playback")
+def date_folder_not_a_date(out: Path) -> FaultReport:
+    source = _day_file(out, "date_folder_not_a_date")
+    lines = _lines(source)
+    events = [json.loads(lines[i]) for i in _picked(lines)]
+    path = out / PLAYS / BAD_DAY_FOLDER / "plays.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # new events (their own ids), as a collector with a broken calendar would land them
+    path.write_bytes(
+        b"".join(_dump({**e, "event_id": f"pe_badday_{n:04d}"}) for n, e in enumerate(events))
+    )
+    return _plays_report(
+        out, "date_folder_not_a_date", path, len(events), len(events), "event_date",
+        "contract__event_date__missing", f"{len(events)} plays in {BAD_DAY_FOLDER}/",
+    )  # fmt: skip
+
+
 @_fault("bad_batch", "5% of all plays bad: more than the port may reject", "block", "playback")
 def bad_batch(out: Path) -> FaultReport:
     bad = 0
@@ -450,6 +488,24 @@ def csv_duplicate_key(out: Path) -> FaultReport:
     return FaultReport(
         "csv_duplicate_key", _rel(out, path), 1, 1, "block", "artists", "track_catalog",
         "track_id", "contract__track_id__duplicate", "one track row repeated",
+    )  # fmt: skip
+
+
+CR_NAME = "Sigur\rRos"  # a bare carriage return inside a quoted field
+
+
+@_fault("csv_carriage_return", "a bare CR inside a quoted CSV field", "accept", "artists")
+def csv_carriage_return(out: Path) -> FaultReport:
+    path = _csv(out, "artists")
+    lines = _lines(path)
+    i = len(lines) // 3  # not the line csv_unexpected_encoding edits
+    cells = lines[i].decode().split(",")
+    cells[1] = '"' + CR_NAME + '"'
+    lines[i] = ",".join(cells).encode()
+    path.write_bytes(b"".join(lines))
+    return FaultReport(
+        "csv_carriage_return", _rel(out, path), 0, 0, "accept", "artists", "artist_profiles",
+        "artist_name", None, f"artist {cells[0]} is named {CR_NAME!r}: a CR inside quotes",
     )  # fmt: skip
 
 

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from mesh_platform.core.contracts import ContractCheck, ContractSpec, ContractVerification
 from mesh_platform.core.sql import quote_ident, quote_value
 from mesh_platform.ports.store import port_dir, snapshot_history, write_json_atomic
@@ -55,7 +57,11 @@ class RowRule:
 
     @property
     def reason(self) -> str:
-        return f"{self.check.label} (check {self.check.name})"
+        """Column and check type, the check's own ``name`` from the contract when it has one
+        (what it means), and the check's name in Dagster."""
+        named = self.check.config.get("name")
+        meaning = f": {named}" if named else ""
+        return f"{self.check.label}{meaning} (check {self.check.name})"
 
 
 class UnsupportedCheck(ValueError):
@@ -311,6 +317,44 @@ def split_bad_rows(
     return result
 
 
+RAW_N = "__mesh_raw_n"
+
+
+def attach_raw_text(
+    connection: Any,
+    split: SplitResult,
+    raw_relation: str,
+    raw_column: str,
+    day: tuple[str, list[Any]] | None = None,
+) -> int:
+    """Give every rejected row the raw text it came from, in ``split``'s rejects table.
+
+    ``raw_relation`` holds the rows as built (every column of the port, with the same values)
+    and their raw text in ``raw_column``. A rejected row gets the raw text of a row equal to it
+    in every port column (nulls equal); among equal rows the n-th rejected row gets the n-th raw
+    row, so each raw text is used once. ``day`` (partition column, days): only the raw rows of
+    the rejected rows' days are read. Returns the rejected rows that found their raw text."""
+    rejects = split.rejects_relation
+    described = connection.execute(f"describe select * from {split.relation}").fetchall()
+    columns = [quote_ident(row[0]) for row in described]
+    raw = quote_ident(raw_column)
+    same = " and ".join(f"l.{c} is not distinct from r.{c}" for c in columns)
+    keys = ", ".join(columns)
+    where = ""
+    if day is not None and day[1]:
+        where = f" where {quote_ident(day[0])} in ({', '.join(quote_value(d) for d in day[1])})"
+    connection.execute(
+        f"create or replace table {rejects} as "
+        f"with r as (select *, row_number() over (partition by {keys}) as {RAW_N} from {rejects}), "
+        f"l as (select {keys}, {raw} as __mesh_raw, row_number() over (partition by {keys}) "
+        f"as {RAW_N} from (select * from {raw_relation}{where}) l semi join r on {same}) "
+        f"select r.* exclude ({RAW_N}), l.__mesh_raw as {raw} from r left join l "
+        f"on {same} and l.{RAW_N} = r.{RAW_N}"
+    )
+    found = connection.execute(f"select count({raw}) from {rejects}").fetchone()[0]
+    return int(found)
+
+
 # The Soda diagnostic that counts a row-level check's bad rows, by check type.
 BAD_ROW_COUNTS = {
     "missing": "missing_count",
@@ -421,6 +465,7 @@ def split_port(
     verification: ContractVerification,
     row_filter: str | None = None,
     across_days: list[Any] = (),
+    raw_relation: str | None = None,
 ) -> SplitResult | None:
     """Split one port's built relation when its descriptor allows partial publishing.
 
@@ -433,6 +478,9 @@ def split_port(
     the rows built that the port already publishes for other days. Such a row is a duplicate
     like a second row of a key within the day: rejected under the same check and reason, the
     row published first staying.
+
+    ``raw_relation``: the relation of the descriptor's ``bad_rows.raw_text.model``, whose raw
+    text the rejected rows keep (for the owners: rejects are never published to consumers).
     """
     port = binding.port
     if not port.rejects_bad_rows:
@@ -440,13 +488,65 @@ def split_port(
     published = {a.check: a.keys_relation for a in across_days if a.rows and a.keys_relation}
     rules = derive_row_rules(binding.contract, published)
     max_share = port.bad_rows.max_share
+    raw = port.bad_rows.raw_text
     if not published and counted_no_bad_rows(rules, verification):
-        return _nothing_to_split(connection, binding.relation, rules, max_share, row_filter)
+        split = _nothing_to_split(connection, binding.relation, rules, max_share, row_filter)
+        if raw is not None:  # the rejects keep one shape, rows or not
+            _add_raw_column(connection, split, raw.column)
+        return split
     split = split_bad_rows(connection, binding.relation, rules, max_share, row_filter)
+    if raw is not None and not split.over_threshold:
+        _with_raw_text(log, connection, binding, split, raw, raw_relation)
     if split.rows_rejected and not split.over_threshold:
         product = binding.product
         log.warning(split.describe(product.domain, product.name, binding.address, port.version))
     return split
+
+
+def _add_raw_column(connection: Any, split: SplitResult, column: str) -> None:
+    connection.execute(
+        f"alter table {split.rejects_relation} add column if not exists {quote_ident(column)} "
+        "varchar"
+    )
+
+
+def _with_raw_text(
+    log: Any, connection: Any, binding: Any, split: SplitResult, raw: Any, relation: str | None
+) -> None:
+    """The rejected rows' raw text (see :func:`attach_raw_text`); a raw text that cannot be
+    read leaves the column empty with a warning, and never holds the publish back."""
+    product = binding.product
+    if not split.rows_rejected or relation is None:
+        if split.rows_rejected:
+            log.warning(
+                f"domain {product.domain}, product {product.name}: the raw text of the rejected "
+                f"rows is not kept: no model {raw.model} in the domain (bad_rows.raw_text)."
+            )
+        _add_raw_column(connection, split, raw.column)
+        return
+    part = product.partitioning
+    day = None
+    if part is not None and part.column:
+        days = connection.execute(
+            f"select distinct {quote_ident(part.column)} from {split.rejects_relation}"
+        ).fetchall()
+        day = (part.column, [d for (d,) in days if d is not None])
+        if len(days) != len(day[1]):
+            day = None  # a rejected row of no day: read every raw row
+    try:
+        found = attach_raw_text(connection, split, relation, raw.column, day)
+    except duckdb.Error as exc:
+        log.warning(
+            f"domain {product.domain}, product {product.name}: the raw text of the rejected rows "
+            f"could not be read from {relation} ({exc}); the rejects are kept without it."
+        )
+        _add_raw_column(connection, split, raw.column)
+        return
+    if found < split.rows_rejected:
+        log.warning(
+            f"domain {product.domain}, product {product.name}: {split.rows_rejected - found} of "
+            f"{split.rows_rejected} rejected rows have no raw text in {relation}."
+        )
 
 
 def publish_split(

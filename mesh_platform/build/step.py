@@ -10,6 +10,7 @@ with a message naming domain, product, port, column and check.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,7 +29,7 @@ from mesh_platform.build.port_uniqueness import (
     published_elsewhere,
     with_port_diagnostics,
 )
-from mesh_platform.build.rejects import publish_split, split_port
+from mesh_platform.build.rejects import missing_predicate, publish_split, split_port
 from mesh_platform.build.source_drift import drift_failures, source_drift
 from mesh_platform.build.verification import verify_contract
 from mesh_platform.core.bindings import DomainBindings, PortBinding
@@ -233,7 +234,7 @@ def _build(
         save_records(record, plan.rebuilt, plan.changes)  # what these models were built from
     else:
         failures.append(
-            f"domain {domain}: dbt build failed — {invocation.get_error() or 'see the step logs'}. "
+            f"domain {domain}: dbt build failed — {_bounded(invocation.get_error())}. "
             "The models above that failed were not built and nothing downstream was published."
         )
     yield from _audit_and_publish(
@@ -242,6 +243,22 @@ def _build(
     if failures:
         # Bad data or a failed model is not transient: retrying would only fail again.
         raise dg.Failure(description="\n".join(failures), allow_retries=False)
+
+
+ERROR_CHARS = 2000  # of dbt's error in the step's failure
+# DuckDB's CSV reader quotes the line it could not read (up to 10,000 characters of data)
+_QUOTED_LINE = re.compile(r"^(\s*Original Line:).*$", re.MULTILINE)
+
+
+def _bounded(error: object) -> str:
+    """dbt's error for the failure message: without the data line a reader's error quotes
+    (the file and line number it also names locate it; the data may be personal), and cut
+    after :data:`ERROR_CHARS` characters."""
+    text = str(error or "") or "see the step logs"
+    text = _QUOTED_LINE.sub(r"\1 (not shown here: it is source data; see the file and line)", text)
+    if len(text) <= ERROR_CHARS:
+        return text
+    return f"{text[:ERROR_CHARS]} … [{len(text) - ERROR_CHARS} more characters, see the step logs]"
 
 
 def _engine_env(engine: Any, env, domain: str) -> dict[str, str]:
@@ -359,11 +376,13 @@ def _audit_and_publish(
                 )
                 continue
             days = _days_built(context, binding)
-            row_filter = _days_filter(days)
+            row_filter = _days_filter(days, binding)
             verification, across = _verify(con, binding, days, row_filter)
             # partial publishing (descriptor opt-in): bad rows move to the rejects table, and
             # the rows left are verified again — what is published passed its contract as is
-            split = split_port(context.log, con, binding, verification, row_filter, across)
+            split = split_port(
+                context.log, con, binding, verification, row_filter, across, _raw(bindings, binding)
+            )
             if split is not None and split.rows_rejected and not split.over_threshold:
                 verification, across = _verify(con, binding, days, row_filter)
             findings = gate.evaluate_at_run(binding, con, env.ports_dir, row_filter)
@@ -439,6 +458,17 @@ def _audit_and_publish(
         _refresh_views_file(context, env.ports_dir)
 
 
+def _raw(bindings: DomainBindings, binding: PortBinding) -> str | None:
+    """The relation of the model a port's rejected rows take their raw text from, if any."""
+    raw = binding.port.bad_rows.raw_text if binding.port.bad_rows else None
+    if raw is None:
+        return None
+    for node in domain_models(bindings.manifest, bindings.domain.name).values():
+        if node["name"] == raw.model:
+            return f"{quote_ident(node['schema'])}.{quote_ident(node.get('alias') or raw.model)}"
+    return None
+
+
 def _verify(
     con: duckdb.DuckDBPyConnection,
     binding: PortBinding,
@@ -477,18 +507,33 @@ def _days_built(context: dg.AssetExecutionContext, binding: PortBinding) -> DayP
     )
 
 
-def _days_filter(days: DayPartitions | None) -> str | None:
+def _days_filter(days: DayPartitions | None, binding: PortBinding | None = None) -> str | None:
     """SQL selecting the rows of the days built: contract checks, the rejects split and the
     data-level governance checks look at those rows only (the other days were verified when
-    they were built)."""
+    they were built).
+
+    Rows whose day is missing (null, or one of the ``missing_values`` the contract declares for
+    the partition column, e.g. the day of an event that landed in a folder that is not a date)
+    belong to no day: every run's verification sees them too, so they are rejected with their
+    reason (or block the publish) instead of silently staying out of every day."""
     if days is None or not days.days:
         return None
     first, last = min(days.days), max(days.days)
     column = quote_ident(days.column)
-    return (
+    in_days = (
         f"{column} >= {quote_literal(first.isoformat())}::date "
         f"and {column} <= {quote_literal(last.isoformat())}::date"
     )
+    missing = _missing_day(binding, days.column) if binding is not None else None
+    return f"({in_days}) or ({missing})" if missing else in_days
+
+
+def _missing_day(binding: PortBinding, column: str) -> str | None:
+    """SQL true for a row whose partition ``column`` the port's contract counts as missing."""
+    for check in binding.contract.checks:
+        if check.check_type == "missing" and check.column == column:
+            return missing_predicate(quote_ident(column), check.config)
+    return None
 
 
 def _days_metadata(published) -> dict[str, Any]:

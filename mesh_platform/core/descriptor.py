@@ -77,6 +77,21 @@ class BadRows(_Strict):
 
     policy: Literal["block", "reject"] = "block"
     max_share: Annotated[float, Field(ge=0, le=1)] = 0.0
+    # where the rejected rows' raw text is (kept with them for the owners, never published)
+    raw_text: RawText | None = None
+
+
+class RawText(_Strict):
+    """The raw text each built row came from, kept with the rejected rows for the owners.
+
+    ``model``: a dbt model of the domain (typically the staging view of the source) with the
+    port's columns, holding exactly the values the port's model writes, and ``column``: the
+    raw text of the row, bounded (e.g. the first 1,000 characters of the line). A rejected row
+    gets the raw text of a row of ``model`` equal to it in every port column (rows equal in
+    every column are told apart by none, so any of them is the one)."""
+
+    model: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$")]
+    column: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$")] = "raw_line"
 
 
 class OutputPort(_Strict):

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 import shutil
 from dataclasses import dataclass
+from datetime import date
 
 import dagster as dg
 import duckdb
@@ -39,13 +40,14 @@ from mesh_platform.core.environment import apply_tool_env
 from mesh_platform.ports.reader import connect
 from mesh_platform.ports.store import current_snapshot
 from mesh_platform.run.runner import materialize_mesh
-from operational.faults import FAULTS, FaultReport, count_play_lines, inject
+from operational.faults import CR_NAME, FAULTS, FaultReport, count_play_lines, inject
 
 pytestmark = pytest.mark.slow
 
 REJECT_KINDS = [k for k, f in FAULTS.items() if f.domain == "playback" and f.outcome != "block"]
 BLOCK_KINDS = [k for k, f in FAULTS.items() if f.outcome == "block"]
 CLEAN_OPERATIONAL = "operational-clean"
+MISSING_DAY = "1970-01-01"  # play_events' event_date of a line whose folder is not a date
 BLOCK_DOMAINS = ["playback", "artists", "listeners", "podcasts"]
 # output port of each product a blocking kind holds back (name, version)
 PORTS = {
@@ -132,7 +134,17 @@ def _warnings(run: DomainRun) -> str:
 
 
 def _day(report: FaultReport) -> str:
+    """The day folder the kind's lines landed in (``2026-02-30`` for a folder that is no date)."""
     return re.search(r"date=(\d{4}-\d{2}-\d{2})", report.source).group(1)
+
+
+def _event_day(report: FaultReport) -> str:
+    """The event_date the kind's rows get: their folder's, or the port's missing day (see
+    play_events.sql) when the folder's name is not a date."""
+    try:
+        return date.fromisoformat(_day(report)).isoformat()
+    except ValueError:
+        return MISSING_DAY
 
 
 def _rejects(env) -> tuple[dict, str]:
@@ -168,7 +180,7 @@ def test_play_event_fault_is_rejected_with_its_reason(kind, reject_round, faulte
     run = reject_round.runs["playback"]
     assert run.success, run.errors  # partial publishing: the good rows are published
     record, path = _rejects(env)
-    day = _day(report)
+    day = _event_day(report)
     con = duckdb.connect()
     rejected = con.execute(
         f"select {REASON_COLUMN} from read_parquet('{path}') where event_date = date '{day}'"
@@ -179,7 +191,8 @@ def test_play_event_fault_is_rejected_with_its_reason(kind, reject_round, faulte
         .fetchone()[0]
     )
     # reconciliation for the kind's own day: every delivered line is published or rejected
-    assert published_day + len(rejected) == faulted_lines[day] + report.rows_carried
+    lines = faulted_lines[_day(report)]
+    assert published_day + len(rejected) == lines + report.rows_carried
     if report.outcome == "accept":
         assert rejected == []
         return
@@ -258,3 +271,78 @@ def test_blocking_fault_blocks_the_publish_and_keeps_the_last_good_port(kind, bl
     assert current_snapshot(env.ports_dir, report.domain, name, version) == block_round.before[key]
     served = connect().execute(f"select count(*) from {report.domain}.{name}").fetchone()[0]
     assert served == block_round.before[key].rows
+
+
+def test_huge_line_and_bad_day_folder_are_rejected_rows_not_a_failed_domain(reject_round, bad_env):
+    """Issue 27, finding 8: a 50 MB line (over DuckDB's default line limit) and a folder named
+    date=2026-02-30 each become rejected rows with a reason naming column and check; the
+    domain's run succeeds and every other day is published."""
+    run = reject_round.runs["playback"]
+    assert run.success, run.errors
+    record, path = _rejects(bad_env)
+    huge = reject_round.reports["huge_line"]
+    reasons = dict(
+        duckdb.connect()
+        .execute(
+            f"select event_date::varchar, string_agg({REASON_COLUMN}, ' | ') "
+            f"from read_parquet('{path}') group by 1"
+        )
+        .fetchall()
+    )
+    assert "missing on column `event_id`" in reasons[_day(huge)]
+    assert (
+        "missing on column `event_date`: landed in a day folder whose name is not a date"
+        in reasons[MISSING_DAY]
+    )
+    assert "(check contract__event_date__missing)" in reasons[MISSING_DAY]
+    assert record["rejected_by_check"]["contract__event_date__missing"]["rows"] == (
+        reject_round.reports["date_folder_not_a_date"].rows_bad
+    )
+    days = connect().execute("select count(distinct event_date) from playback.play_events")
+    assert days.fetchone()[0] == 90  # every real day of the stream is served
+
+
+def test_rejected_lines_keep_their_raw_text_for_the_owners_only(reject_round, bad_env):
+    """Issue 27, finding 8: the owners see what arrived — each rejected event keeps its line
+    (its first 1,000 characters) in `raw_line`; consumers of the port never see that column."""
+    _, path = _rejects(bad_env)
+    reports = reject_round.reports
+
+    def raw_lines(kind: str) -> list[str]:
+        day = _event_day(reports[kind])
+        rows = duckdb.connect().execute(
+            f"select raw_line from read_parquet('{path}') where event_date = date '{day}'"
+        )
+        return [raw for (raw,) in rows.fetchall()]
+
+    (huge,) = raw_lines("huge_line")
+    assert len(huge) == 1000 and huge.startswith('{"event_id":"pe_') and huge.endswith("A" * 900)
+    (cut,) = raw_lines("truncated_file")  # the last line, cut 25 bytes in
+    assert len(cut) == 25 and cut.startswith('{"event_id":')
+    badday = raw_lines("date_folder_not_a_date")
+    assert len(badday) == 2 and all('"event_id":"pe_badday_' in raw for raw in badday)
+    garbled = raw_lines("malformed_json_line")
+    assert len(garbled) == 2 and all(r.endswith(" <<garbled by the collector>>") for r in garbled)
+    every = duckdb.connect().execute(
+        f"select count(*), count(raw_line) from read_parquet('{path}')"
+    )
+    rejected, with_raw = every.fetchone()
+    assert rejected == with_raw  # every rejected row found its line
+    columns = [c[0] for c in connect().execute("describe playback.play_events").fetchall()]
+    assert "raw_line" not in columns
+
+
+def test_bare_carriage_return_inside_a_quoted_csv_field_is_read_as_data(bad_env):
+    """Issue 27, finding 8: a bare CR inside a quoted field of the artists export is part of
+    the value, not a line break: artist_profiles builds and publishes the name as delivered."""
+    env = bad_env
+    (report,) = inject(env.operational_dir, ["csv_carriage_return"])
+    try:
+        (run,) = materialize_mesh(only=["artists"])
+    finally:
+        _restore_operational(env)
+    assert run.success, run.errors
+    names = connect().execute(
+        "select artist_name from artists.artist_profiles where artist_name like '%' || chr(13) || '%'"
+    )
+    assert names.fetchall() == [(CR_NAME,)], report.detail

@@ -175,7 +175,7 @@ def _port(spec):
         address="shop.orders",
         product=SimpleNamespace(domain="shop", name="orders"),
         port=SimpleNamespace(
-            rejects_bad_rows=True, version=1, bad_rows=SimpleNamespace(max_share=0.9)
+            rejects_bad_rows=True, version=1, bad_rows=SimpleNamespace(max_share=0.9, raw_text=None)
         ),
     )
 

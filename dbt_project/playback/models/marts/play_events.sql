@@ -11,6 +11,10 @@ plays as (
     select * from {{ ref('stg_play_event_stream__plays') }}
     where event_date >= {{ mesh.window_start() }}
       and event_date < {{ mesh.window_end() }}
+       -- lines of a day folder whose name is not a date belong to no day (staging writes the
+       -- contract's missing day): every run takes them, and the contract rejects them (or
+       -- blocks, above max_share) until they are moved
+       or event_date = date '1970-01-01'
 
 ),
 
@@ -18,14 +22,14 @@ final as (
 
     -- An event line whose key is missing (or unparseable) still becomes a row: the port
     -- publishes partially and its contract rejects these rows, with their reason, into the
-    -- rejects table. The port's columns are not null, so a missing key is written as the
-    -- contract's declared missing value ('' / -1 / the epoch) rather than failing the build.
+    -- rejects table. Staging already wrote a missing key as the contract's declared missing
+    -- value (the port's columns are not null); its raw_line stays out of the port.
     select
-        coalesce(event_id, '') as event_id,
-        coalesce(listener_id, -1) as listener_id,
-        coalesce(track_id, '') as track_id,
+        event_id,
+        listener_id,
+        track_id,
         session_id,
-        coalesce(played_at, timestamp '1970-01-01') as played_at,
+        played_at,
         event_date,
         ms_played,
         device,
