@@ -34,7 +34,7 @@ from mesh_platform.core.manifest import prepare_all
 from mesh_platform.production.processes import alive_pids, session_pids
 
 # Seconds `dagster dev` gets to stop on SIGINT before its whole session is killed.
-STOP_GRACE = 8.0
+STOP_GRACE = 6.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 TICK = 60.0  # how often the supervisor checks for a day to land
 
@@ -115,6 +115,8 @@ def supervise(
 def _stop(child: subprocess.Popen, pids: set[int], signals: list[int]) -> None:
     """SIGINT to the child's group; SIGKILL to what is left after the grace or a 2nd signal."""
     asked = len(signals)
+    if signals:
+        console().print("stopping Dagster…")
     _kill_group(child.pid, signal.SIGINT)
     deadline = time.monotonic() + STOP_GRACE
     while time.monotonic() < deadline and len(signals) <= asked:
@@ -122,12 +124,14 @@ def _stop(child: subprocess.Popen, pids: set[int], signals: list[int]) -> None:
         child.poll()
         if not alive_pids(pids):
             return
-        time.sleep(0.1)
+        time.sleep(0.2)
+    left = alive_pids(pids | session_pids(child.pid))
     _kill_group(child.pid, signal.SIGKILL)
-    for pid in alive_pids(pids | session_pids(child.pid)):
+    for pid in left:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     child.wait()
+    console().print(f"killed {len(left)} Dagster process(es) still running after {STOP_GRACE:.0f}s")
 
 
 def _kill_group(pgid: int, sig: int) -> None:

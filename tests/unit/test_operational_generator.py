@@ -32,7 +32,9 @@ def _tree_hashes(root: Path, skip: tuple[str, ...] = ("manifest.json",)) -> dict
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> GenerationReport:
-    return generate(tmp_path_factory.mktemp("gen") / "operational", scale=SCALE, days=30, start=START)
+    return generate(
+        tmp_path_factory.mktemp("gen") / "operational", scale=SCALE, days=30, start=START
+    )
 
 
 @pytest.fixture(scope="module")
