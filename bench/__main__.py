@@ -107,7 +107,7 @@ def _generate(work: Path, scale: float, seed: int, env: dict[str, str]) -> Path:
             str(out),
             "--end",
             DATA_END.isoformat(),
-        ],  # fmt: skip
+        ],
         cwd=REPO,
         env=env,
         check=True,
