@@ -140,8 +140,14 @@ def _kill_group(pgid: int, sig: int) -> None:
 
 
 def _sigint() -> None:
-    """In the child: stop on SIGINT even when this process was started with it ignored."""
+    """In the child: stop on SIGINT even when this process was started with it ignored, and
+    get SIGINT if ``mesh dev`` itself dies without stopping it (killed, out of memory)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, int(signal.SIGINT))
 
 
 def _quietly(tick: Callable[[], None]) -> None:

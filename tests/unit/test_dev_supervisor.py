@@ -133,3 +133,32 @@ def test_a_pinned_window_is_left_as_it_is(tmp_path, monkeypatch):
     land = dev._day_lander(env)  # the real clock: the data ended long ago
     land()
     assert _days(env)[-1] == "date=2026-03-31"
+
+
+def test_dagster_dev_is_told_to_stop_when_mesh_dev_is_killed(tmp_path):
+    """SIGKILL cannot be caught: the child still gets SIGINT (Linux's parent-death signal)."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            SUPERVISOR,
+            "print('ready', flush=True); import time; time.sleep(600)",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    seen: set[int] = set()
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        from tests.integration.test_dev_stop import descendants
+
+        seen = descendants(proc.pid)
+        assert seen
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        wait_until(lambda: not alive_pids(seen), 10, "the orphaned child to stop")
+    finally:
+        for pid in alive_pids(seen):
+            os.kill(pid, signal.SIGKILL)

@@ -267,6 +267,12 @@ def test_the_window_is_pinned_by_its_end_or_the_environment(
     same = generate(tmp_path / "b", scale=SCALE, days=5)
     assert same.start == pinned.start
     assert _tree_hashes(tmp_path / "a") == _tree_hashes(tmp_path / "b")
+    main(
+        ["--scale", str(SCALE), "--days", "5", "--end", "2026-02-10", "--out", str(tmp_path / "d")]
+    )
+    assert _tree_hashes(tmp_path / "d") == _tree_hashes(tmp_path / "a")
+    with pytest.raises(SystemExit, match="start or its end, not both"):
+        main(["--start", "2026-02-06", "--end", "2026-02-10", "--out", str(tmp_path / "e")])
     monkeypatch.setenv("DAFF_DATA_END", "10/02/2026")
     with pytest.raises(ValueError, match="DAFF_DATA_END='10/02/2026' is not a date"):
         generate(tmp_path / "c", scale=SCALE, days=5)
