@@ -26,7 +26,7 @@ from pathlib import Path
 
 import typer
 
-from mesh_platform.cli.generate import run_generate, run_increment
+from mesh_platform.cli.generate import mesh_increment, run_generate, run_increment
 from mesh_platform.cli.output import console
 from mesh_platform.core.data_window import declared_window
 from mesh_platform.core.environment import MeshEnvironment, apply_tool_env
@@ -163,6 +163,10 @@ def _day_lander(env: MeshEnvironment) -> Callable[[], None]:
     ending earlier) stays as it is."""
     window = declared_window(env.operational_dir)
     if window is None or window[1] < _yesterday():
+        return lambda: None
+    try:
+        mesh_increment(env)
+    except ValueError:  # the mesh lands its days itself
         return lambda: None
 
     def land() -> None:

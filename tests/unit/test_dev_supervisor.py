@@ -162,3 +162,18 @@ def test_dagster_dev_is_told_to_stop_when_mesh_dev_is_killed(tmp_path):
     finally:
         for pid in alive_pids(seen):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_mesh_that_names_no_increment_lands_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / "data"))
+    env = apply_tool_env()
+    last = dt.date(2026, 3, 31)
+    generate(env.operational_dir, scale=0.001, days=3, end=last)
+    monkeypatch.setattr(dev, "_yesterday", lambda: last)
+    import mesh_platform.cli.generate as generate_cli
+
+    monkeypatch.setattr(generate_cli, "mesh_settings", lambda _: {})
+    land = dev._day_lander(env)
+    monkeypatch.setattr(dev, "_yesterday", lambda: last + dt.timedelta(days=1))
+    land()
+    assert _days(env)[-1] == "date=2026-03-31"
