@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import dbt_parse, defs_load, report, synthetic
+from bench import DATA_END, dbt_parse, defs_load, report, synthetic
 from bench.measure import run_measured
 from bench.variants import PY, REPO, Bench, run_rep
 from mesh_platform.core.environment import DEFAULT_DUCKDB_MEMORY_LIMIT, TELEMETRY_OFF
@@ -95,7 +95,19 @@ def _warm_pycache(env: dict[str, str]) -> None:
 def _generate(work: Path, scale: float, seed: int, env: dict[str, str]) -> Path:
     out = work / "source" / "operational"
     subprocess.run(
-        [PY, "-m", "operational", "--scale", str(scale), "--seed", str(seed), "--out", str(out)],
+        [
+            PY,
+            "-m",
+            "operational",
+            "--scale",
+            str(scale),
+            "--seed",
+            str(seed),
+            "--out",
+            str(out),
+            "--end",
+            DATA_END.isoformat(),
+        ],
         cwd=REPO,
         env=env,
         check=True,

@@ -67,9 +67,10 @@ def main(argv: list[str] | None = None) -> None:
     for scale in [float(s) for s in args.scales.split(",")]:
         source = args.work / f"s{scale:g}-sources"
         if not source.exists():
+            from bench import DATA_END
             from operational import generate
 
-            generate(source, scale=scale)
+            generate(source, scale=scale, end=DATA_END)
         for rep in range(1, args.reps + 1):
             for name, root in variants.items():
                 samples += _one(args.work, scale, rep, name, root, source)

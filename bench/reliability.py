@@ -431,13 +431,14 @@ def main(argv: list[str] | None = None) -> int:
     args.add_argument("--skip-analysts", action="store_true")
     opts = args.parse_args(argv)
 
+    from bench import DATA_END
     from mesh_platform.core.environment import apply_tool_env
     from operational import generate
 
     data_dir = Path(tempfile.mkdtemp(prefix="mesh-reliability-"))
     os.environ["MESH_DATA_DIR"] = str(data_dir)
     env_obj = apply_tool_env()
-    generate(env_obj.operational_dir, scale=opts.scale)
+    generate(env_obj.operational_dir, scale=opts.scale, end=DATA_END)
     env = dict(os.environ)
     report: dict = {"scale": opts.scale, "seed": opts.seed, "domain": opts.domain}
 

@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 from operational.faults import inject
-from operational.generate import DEFAULT_DAYS, DEFAULT_SEED, DEFAULT_START, generate
+from operational.generate import DEFAULT_DAYS, DEFAULT_SEED, generate
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -26,8 +26,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--start",
         type=dt.date.fromisoformat,
-        default=DEFAULT_START,
-        help="first day of the simulated window, YYYY-MM-DD",
+        default=None,
+        help="first day of the simulated window, YYYY-MM-DD (instead of --end)",
+    )
+    parser.add_argument(
+        "--end",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="last day of the simulated window, YYYY-MM-DD (default: yesterday, UTC)",
     )
     parser.add_argument("--out", type=Path, default=Path("data/operational"))
     parser.add_argument(
@@ -45,7 +51,12 @@ def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
     try:
         report = generate(
-            args.out, scale=args.scale, seed=args.seed, days=args.days, start=args.start
+            args.out,
+            scale=args.scale,
+            seed=args.seed,
+            days=args.days,
+            start=args.start,
+            end=args.end,
         )
         faults = inject(args.out, args.fault)
     except ValueError as exc:

@@ -12,7 +12,10 @@ Only these entries (``GENERATED``) are replaced when generating again; anything 
 — another domain's onboarded source files, say — is left as it is.
 
 Every data file is a pure function of (scale, seed, days, start); only the manifest's `seconds`
-(and `out_dir`, if generated elsewhere) differs between runs.
+(and `out_dir`, if generated elsewhere) differs between runs. The window is live by default: its
+``days`` end yesterday (UTC), so the demo's daily partitions run to today. Pin it with ``end``
+(or ``start``), or with the environment variable ``DAFF_DATA_END`` (YYYY-MM-DD), which the
+tests set so their data never depends on the day they run.
 """
 
 from __future__ import annotations
@@ -36,8 +39,9 @@ from operational.reference import write_reference
 from operational.registration import build_registration, write_registration
 
 DEFAULT_SEED = 42
-DEFAULT_START = dt.date(2026, 1, 1)
 DEFAULT_DAYS = 90
+# the last day of the default window when set (YYYY-MM-DD); yesterday (UTC) otherwise
+END_VARIABLE = "DAFF_DATA_END"
 MANIFEST = "manifest.json"
 # What the generator writes, relative to out_dir: each is replaced as a whole (one rename), and
 # nothing else in out_dir is touched. The manifest comes last, so it names a complete output.
@@ -89,6 +93,35 @@ class Sizes:
             play_events=sized(1_000_000, 1),
             podcast_shows=sized(500, 10),
         )
+
+
+def default_end() -> dt.date:
+    """The last day of the default window: ``DAFF_DATA_END`` if set, else yesterday (UTC)."""
+    pinned = os.environ.get(END_VARIABLE)
+    if pinned:
+        try:
+            return dt.date.fromisoformat(pinned)
+        except ValueError:
+            raise ValueError(f"{END_VARIABLE}={pinned!r} is not a date: use YYYY-MM-DD") from None
+    return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+
+
+def window_start(
+    days: int = DEFAULT_DAYS, start: dt.date | None = None, end: dt.date | None = None
+) -> dt.date:
+    """The first day of a window of ``days`` days: ``start``, or the day ``days - 1`` before
+    ``end`` (default :func:`default_end`). Raises ValueError when both are given."""
+    if start is not None and end is not None:
+        raise ValueError("give the window's start or its end, not both")
+    if start is not None:
+        return start
+    if end is None:
+        end = default_end()
+    if not isinstance(end, dt.date) or isinstance(end, dt.datetime):
+        raise ValueError(f"end must be a datetime.date, got {end!r}")
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ValueError(f"days must be an integer >= 1, got {days!r}")
+    return end - dt.timedelta(days=days - 1)
 
 
 def _validate(out_dir: Path, scale: float, seed: int, days: int, start: dt.date) -> None:
@@ -178,16 +211,19 @@ def generate(
     scale: float = 0.05,
     seed: int = DEFAULT_SEED,
     days: int = DEFAULT_DAYS,
-    start: dt.date = DEFAULT_START,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
 ) -> GenerationReport:
     """Generate all source systems into out_dir (replacing an earlier output of this generator
     there, system by system; files of other systems in out_dir stay).
 
     scale 1.0 means 50,000 listeners, 20,000 tracks and ~1,000,000 play events over `days`
-    days starting at `start`. Raises ValueError on invalid arguments.
+    days starting at `start`, or ending at `end` (default: yesterday, see :func:`default_end`).
+    Raises ValueError on invalid arguments.
     """
     began = time.perf_counter()
     out_dir = Path(out_dir)
+    start = window_start(days, start, end)
     _validate(out_dir, scale, seed, days, start)
     window = Window(start, days)
 

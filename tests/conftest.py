@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,11 @@ from mesh_platform.core.environment import MeshEnvironment, apply_tool_env
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_SCALE = 0.02
+# The generator's window ends yesterday by default (a live demo); the tests pin its last day so
+# their data never depends on the day they run. Set in the environment, it also pins the data
+# that `mesh generate`, `mesh demo` and `mesh dev` generate in the subprocesses tests start.
+TEST_DATA_END = "2026-03-31"
+os.environ["DAFF_DATA_END"] = TEST_DATA_END
 
 
 @pytest.fixture(autouse=True)

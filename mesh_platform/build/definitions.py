@@ -23,6 +23,7 @@ from mesh_platform.build.governance_check import GovernanceGate
 from mesh_platform.build.step import run_domain_step
 from mesh_platform.build.translator import MeshDbtTranslator
 from mesh_platform.core.bindings import DomainBindings, bind_domain
+from mesh_platform.core.data_window import declared_window
 from mesh_platform.core.descriptor import DataProduct, DescriptorError
 from mesh_platform.core.domain import load_domain
 from mesh_platform.core.environment import apply_tool_env
@@ -82,11 +83,19 @@ def build_domain_definitions(domain_dir: Path) -> dg.Definitions:
 
 
 def _partitions_defs(bindings: DomainBindings) -> dict[str, dg.PartitionsDefinition]:
-    """The daily partitions definition of each partitioned model (one object per start day)."""
+    """The daily partitions definition of each partitioned model (one object per start day).
+
+    Partitions start at the product's ``partitioning.start`` or at the first day of the
+    operational data, whichever is later: days before the data begins could only be 'Missing'.
+    """
+    declared = declared_window(apply_tool_env().operational_dir)
     by_start: dict = {}
     return {
         uid: by_start.setdefault(start, dg.DailyPartitionsDefinition(start_date=start.isoformat()))
-        for uid, start in bindings.partitioned.items()
+        for uid, start in (
+            (uid, max(start, declared[0]) if declared else start)
+            for uid, start in bindings.partitioned.items()
+        )
     }
 
 
@@ -198,10 +207,7 @@ def _operational_source_specs(bindings: DomainBindings, translator: MeshDbtTrans
 
 
 def _automation_sensor(domain: str) -> dg.AutomationConditionSensorDefinition:
-    """Evaluates the domain's eager products, on by default so they follow their inputs.
-
-    Schedules start stopped: a cron firing against days that have no data would only fail.
-    """
+    """Evaluates the domain's eager products, on by default so they follow their inputs."""
     return dg.AutomationConditionSensorDefinition(
         f"{domain}_automation",
         target=dg.AssetSelection.all(),
@@ -246,7 +252,11 @@ def _schedules(bindings: DomainBindings, translator: MeshDbtTranslator):
 
 
 def _product_schedule(product, job, keys: list[dg.AssetKey], partitions_def):
-    """Runs the product's assets at its cron; a daily product runs the day that just ended."""
+    """Runs the product's assets at its cron; a daily product runs the day that just ended.
+
+    Running by default, in the demo and in production alike: a mesh left alone keeps its
+    products fresh. A day the operational data says it does not hold yet is skipped, not run.
+    """
     cron = product.automation.cron
     if partitions_def is not None:
         _require_daily_cron(product)
@@ -256,6 +266,7 @@ def _product_schedule(product, job, keys: list[dg.AssetKey], partitions_def):
         job=job,
         cron_schedule=cron,
         description=f"Refreshes {product.domain}.{product.name} at '{cron}' (UTC).",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
     )
     def _refresh(context: dg.ScheduleEvaluationContext):
         if partitions_def is None:
@@ -264,6 +275,12 @@ def _product_schedule(product, job, keys: list[dg.AssetKey], partitions_def):
         if window is None:
             return dg.SkipReason(f"no complete day yet for {product.domain}.{product.name}")
         day = window.start.strftime(partitions_def.fmt)
+        declared = declared_window(apply_tool_env().operational_dir)
+        if declared and window.start.date() > declared[1]:
+            return dg.SkipReason(
+                f"{product.domain}.{product.name}: no source data for {day} yet (the "
+                f"operational data ends {declared[1]}): land it, then `mesh materialize --day {day}`"
+            )
         return dg.RunRequest(run_key=day, partition_key=day, asset_selection=keys)
 
     return _refresh

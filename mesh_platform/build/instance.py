@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import fcntl
-
-import dagster as dg
+from typing import TYPE_CHECKING
 
 from mesh_platform.core.environment import MeshEnvironment, apply_tool_env
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 HOME_PLACEHOLDER = "${DAGSTER_HOME}"
 
@@ -32,7 +34,12 @@ def ensure_dagster_home(env: MeshEnvironment) -> None:
 
 def get_instance() -> dg.DagsterInstance:
     """The instance; processes opening it at once (a pool's workers) take turns, so that only
-    one creates its SQLite storage on first use."""
+    one creates its SQLite storage on first use.
+
+    Dagster is imported here, not at module level: ``mesh dev`` only writes the home and
+    starts ``dagster dev``, which imports Dagster itself (≈ 1 s less before it starts)."""
+    import dagster as dg
+
     env = apply_tool_env()
     env.dagster_home.mkdir(parents=True, exist_ok=True)
     with open(env.dagster_home / "instance.lock", "a") as lock:

@@ -12,7 +12,6 @@ coordinator plans — instead of one after the other.
 from __future__ import annotations
 
 import contextlib
-import json
 import multiprocessing
 import os
 from collections.abc import Callable
@@ -22,6 +21,8 @@ from graphlib import CycleError, TopologicalSorter
 
 from mesh_platform.build.execute import DomainRun, materialize_domain
 from mesh_platform.core.address import PortAddress
+from mesh_platform.core.data_window import WINDOW_FILE as WINDOW_FILE
+from mesh_platform.core.data_window import declared_window
 from mesh_platform.core.descriptor import OperationalInput
 from mesh_platform.core.domain import Domain, load_all_domains
 from mesh_platform.core.environment import MeshEnvironment, apply_tool_env
@@ -52,7 +53,6 @@ def domain_order(domains: list[Domain]) -> list[Domain]:
 
 # A data source may say which days it holds: `start` and `days` in this file at the top of the
 # operational data folder (the demo's generator writes it). Without it, the partitions decide.
-WINDOW_FILE = "manifest.json"
 
 
 def require_operational_data(env: MeshEnvironment, domains: list[Domain]) -> None:
@@ -83,12 +83,9 @@ def day_window(env: MeshEnvironment, domains: list[Domain]) -> tuple[date, date]
     last = datetime.now(UTC).date() - timedelta(days=1)
     starts = [p.partitioning.start for d in domains for p in d.products if p.partitioning]
     first = min(starts, default=last)
-    declared = folder / WINDOW_FILE
-    if declared.exists():
-        meta = json.loads(declared.read_text())
-        start = date.fromisoformat(meta["start"])
-        first = max(first, start)
-        last = min(last, start + timedelta(days=int(meta["days"]) - 1))
+    declared = declared_window(folder)
+    if declared:
+        first, last = max(first, declared[0]), min(last, declared[1])
     return first, last
 
 

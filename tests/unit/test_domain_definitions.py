@@ -179,3 +179,39 @@ def test_eager_products_fire_downstream_of_a_daily_product_with_old_days_missing
     requested = second.get_requested_partitions(daily)
     assert requested == {latest}
     assert second.get_num_requested(plays) == 0  # scheduled, not eager
+
+
+def test_partitions_start_at_the_datas_first_day_and_schedules_wait_for_data(tmp_path, monkeypatch):
+    """A live demo: no partition before the data begins, schedules on, and a daily schedule
+    skips a day the operational data does not hold yet instead of failing on it."""
+    from datetime import UTC, date, datetime
+
+    from mesh_platform.build.definitions import build_domain_definitions
+    from operational import generate
+
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / "data"))
+    generate(tmp_path / "data" / "operational", scale=0.001, days=10, start=date(2026, 6, 1))
+    defs = build_domain_definitions(REPO / "domains" / "playback")
+    graph = defs.resolve_asset_graph()
+    partitions = graph.get(dg.AssetKey(["playback", "play_events"])).partitions_def
+    keys = partitions.get_partition_keys(current_time=datetime(2026, 6, 20, tzinfo=UTC))
+    assert keys[0] == "2026-06-01"  # the data's first day, not the descriptor's 2026-01-01
+    assert keys[-1] == "2026-06-19"
+
+    schedule = defs.get_schedule_def("playback__play_events")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+    def tick(day: int):
+        context = dg.build_schedule_context(
+            scheduled_execution_time=datetime(2026, 6, day, 1, 30, tzinfo=UTC),
+            repository_def=defs.get_repository_def(),
+        )
+        return schedule.evaluate_tick(context)
+
+    (request,) = tick(11).run_requests  # 2026-06-10, the data's last day
+    assert request.partition_key == "2026-06-10"
+    skipped = tick(12)  # 2026-06-11 has not landed
+    assert not skipped.run_requests
+    assert "no source data for 2026-06-11 yet (the operational data ends 2026-06-10)" in (
+        skipped.skip_message
+    )

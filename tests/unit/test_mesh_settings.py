@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mesh_platform.cli.generate import mesh_generator
+from mesh_platform.cli.generate import mesh_generator, mesh_increment
 from mesh_platform.core.environment import get_environment
 from mesh_platform.core.settings import mesh_settings
 
@@ -14,6 +14,7 @@ from ..conftest import REPO
 def test_the_demo_names_its_generator_image_and_labels():
     settings = mesh_settings(REPO)
     assert settings["generator"] == "operational.mesh_entry:generate_sources"
+    assert settings["increment"] == "operational.mesh_entry:append_next_day"
     assert settings["image"].endswith("/mesh-code") and settings["label_prefix"]
 
 
@@ -22,6 +23,8 @@ def test_a_mesh_without_a_generator_is_told_what_to_set(tmp_path, monkeypatch):
     monkeypatch.setenv("MESH_REPO_ROOT", str(tmp_path))
     with pytest.raises(ValueError, match=r'no source-data generator: set `generator = "module'):
         mesh_generator(get_environment())
+    with pytest.raises(ValueError, match=r'no daily increment .*: set `increment = "module'):
+        mesh_increment(get_environment())
 
 
 def test_the_named_generator_is_loaded_without_the_platform_importing_it(monkeypatch):

@@ -18,6 +18,7 @@ from operational import GenerationReport, generate
 from operational.__main__ import main
 
 SCALE = 0.01
+START = dt.date(2026, 1, 1)
 FIELDS_WITH_CURRENT_VALUE = ("email", "country_code", "full_name", "plan_id")
 
 
@@ -31,7 +32,9 @@ def _tree_hashes(root: Path, skip: tuple[str, ...] = ("manifest.json",)) -> dict
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> GenerationReport:
-    return generate(tmp_path_factory.mktemp("gen") / "operational", scale=SCALE, days=30)
+    return generate(
+        tmp_path_factory.mktemp("gen") / "operational", scale=SCALE, days=30, start=START
+    )
 
 
 @pytest.fixture(scope="module")
@@ -239,15 +242,48 @@ def test_invalid_arguments_raise(tmp_path: Path) -> None:
             generate(tmp_path / "out", **kwargs)
     with pytest.raises(ValueError):
         generate(tmp_path / "out", start=dt.datetime(2026, 1, 1))
+    with pytest.raises(ValueError, match="start or its end, not both"):
+        generate(tmp_path / "out", start=START, end=START)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_default_window_ends_yesterday_so_the_demo_is_live(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DAFF_DATA_END")
+    report = generate(tmp_path / "live", scale=SCALE, days=3)
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    days = sorted(p.name for p in (tmp_path / "live" / "events" / "plays").iterdir())
+    assert days == [f"date={yesterday - dt.timedelta(days=n)}" for n in (2, 1, 0)]
+    assert report.start == yesterday - dt.timedelta(days=2)
+
+
+def test_the_window_is_pinned_by_its_end_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pinned = generate(tmp_path / "a", scale=SCALE, days=5, end=dt.date(2026, 2, 10))
+    assert pinned.start == dt.date(2026, 2, 6)
+    monkeypatch.setenv("DAFF_DATA_END", "2026-02-10")
+    same = generate(tmp_path / "b", scale=SCALE, days=5)
+    assert same.start == pinned.start
+    assert _tree_hashes(tmp_path / "a") == _tree_hashes(tmp_path / "b")
+    main(
+        ["--scale", str(SCALE), "--days", "5", "--end", "2026-02-10", "--out", str(tmp_path / "d")]
+    )
+    assert _tree_hashes(tmp_path / "d") == _tree_hashes(tmp_path / "a")
+    with pytest.raises(SystemExit, match="start or its end, not both"):
+        main(["--start", "2026-02-06", "--end", "2026-02-10", "--out", str(tmp_path / "e")])
+    monkeypatch.setenv("DAFF_DATA_END", "10/02/2026")
+    with pytest.raises(ValueError, match="DAFF_DATA_END='10/02/2026' is not a date"):
+        generate(tmp_path / "c", scale=SCALE, days=5)
 
 
 def test_regenerating_replaces_what_it_generated(tmp_path: Path) -> None:
     out = tmp_path / "operational"
-    generate(out, scale=SCALE, days=3)
+    generate(out, scale=SCALE, days=3, start=START)
     (out / "events" / "plays" / "date=2099-01-01").mkdir()
     (out / "artist_management" / "stray.csv").write_text("left over")
-    report = generate(out, scale=SCALE, days=2)
+    report = generate(out, scale=SCALE, days=2, start=START)
     assert sorted(p.name for p in (out / "events" / "plays").iterdir()) == [
         "date=2026-01-01",
         "date=2026-01-02",
@@ -313,3 +349,44 @@ def test_mesh_generate_keeps_an_onboarded_domains_sources(tmp_path: Path, monkey
         assert result.exit_code == 0, result.output
         assert json.loads((operational / "manifest.json").read_text())["seed"] == int(seed)
         assert dropped.read_text() == "country_code\nFR\n"
+
+
+def test_mesh_generate_end_pins_the_window_and_append_day_lands_the_next_day(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / "data"))
+    operational = tmp_path / "data" / "operational"
+    plays = operational / "events" / "plays"
+    result = CliRunner().invoke(app, ["generate", "--scale", "0.001", "--end", "2026-02-10"])
+    assert result.exit_code == 0, result.output
+    assert "to 2026-02-10" in result.output
+    assert sorted(p.name for p in plays.iterdir())[-1] == "date=2026-02-10"
+
+    result = CliRunner().invoke(app, ["generate", "--append-day"])
+    assert result.exit_code == 0, result.output
+    assert "2026-02-11" in result.output
+    assert (plays / "date=2026-02-11" / "plays.jsonl").stat().st_size > 0
+    manifest = json.loads((operational / "manifest.json").read_text())
+    assert manifest["appended_days"] == ["2026-02-11"] and manifest["days"] == 91
+
+    result = CliRunner().invoke(app, ["generate", "--end", "11/02/2026"])
+    assert result.exit_code != 0 and "--end '11/02/2026' is not a date" in result.output
+
+
+def test_append_day_refuses_a_day_that_has_not_ended(tmp_path: Path, monkeypatch) -> None:
+    """Live data already runs to yesterday: today lands after midnight, not now."""
+    monkeypatch.delenv("DAFF_DATA_END")
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / "data"))
+    assert CliRunner().invoke(app, ["generate", "--scale", "0.001"]).exit_code == 0
+    result = CliRunner().invoke(app, ["generate", "--append-day"])
+    assert result.exit_code != 0
+    assert "next day lands after midnight UTC" in " ".join(result.output.split())
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    plays = tmp_path / "data" / "operational" / "events" / "plays"
+    assert sorted(p.name for p in plays.iterdir())[-1] == f"date={yesterday}"
+
+
+def test_append_day_without_data_says_to_generate_first(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(app, ["generate", "--append-day"])
+    assert result.exit_code != 0 and "run `mesh generate` first" in result.output

@@ -1,6 +1,6 @@
 """Every server the mesh starts listens on 127.0.0.1 unless told otherwise with an explicit flag.
 
-No server is started: the commands are run with the final step (exec of ``dagster dev``,
+No server is started: the commands are run with the final step (starting ``dagster dev``,
 ``uvicorn.run``, spawning a service) replaced by a recorder of what it would have bound to.
 """
 
@@ -24,7 +24,7 @@ def _flag_value(args: list[str], flag: str) -> str:
 
 @pytest.fixture
 def dev_exec(monkeypatch):
-    """`mesh dev` up to its exec of `dagster dev`; returns the argv it would exec."""
+    """`mesh dev` up to starting `dagster dev`; returns the argv it would start."""
     import mesh_platform.build.instance as instance
     import mesh_platform.cli.dev as dev
 
@@ -32,8 +32,8 @@ def dev_exec(monkeypatch):
     monkeypatch.setattr(dev, "prepare_all", lambda *_: None)
     monkeypatch.setattr(dev, "run_generate", lambda *_: None)
     monkeypatch.setattr(instance, "ensure_dagster_home", lambda *_: None)
-    monkeypatch.setattr(dev.os, "chdir", lambda *_: None)
-    monkeypatch.setattr(dev.os, "execv", lambda path, args: calls.append(list(args)))
+    monkeypatch.setattr(dev, "_needs_spark_cluster", lambda _: False)
+    monkeypatch.setattr(dev, "supervise", lambda args, *_: calls.append(list(args)) or 0)
     return calls
 
 
