@@ -264,7 +264,9 @@ def domain_job_name(domain: str) -> str:
     return f"{domain}__materialize"
 
 
-def _domain_job(domain: str, observed: list[dg.AssetsDefinition]) -> dg.UnresolvedAssetJobDefinition:
+def _domain_job(
+    domain: str, observed: list[dg.AssetsDefinition]
+) -> dg.UnresolvedAssetJobDefinition:
     """Every asset the domain builds or observes, as one named job: its runs show under the
     domain's code location in Dagster's Overview timeline and in the Runs list."""
     return dg.define_asset_job(

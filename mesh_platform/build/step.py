@@ -443,9 +443,7 @@ def _audit_and_publish(
                 blocked |= _downstream_ports(bindings, uid)
             _record_governance(env.ports_dir, binding, findings, context.run.run_id, published)
             # after the materialization they evaluate (or alone, when nothing was published)
-            yield from _with_rejections(
-                _check_result(binding, key, verification, samples), split
-            )
+            yield from _with_rejections(_check_result(binding, key, verification, samples), split)
             yield governance.check_result(key, findings)
     if published_any:
         _refresh_views_file(context, env.ports_dir)
