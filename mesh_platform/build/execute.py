@@ -57,9 +57,10 @@ def materialize_domain(
     graph = defs.resolve_asset_graph()
     materializable = [k for k in graph.materializable_asset_keys]
     partitioned = [k for k in materializable if graph.get(k).partitions_def]
-    # the operational sources are observed in the run of the domain's other assets
     plain = [k for k in materializable if not graph.get(k).partitions_def]
-    plain += sorted(graph.observable_asset_keys)
+    # the operational sources are observed in the domain's first run, before what reads them
+    # is built (a build recorded before its sources' observation would show as unsynced)
+    (partitioned if partitioned else plain).extend(sorted(graph.observable_asset_keys))
     run = DomainRun(domain=domain.name, spec=domain)
     reap_dead_runs(instance)
     # consumers rebuild incremental models from the first changed upstream day, unless asked
@@ -197,7 +198,8 @@ def materialize_day_in_domain(domain: Domain, day: str, changed: set[str]) -> Do
     seeds = {dg.AssetKey.from_user_string(k) for k in changed} & known | partitioned
     downstream = dg.AssetSelection.assets(*seeds).downstream().resolve(graph) if seeds else set()
     plain = (set(downstream) & materializable) - partitioned
-    plain |= set(graph.observable_asset_keys)  # a new day of data: the sources changed
+    if partitioned or plain:  # observed in the first run, before what reads them is built
+        (partitioned if partitioned else plain).update(graph.observable_asset_keys)
     run = DomainRun(domain=domain.name, spec=domain)
     for keys, partition_key in ((partitioned, day), (plain, None)):
         if not keys:
