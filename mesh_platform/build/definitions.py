@@ -8,6 +8,7 @@ freshness, the domain's concurrency pool — is applied here, the same way for e
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import dagster as dg
@@ -20,13 +21,14 @@ from mesh_platform.build.dbt_resource import MeshDbtCliResource
 from mesh_platform.build.dbt_specs import build_step_specs
 from mesh_platform.build.engines import engine_for
 from mesh_platform.build.governance_check import GovernanceGate
+from mesh_platform.build.source_observation import observe_source
 from mesh_platform.build.step import run_domain_step
 from mesh_platform.build.translator import MeshDbtTranslator
 from mesh_platform.core.bindings import DomainBindings, bind_domain
 from mesh_platform.core.data_window import declared_window
 from mesh_platform.core.descriptor import DataProduct, DescriptorError
 from mesh_platform.core.domain import load_domain
-from mesh_platform.core.environment import apply_tool_env
+from mesh_platform.core.environment import apply_tool_env, get_environment
 from mesh_platform.core.manifest import (
     domain_models,
     in_domain_ancestors,
@@ -64,8 +66,10 @@ def build_domain_definitions(domain_dir: Path) -> dg.Definitions:
     gate = GovernanceGate.for_domain(env, bindings)
     translator = MeshDbtTranslator(bindings, gate)
     assets = _dbt_multi_assets(bindings, translator, gate)
+    sources = _operational_sources(bindings, translator)
     return dg.Definitions(
-        assets=[*assets, *_operational_source_specs(bindings, translator)],
+        assets=[*assets, *sources, *_upstream_port_specs(bindings)],
+        jobs=[_domain_job(domain.name, sources)],
         schedules=_schedules(bindings, translator),
         sensors=[_automation_sensor(domain.name)],
         resources={
@@ -186,24 +190,92 @@ def _dbt_multi_asset(bindings, translator, gate, name, select, exclude, partitio
     return _domain_dbt
 
 
-def _operational_source_specs(bindings: DomainBindings, translator: MeshDbtTranslator):
-    """The domain's operational systems as external assets, so lineage starts at the source."""
-    specs = []
+def _operational_sources(bindings: DomainBindings, translator: MeshDbtTranslator):
+    """The domain's operational systems as observable source assets, so lineage starts at the
+    source and Dagster shows when each was last observed (its files' or table's last-modified
+    time and row count, build/source_observation.py) instead of "never materialized"."""
+    domain = bindings.domain.name
+    sources = {}
     for uid, source in sorted(bindings.manifest["sources"].items()):
         if source_port_address(source):
             continue
         spec = translator.get_asset_spec(bindings.manifest, uid, None)
-        specs.append(
-            dg.AssetSpec(
-                spec.key,
-                description=source.get("description") or source.get("source_description"),
-                group_name=bindings.domain.name,
-                owners=[f"team:{bindings.domain.spec.owner.team}"],
-                kinds={"source"},
-                tags={"domain": bindings.domain.name, "layer": "operational"},
-            )
+        sources[spec.key] = source
+    if not sources:
+        return []
+    specs = [
+        dg.AssetSpec(
+            key,
+            description=source.get("description") or source.get("source_description"),
+            group_name=domain,
+            owners=[f"team:{bindings.domain.spec.owner.team}"],
+            kinds={"source"},
+            tags={"domain": domain, "layer": "operational"},
+            metadata={"mesh/source": f"{source['source_name']}.{source['name']}"},
         )
-    return specs
+        for key, source in sources.items()
+    ]
+
+    def _observe(context):
+        env = get_environment()
+        project_dir = env.domain_dbt_dir(domain)
+        for key in sorted(context.selected_asset_keys):
+            seen = observe_source(env, project_dir, sources[key])
+            if seen.problem:
+                context.log.warning(f"domain {domain}: source {seen.source}: {seen.problem}")
+            yield dg.ObserveResult(
+                asset_key=key,
+                data_version=dg.DataVersion(seen.data_version),
+                metadata=seen.metadata(),
+            )
+
+    # Dagster marks the decorator beta; it is the public way to observe several sources in
+    # one step (pinned by the tests of the observations)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        observe = dg.multi_observable_source_asset(
+            name=f"{domain}_operational_sources",
+            specs=specs,
+            can_subset=True,
+            description=f"Observes the operational sources of domain {domain}.",
+        )(_observe)
+    return [observe]
+
+
+def _upstream_port_specs(bindings: DomainBindings) -> list[dg.AssetSpec]:
+    """The other domains' output ports this domain reads, declared in the domain's own group.
+
+    Dagster would otherwise put them in a group "default" of this code location, which
+    opens an empty graph (each port is defined, materializable, in its producer's location,
+    and the UI shows it there)."""
+    keys = sorted({tuple(up.asset_path) for up in bindings.upstream.values()})
+    return [
+        dg.AssetSpec(
+            dg.AssetKey(list(path)),
+            group_name=bindings.domain.name,
+            description=f"Output port of domain {path[0]}, read by domain "
+            f"{bindings.domain.name}; built and published in code location {path[0]}.",
+        )
+        for path in keys
+    ]
+
+
+def domain_job_name(domain: str) -> str:
+    """The job ``mesh materialize`` and ``make demo`` run a domain as (one per domain)."""
+    return f"{domain}__materialize"
+
+
+def _domain_job(
+    domain: str, observed: list[dg.AssetsDefinition]
+) -> dg.UnresolvedAssetJobDefinition:
+    """Every asset the domain builds or observes, as one named job: its runs show under the
+    domain's code location in Dagster's Overview timeline and in the Runs list."""
+    return dg.define_asset_job(
+        domain_job_name(domain),
+        selection=dg.AssetSelection.all()
+        | dg.AssetSelection.assets(*[key for a in observed for key in a.keys]),
+        description=f"Builds and observes everything of domain {domain} (`mesh materialize`).",
+    )
 
 
 def _automation_sensor(domain: str) -> dg.AutomationConditionSensorDefinition:

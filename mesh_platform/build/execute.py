@@ -55,10 +55,12 @@ def materialize_domain(
 
     defs = build_domain_definitions(domain.path)
     graph = defs.resolve_asset_graph()
-    job = defs.resolve_implicit_global_asset_job_def()
     materializable = [k for k in graph.materializable_asset_keys]
     partitioned = [k for k in materializable if graph.get(k).partitions_def]
     plain = [k for k in materializable if not graph.get(k).partitions_def]
+    # the operational sources are observed in the domain's first run, before what reads them
+    # is built (a build recorded before its sources' observation would show as unsynced)
+    (partitioned if partitioned else plain).extend(sorted(graph.observable_asset_keys))
     run = DomainRun(domain=domain.name, spec=domain)
     reap_dead_runs(instance)
     # consumers rebuild incremental models from the first changed upstream day, unless asked
@@ -66,16 +68,36 @@ def materialize_domain(
     for keys, tags in ((partitioned, {**_range_tags(window), **extra}), (plain, extra)):
         if not keys:
             continue
-        result = job.execute_in_process(
-            instance=instance,
-            asset_selection=keys,
-            tags={**tags, PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
-            raise_on_error=False,
-            run_config=QUIET_LOGS,
-        )
+        result = _execute(defs, domain, instance, keys, tags)
         run.run_ids.append(result.run_id)
         _collect(run, result)
     return run
+
+
+def _execute(
+    defs: dg.Definitions,
+    domain: Domain,
+    instance: dg.DagsterInstance,
+    keys,
+    tags: dict[str, str],
+    partition_key: str | None = None,
+) -> dg.ExecuteInProcessResult:
+    """A run of the domain's job (its runs show under the domain in Dagster's UI), tagged
+    with the executing process so a later run can fail it if this process is killed."""
+    from mesh_platform.build.definitions import domain_job_name
+    from mesh_platform.build.job_run import execute_as_location_run
+    from mesh_platform.core.environment import get_environment
+
+    return execute_as_location_run(
+        defs.resolve_job_def(domain_job_name(domain.name)),
+        instance,
+        domain.name,
+        str(get_environment().repo_root),
+        asset_selection=sorted(keys),
+        tags={**tags, PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
+        run_config=QUIET_LOGS,
+        partition_key=partition_key,
+    )
 
 
 def _alive(pid: int) -> bool:
@@ -168,7 +190,6 @@ def materialize_day_in_domain(domain: Domain, day: str, changed: set[str]) -> Do
 
     defs = build_domain_definitions(domain.path)
     graph = defs.resolve_asset_graph()
-    job = defs.resolve_implicit_global_asset_job_def()
     instance = get_instance()
     reap_dead_runs(instance)
     materializable = set(graph.materializable_asset_keys)
@@ -177,19 +198,13 @@ def materialize_day_in_domain(domain: Domain, day: str, changed: set[str]) -> Do
     seeds = {dg.AssetKey.from_user_string(k) for k in changed} & known | partitioned
     downstream = dg.AssetSelection.assets(*seeds).downstream().resolve(graph) if seeds else set()
     plain = (set(downstream) & materializable) - partitioned
+    if partitioned or plain:  # observed in the first run, before what reads them is built
+        (partitioned if partitioned else plain).update(graph.observable_asset_keys)
     run = DomainRun(domain=domain.name, spec=domain)
-    for keys, extra in ((partitioned, {"partition_key": day}), (plain, {})):
+    for keys, partition_key in ((partitioned, day), (plain, None)):
         if not keys:
             continue
-        result = job.execute_in_process(
-            instance=instance,
-            asset_selection=sorted(keys),
-            # which process runs it, so a later run can fail it if this one is killed
-            tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
-            raise_on_error=False,
-            run_config=QUIET_LOGS,
-            **extra,
-        )
+        result = _execute(defs, domain, instance, keys, {}, partition_key)
         run.run_ids.append(result.run_id)
         _collect(run, result)
     return run

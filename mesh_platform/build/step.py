@@ -23,6 +23,7 @@ import duckdb
 from mesh_platform.build import governance_check as governance
 from mesh_platform.build.dbt_resource import MeshDbtCliResource, domain_invocation_env
 from mesh_platform.build.engines import engine_for
+from mesh_platform.build.failing_rows import failing_rows_metadata
 from mesh_platform.build.port_uniqueness import (
     CrossDayDuplicates,
     fold_into,
@@ -78,7 +79,14 @@ def _partition_env(context: dg.AssetExecutionContext) -> dict[str, str]:
     }
 
 
-def _check_result(binding: PortBinding, key: dg.AssetKey, verification: ContractVerification):
+def _check_result(
+    binding: PortBinding,
+    key: dg.AssetKey,
+    verification: ContractVerification,
+    samples: Mapping[str, dict[str, Any]] | None = None,
+):
+    """One Dagster check result per contract check; a failed one with ``samples`` (by check
+    name) of its failing rows (build/failing_rows.py)."""
     for outcome in verification.outcomes:
         yield dg.AssetCheckResult(
             asset_key=key,
@@ -92,6 +100,7 @@ def _check_result(binding: PortBinding, key: dg.AssetKey, verification: Contract
                 "soda_outcome": outcome.outcome,
                 **{f"soda/{k}": v for k, v in outcome.diagnostics.items()},
                 **with_port_diagnostics(outcome),
+                **(samples or {}).get(outcome.check.name, {}),
             },
             description=outcome.detail or None,
         )
@@ -385,6 +394,7 @@ def _audit_and_publish(
             )
             if split is not None and split.rows_rejected and not split.over_threshold:
                 verification, across = _verify(con, binding, days, row_filter)
+            samples = _failing_samples(con, binding, gate, verification, row_filter)
             findings = gate.evaluate_at_run(binding, con, env.ports_dir, row_filter)
             blocking = errors(findings)
             published = None
@@ -415,7 +425,7 @@ def _audit_and_publish(
                     failures.append(failure)
                     blocked |= _downstream_ports(bindings, uid)
                     _record_governance(env.ports_dir, binding, findings, context.run.run_id, None)
-                    yield from _check_result(binding, key, verification)
+                    yield from _check_result(binding, key, verification, samples)
                     yield governance.check_result(key, findings)
                     continue
                 write_published_schema(env.ports_dir, schema)
@@ -452,7 +462,7 @@ def _audit_and_publish(
                 blocked |= _downstream_ports(bindings, uid)
             _record_governance(env.ports_dir, binding, findings, context.run.run_id, published)
             # after the materialization they evaluate (or alone, when nothing was published)
-            yield from _with_rejections(_check_result(binding, key, verification), split)
+            yield from _with_rejections(_check_result(binding, key, verification, samples), split)
             yield governance.check_result(key, findings)
     if published_any:
         _refresh_views_file(context, env.ports_dir)
@@ -467,6 +477,31 @@ def _raw(bindings: DomainBindings, binding: PortBinding) -> str | None:
         if node["name"] == raw.model:
             return f"{quote_ident(node['schema'])}.{quote_ident(node.get('alias') or raw.model)}"
     return None
+
+
+def _failing_samples(
+    con: duckdb.DuckDBPyConnection,
+    binding: PortBinding,
+    gate: governance.GovernanceGate,
+    verification: ContractVerification,
+    row_filter: str | None,
+) -> dict[str, dict[str, Any]]:
+    """For each failed contract check, a few of its failing rows (personal data masked)."""
+    if verification.passed:
+        return {}
+    columns = gate.ctx.manifest["nodes"][binding.unique_id].get("columns") or {}
+    return {
+        outcome.check.name: failing_rows_metadata(
+            con,
+            binding.relation,
+            outcome,
+            binding.contract,
+            columns,
+            gate.ctx.config.personal_data,
+            row_filter,
+        )
+        for outcome in verification.failed
+    }
 
 
 def _verify(

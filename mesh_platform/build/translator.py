@@ -16,6 +16,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
 from mesh_platform.core.address import PortAddress
 from mesh_platform.core.bindings import DomainBindings
+from mesh_platform.core.environment import portal_url
 from mesh_platform.core.manifest import domain_of, source_port_address
 from mesh_platform.core.product_view import effective_owner
 
@@ -82,6 +83,33 @@ class MeshDbtTranslator(DagsterDbtTranslator):
         address = source_port_address(dbt_resource_props)
         return PortAddress.parse(address).domain if address else domain_of(dbt_resource_props)
 
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        """The dbt description, without dagster-dbt's raw (Jinja) SQL appended: the model's
+        code is in the domain's dbt project."""
+        description = (dbt_resource_props.get("description") or "").strip()
+        kind = dbt_resource_props["resource_type"]
+        return description or f"dbt {kind} {dbt_resource_props['name']} (no description)"
+
+    def _port_table(self, binding) -> str:
+        """The port's descriptor facts as one table (grouped, not one metadata key each)."""
+        product, port = binding.product, binding.port
+        rows = [
+            ("Product", f"{product.domain}.{product.name} ({product.tier.value})"),
+            ("Version", f"v{port.version}" + (" (draft)" if product.is_draft else "")),
+            ("Kind", port.kind),
+            ("Classification", product.classification.value),
+            (
+                "Contract",
+                f"`{binding.contract.path.relative_to(self.bindings.domain.path.parent.parent)}`",
+            ),
+        ]
+        if product.slo:
+            rows.append(("Freshness SLO", f"{product.slo.freshness_hours:g} h"))
+        if port.deprecation_date:
+            rows.append(("Deprecated on", port.deprecation_date.isoformat()))
+        body = "\n".join(f"| {k} | {v} |" for k, v in rows)
+        return f"| Port | {binding.address} |\n|---|---|\n{body}"
+
     def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
         cache_key = (id(manifest), unique_id)
         if cache_key not in self._specs:
@@ -113,11 +141,13 @@ class MeshDbtTranslator(DagsterDbtTranslator):
         # kind shown is the engine that builds the model (below)
         tags = {k: v for k, v in spec.tags.items() if not k.startswith(KIND_TAG_PREFIX)}
         tags |= {"domain": self.domain, "layer": layer}
+        relation = node.get("alias") or node["name"]
         metadata: dict[str, Any] = {
             **spec.metadata,
-            "mesh/domain": self.domain,
+            # the table in the domain's DuckDB file (named after the domain), not the database
+            # of whatever profile the manifest happened to be parsed with
+            "dagster/table_name": f"{self.domain}.{node.get('schema') or layer}.{relation}",
             "mesh/owner_contact": owner.contact,
-            "dbt/access": node.get("access"),
             "dbt/contract_enforced": bool(node["config"].get("contract", {}).get("enforced")),
             # dagster-dbt leaves these out by default; consumers need them to judge a model
             **{f"dbt/{k}": str(node[k]) for k in ("version", "deprecation_date") if node.get(k)},
@@ -125,14 +155,15 @@ class MeshDbtTranslator(DagsterDbtTranslator):
         engine = domain.engine  # duckdb or spark: what builds the model (core/engine.py)
         metadata["mesh/engine"] = engine
         if engine == "spark":  # where the table is: the domain's Spark catalog, not its file
-            metadata["dagster/table_name"] = (
-                f"spark_catalog.{layer}.{node.get('alias') or node['name']}"
-            )
+            metadata["dagster/table_name"] = f"spark_catalog.{layer}.{relation}"
         attrs: dict[str, Any] = {"owners": [f"team:{owner.team}"], "kinds": {"dbt", engine}}
+        if not binding:
+            # dbt's access within the domain's project (its ports are read through the
+            # published snapshots, whatever dbt's access says, so a port does not show it)
+            metadata["dbt/access"] = node.get("access")
         if product:
             tags |= {"product": product.name, "tier": product.tier.value}
             tags |= {f"tag/{t}": "" for t in product.tags}
-            metadata["mesh/product"] = product.name
             if product.is_draft:
                 metadata["mesh/status"] = "draft"  # schema not frozen; no other domain reads it
             if product.automation.kind == "eager":
@@ -141,26 +172,22 @@ class MeshDbtTranslator(DagsterDbtTranslator):
         if binding:
             port = binding.port
             tags |= {"output_port": "true", "classification": product.classification.value}
-            metadata |= {
+            metadata = {
+                "mesh/portal": dg.MetadataValue.url(
+                    f"{portal_url()}/products/{product.domain}/{product.name}"
+                ),
                 "mesh/address": binding.address,
                 "mesh/port_version": port.version,
-                "mesh/port_kind": port.kind,
-                "mesh/classification": product.classification.value,
-                "mesh/contract": str(
-                    binding.contract.path.relative_to(self.bindings.domain.path.parent.parent)
-                ),
+                "mesh/port": dg.MetadataValue.md(self._port_table(binding)),
+                **metadata,
             }
-            attrs["description"] = (
-                product.description.strip() + "\n\n" + (spec.description or "")
-            ).strip()
+            # the product's description; the model's only when the product has none
+            attrs["description"] = product.description.strip() or spec.description
             if self.gate:
                 metadata |= self.gate.asset_metadata(binding)
             if port.example:
                 metadata["mesh/example"] = dg.MetadataValue.md(f"```sql\n{port.example}\n```")
-            if port.deprecation_date:
-                metadata["mesh/deprecation_date"] = port.deprecation_date.isoformat()
             if product.slo:
-                metadata["mesh/slo_freshness_hours"] = product.slo.freshness_hours
                 attrs["freshness_policy"] = dg.FreshnessPolicy.time_window(
                     fail_window=timedelta(hours=product.slo.freshness_hours)
                 )

@@ -50,6 +50,21 @@ def duckdb_memory_limit() -> str:
     return value.strip()
 
 
+DEFAULT_PORTAL_URL = "http://127.0.0.1:8000"  # `mesh portal` with its defaults
+
+
+def portal_url() -> str:
+    """Where users open the data portal (``MESH_PORTAL_URL``; `mesh portal`'s address unless
+    set): Dagster links each output port to its product's page there."""
+    value = (os.environ.get("MESH_PORTAL_URL") or DEFAULT_PORTAL_URL).strip().rstrip("/")
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(
+            f"MESH_PORTAL_URL={value!r} is not a web address: use the portal's base URL, "
+            f"e.g. {DEFAULT_PORTAL_URL} or https://portal.example.com"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class MeshEnvironment:
     """Every path the mesh reads or writes, derived from one data directory."""

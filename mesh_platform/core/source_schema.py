@@ -180,6 +180,38 @@ def plugin_connection_url(project_dir: Path, alias: str, values: Mapping[str, st
     return None
 
 
+@dataclass(frozen=True)
+class SourceLocation:
+    """Where an operational source table is: a DuckDB relation over files (its rendered
+    ``external_location``) or a table of a SQLite database behind a ``meta.plugin``."""
+
+    relation: str | None = None  # e.g. read_csv('/data/x/*.csv', ...)
+    sqlite_path: str | None = None
+    table: str = ""
+
+
+def source_location(
+    env: MeshEnvironment, project_dir: Path, source: Mapping[str, Any]
+) -> SourceLocation | None:
+    """The source's location rendered with this run's environment; None when the platform
+    cannot tell (a database other than SQLite, or no location at all)."""
+    values = {**env.tool_env()}
+    meta = _meta(source)
+    if meta.get("plugin"):
+        url = plugin_connection_url(project_dir, meta["plugin"], values)
+        if not url or not url.startswith("sqlite:///"):
+            return None
+        return SourceLocation(
+            sqlite_path=url.removeprefix("sqlite:///"), table=meta.get("table") or source["name"]
+        )
+    location = _raw_location(project_dir, source) or meta.get("external_location")
+    if not location:
+        return None
+    return SourceLocation(
+        relation=resolve_env_vars(location, values).replace("{name}", source["name"])
+    )
+
+
 class UnreadableSource(Exception):
     """The source's columns could not be read (the message says why)."""
 
@@ -189,17 +221,12 @@ def actual_columns(
 ) -> list[tuple[str, str]] | None:
     """(column, type) of the source as it is now; None when the platform cannot tell (a
     database other than SQLite, or no location at all)."""
-    values = {**env.tool_env()}
-    meta = _meta(source)
-    if meta.get("plugin"):
-        url = plugin_connection_url(project_dir, meta["plugin"], values)
-        if not url or not url.startswith("sqlite:///"):
-            return None
-        return _sqlite_columns(url.removeprefix("sqlite:///"), meta.get("table") or source["name"])
-    location = _raw_location(project_dir, source) or meta.get("external_location")
-    if not location:
+    where = source_location(env, project_dir, source)
+    if where is None:
         return None
-    location = resolve_env_vars(location, values).replace("{name}", source["name"])
+    if where.sqlite_path is not None:
+        return _sqlite_columns(where.sqlite_path, where.table)
+    location = where.relation
     import duckdb
 
     con = duckdb.connect()

@@ -13,7 +13,9 @@ in one module, each for a measured gain or a need no public API meets (see the m
   code server must not import dbt's selector at load;
 - ``build/dbt_in_process.py`` — dbt-duckdb's connection manager state (a fresh DuckDB
   environment per in-process invocation);
-- ``production/stack.py`` — Dagster's gRPC client (waiting for a code server to answer).
+- ``production/stack.py`` — Dagster's gRPC client (waiting for a code server to answer);
+- ``build/job_run.py`` — Dagster's run creation with a code-location origin (`mesh materialize`'s
+  in-process runs show under their domain's job in the UI's timeline).
 
 Each calls :func:`require_tested` before touching the private part. An upgrade then stops
 with a message naming the seam, instead of misbehaving quietly; re-run the tests that pin the

@@ -1,7 +1,11 @@
-"""`mesh dev`: the Dagster webserver with one code location per domain, driven over GraphQL.
+"""`mesh dev`: the Dagster webserver with one code location per domain, over the session's
+built mesh (what `make demo` leaves), driven over GraphQL and in a headless Chromium.
 
-This is the API the UI itself uses: the test sees the code locations load, a product's asset
-with its owner, description and column schema, and materializes a domain from it.
+GraphQL is the API the UI itself uses: the test sees the code locations load, a product's
+asset with its owner, description and column schema, and materializes a domain from it. In
+Chromium (each page screenshotted under the data directory's ``screenshots/``), a user sees
+the build's runs on the Overview timeline, the operational sources observed (not "never
+materialized"), each location with its domain's group only, and a readable port page.
 
 Where strace is installed, the whole `dagster dev` process tree (webserver, daemon, code
 locations, the run launched from the UI) is traced, started without any telemetry opt-out from
@@ -13,6 +17,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -25,10 +30,10 @@ from pathlib import Path
 import pytest
 
 from mesh_platform.core.environment import TELEMETRY_OFF
-from operational import generate
 from security.netwatch import outbound, parse, report, strace_argv
 
-from ..conftest import REPO, TEST_SCALE
+from ..conftest import REPO
+from .test_portal_browser import browser  # noqa: F401  (fixture: headless Chromium)
 
 pytestmark = pytest.mark.slow
 
@@ -83,8 +88,10 @@ TRACE = "strace.log"
 
 
 @pytest.fixture(scope="module")
-def ui_data_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("ui-data")
+def ui_data_dir(built_mesh) -> Path:
+    """The session's built mesh: its runs and observations are what `make demo` leaves."""
+    env, _ = built_mesh
+    return env.data_dir
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +99,6 @@ def dagster_dev(ui_data_dir):
     data_dir = ui_data_dir
     env = {k: v for k, v in os.environ.items() if k not in OPT_OUTS}
     env["MESH_DATA_DIR"] = str(data_dir)
-    generate(data_dir / "operational", scale=TEST_SCALE)
     port = free_port()
     log = (data_dir / "dagster-dev.log").open("w")
     traced = strace_argv(data_dir / TRACE, STRACE) if STRACE else []
@@ -164,6 +170,84 @@ def test_materialize_a_domain_from_the_ui(dagster_dev):
         return status if status in {"SUCCESS", "FAILURE", "CANCELED"} else None
 
     assert wait_for(finished, 300, "the run to finish") == "SUCCESS"
+
+
+GROUPS = """query($location: String!) { repositoryOrError(repositorySelector:
+  {repositoryLocationName: $location, repositoryName: "__repository__"}) {
+  ... on Repository { assetGroups { groupName } } } }"""
+
+
+def _open(browser, port: int, path: str, visible: str | re.Pattern, shot: Path):  # noqa: F811
+    """The page at ``path`` once ``visible`` shows, screenshotted to ``shot``; its text."""
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page.goto(f"http://127.0.0.1:{port}{path}")
+    page.get_by_text(visible).first.wait_for(state="visible", timeout=90_000)
+    page.wait_for_timeout(1500)  # let the rest of the page's queries answer
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000, f"empty screenshot {shot}"
+    return page, page.inner_text("body")
+
+
+def test_overview_timeline_shows_each_domains_build_runs(dagster_dev, browser, ui_data_dir):  # noqa: F811
+    wait_for(lambda: loaded_locations(dagster_dev), 180, "code locations")
+    shot = ui_data_dir / "screenshots" / "overview-timeline.png"
+    page, text = _open(
+        browser, dagster_dev, "/overview/activity/timeline", "playback__materialize", shot
+    )
+    assert "No runs" not in text
+    for domain in ("artists", "listeners", "playback", "podcasts", "recommendations"):
+        assert page.get_by_text(f"{domain}__materialize").first.is_visible(), domain
+    page.close()
+
+
+def test_operational_sources_show_observed_not_never_materialized(
+    dagster_dev,
+    browser,  # noqa: F811
+    ui_data_dir,
+):
+    wait_for(lambda: loaded_locations(dagster_dev), 180, "code locations")
+    shot = ui_data_dir / "screenshots" / "playback-group.png"
+    page, text = _open(
+        browser, dagster_dev, "/locations/playback/asset-groups/playback", "Observed", shot
+    )
+    assert "never been materialized" not in text
+    page.close()
+    shot = ui_data_dir / "screenshots" / "plays-source.png"
+    page, text = _open(
+        browser, dagster_dev, "/assets/playback/play_event_stream/plays", "Latest observation", shot
+    )
+    assert "mesh/last_modified" in text and "Row count" in text
+    page.close()
+
+
+def test_each_location_lists_its_domains_group_only(dagster_dev, browser, ui_data_dir):  # noqa: F811
+    wait_for(lambda: loaded_locations(dagster_dev), 180, "code locations")
+    for location in ("artists", "listeners", "recommendations"):  # they read other domains
+        repository = gql(dagster_dev, GROUPS, {"location": location})["repositoryOrError"]
+        assert [g["groupName"] for g in repository["assetGroups"]] == [location]
+    shot = ui_data_dir / "screenshots" / "artists-definitions.png"
+    groups = re.compile(r"^\d+ assets$")  # the location's groups, each with its asset count
+    page, text = _open(browser, dagster_dev, "/locations/artists/assets", groups, shot)
+    assert "default" not in text
+    page.close()
+
+
+def test_output_port_page_is_readable_and_links_to_the_portal(
+    dagster_dev,
+    browser,  # noqa: F811
+    ui_data_dir,
+):
+    wait_for(lambda: loaded_locations(dagster_dev), 180, "code locations")
+    shot = ui_data_dir / "screenshots" / "track-catalog.png"
+    page, text = _open(browser, dagster_dev, "/assets/artists/track_catalog", "Storage", shot)
+    assert "artists.marts.track_catalog" in text and "parse_only" not in text
+    assert "Raw SQL" not in text and "{{ ref(" not in text
+    assert text.count("Join plays (playback.play_events) to artists") == 1  # said once
+    assert "dbt/access" not in text
+    link = page.locator('a[href$="/products/artists/track_catalog"]')
+    assert link.count() >= 1 and link.first.is_visible()
+    page.close()
 
 
 def test_dagster_dev_makes_no_outbound_connection_attempt(dagster_dev, ui_data_dir):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import dagster as dg
 import pytest
 
+from mesh_platform.build.instance import get_instance
 from mesh_platform.ports.reader import connect
 from mesh_platform.ports.records import read_governance_record
 from mesh_platform.ports.store import current_snapshot
@@ -31,6 +33,17 @@ def test_bad_source_row_blocks_publish_and_keeps_previous_snapshot(mesh_env):
         assert "contract__episode_id__duplicate" in message
         assert "NOT published" in message
         assert run.checks["podcasts/podcast_episodes"].failed >= 1
+        # the failed check in Dagster names the failing key, from the built rows
+        key = dg.AssetKey(["podcasts", "podcast_episodes"])
+        check = dg.AssetCheckKey(key, "contract__episode_id__duplicate")
+        (latest,) = get_instance().event_log_storage.get_asset_check_execution_history(
+            check, limit=1
+        )
+        evaluation = latest.event.dagster_event.event_specific_data
+        assert not evaluation.passed
+        sample = evaluation.metadata["mesh/failing_rows_sample"].md_str
+        assert sample.startswith("| episode_id |")
+        assert f"| {episodes[0]['episode_id']} |" in sample
         after = current_snapshot(mesh_env.ports_dir, "podcasts", "podcast_episodes", 1)
         assert after == before  # consumers keep the last good version
         rows = connect().execute("select count(*) from podcasts.podcast_episodes").fetchone()[0]

@@ -38,7 +38,8 @@ def test_output_port_spec_carries_descriptor_metadata(playback_defs):
     assert node.metadata["mesh/address"] == "playback.play_events"
     assert node.metadata["mesh/port_version"] == 1
     assert node.metadata["dbt/contract_enforced"] is True
-    assert node.metadata["dbt/access"] == "private"
+    # dbt's access is about refs inside the domain's project: a published port does not show it
+    assert "dbt/access" not in node.metadata
     columns = {c.name: c.type for c in node.metadata["dagster/column_schema"].columns}
     assert columns["event_id"] == "string"  # as the model YAML spells it (both engines read it)
     assert columns["played_at"] == "timestamp"
@@ -75,8 +76,11 @@ def test_operational_sources_are_visible_upstream(playback_defs):
 
 
 def test_domain_steps_hold_the_domains_duckdb_pool(playback_defs):
-    pools = {a.node_def.pool for a in playback_defs.assets if isinstance(a, dg.AssetsDefinition)}
+    steps = [a for a in playback_defs.assets if isinstance(a, dg.AssetsDefinition)]
+    pools = {a.node_def.pool for a in steps if a.is_materializable}
     assert pools == {"duckdb_playback"}
+    # observing the operational sources never opens the domain's file: it holds no slot
+    assert {a.node_def.pool for a in steps if a.is_observable} == {None}
 
 
 def test_models_built_from_a_port_that_rejects_rows_run_in_a_step_after_its_split(playback_defs):
@@ -215,3 +219,51 @@ def test_partitions_start_at_the_datas_first_day_and_schedules_wait_for_data(tmp
     assert "no source data for 2026-06-11 yet (the operational data ends 2026-06-10)" in (
         skipped.skip_message
     )
+
+
+def test_output_port_page_is_readable(playback_defs, monkeypatch):
+    """One description (no raw dbt Jinja), the real relation, the port's facts as one table
+    and a link to the product's page in the portal."""
+    graph = playback_defs.resolve_asset_graph()
+    node = graph.get(dg.AssetKey(["playback", "play_events"]))
+    assert "{{" not in node.description and "Raw SQL" not in node.description
+    paragraphs = [p.strip() for p in node.description.split("\n\n") if p.strip()]
+    assert len(paragraphs) == len(set(paragraphs))
+    assert node.metadata["dagster/table_name"] == "playback.marts.play_events"
+    assert node.metadata["mesh/portal"].url.endswith("/products/playback/play_events")
+    table = node.metadata["mesh/port"].md_str
+    assert "| Classification |" in table and "domains/playback/contracts/" in table
+    internal = graph.get(dg.AssetKey(["playback", "stg_play_event_stream__plays"]))
+    assert "{{" not in (internal.description or "")
+
+
+def test_portal_link_follows_mesh_portal_url(monkeypatch):
+    from mesh_platform.build.definitions import build_domain_definitions
+
+    monkeypatch.setenv("MESH_PORTAL_URL", "https://portal.daff.example/")
+    defs = build_domain_definitions(REPO / "domains" / "playback")
+    node = defs.resolve_asset_graph().get(dg.AssetKey(["playback", "play_events"]))
+    assert node.metadata["mesh/portal"].url == (
+        "https://portal.daff.example/products/playback/play_events"
+    )
+    monkeypatch.setenv("MESH_PORTAL_URL", "portal.daff.example")
+    with pytest.raises(ValueError, match="MESH_PORTAL_URL='portal.daff.example'"):
+        build_domain_definitions(REPO / "domains" / "playback")
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_no_group_outside_the_domain(domain):
+    """Every asset of a code location, the other domains' ports it reads included, is in the
+    domain's group: no "default" group that opens an empty graph."""
+    defs = importlib.import_module(f"domains.{domain}.definitions").defs
+    graph = defs.resolve_asset_graph()
+    assert {graph.get(k).group_name for k in graph.get_all_asset_keys()} == {domain}
+
+
+def test_operational_sources_are_observable_and_in_the_domain_job(playback_defs):
+    graph = playback_defs.resolve_asset_graph()
+    source = dg.AssetKey(["playback", "play_event_stream", "plays"])
+    assert graph.get(source).is_observable
+    job = playback_defs.resolve_job_def("playback__materialize")
+    assert source in job.asset_layer.selected_asset_keys
+    assert set(graph.materializable_asset_keys) <= set(job.asset_layer.selected_asset_keys)
