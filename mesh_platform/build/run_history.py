@@ -74,3 +74,56 @@ def open_instance() -> Any:
     from mesh_platform.build.instance import get_instance
 
     return get_instance()
+
+
+def latest_check_statuses(
+    instance: Any, checks: list[tuple[list[str], str]]
+) -> dict[tuple[str, str], str]:
+    """The newest execution status of each ``(asset path, check name)``, in one query:
+    ``{("/".join(path), name): status}``; checks never executed are left out."""
+    import dagster as dg
+
+    keys = {dg.AssetCheckKey(dg.AssetKey(path), name): (path, name) for path, name in checks}
+    found = {}
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(list(keys))
+    for key, execution in latest.items():
+        path, name = keys[key]
+        found[("/".join(path), name)] = _status(execution)
+    return found
+
+
+# How definitions.py names and starts a product's automation (checked by a test against it)
+SCHEDULE_NAME = "{domain}__{product}"  # one schedule per scheduled product; starts stopped
+SENSOR_NAME = "{domain}_automation"  # one automation sensor per domain; starts running
+
+
+def automation_states(instance: Any, products: list[tuple[str, str, str]]) -> dict[str, str]:
+    """Whether each product's automation is on in Dagster: ``{"domain.product": "on" | "off"}``
+    for ``(domain, product, kind)`` with kind ``schedule`` or ``eager``.
+
+    A schedule or sensor someone started or stopped (the UI, ``dagster schedule start``) has a
+    stored state; one nobody touched runs as its definition's default (schedules stopped, the
+    automation sensor running)."""
+    from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorType
+
+    stored: dict[tuple[str, str], InstigatorStatus] = {}
+    for state in instance.all_instigator_state():
+        location = state.origin.repository_origin.code_location_origin.location_name
+        kind = "schedule" if state.instigator_type == InstigatorType.SCHEDULE else "sensor"
+        stored[(kind, f"{location}/{state.instigator_name}")] = state.status
+        stored.setdefault((kind, f"*/{state.instigator_name}"), state.status)
+    found = {}
+    for domain, product, kind in products:
+        if kind == "schedule":
+            name, default = SCHEDULE_NAME.format(domain=domain, product=product), False
+            look = "schedule"
+        else:
+            name, default = SENSOR_NAME.format(domain=domain), True
+            look = "sensor"
+        status = stored.get((look, f"{domain}/{name}"), stored.get((look, f"*/{name}")))
+        running = {
+            InstigatorStatus.RUNNING: True,
+            InstigatorStatus.STOPPED: False,
+        }.get(status, default)  # type: ignore[arg-type]
+        found[f"{domain}.{product}"] = "on" if running else "off"
+    return found

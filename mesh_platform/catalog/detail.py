@@ -11,7 +11,7 @@ from typing import Any
 
 from mesh_platform.catalog.catalog import Catalog
 from mesh_platform.catalog.entries import ProductEntry
-from mesh_platform.catalog.history import freshness, port_history
+from mesh_platform.catalog.history import build_state, data_times, freshness, port_history
 
 
 def _compliance(governance: dict[str, Any] | None) -> dict[str, Any]:
@@ -21,6 +21,24 @@ def _compliance(governance: dict[str, Any] | None) -> dict[str, Any]:
     errors = [f for f in findings if f.get("severity") == "error"]
     status = "compliant" if governance.get("passed") and not errors else "not compliant"
     return {"status": status, "findings": findings, "run_id": governance.get("run_id")}
+
+
+def _build(port, history) -> dict[str, Any] | None:
+    state = build_state(port, history)
+    return asdict(state) if state else None
+
+
+def automation_state(instance: Any, product: ProductEntry) -> str:
+    """``on`` or ``off`` as the product's schedule (or its domain's automation sensor) is in
+    Dagster; ``unknown`` when there is no Dagster instance to ask."""
+    if instance is None:
+        return "unknown"
+    from mesh_platform.build import run_history
+
+    states = run_history.automation_states(
+        instance, [(product.domain, product.name, product.automation_kind)]
+    )
+    return states[product.key]
 
 
 def product_summary(product: ProductEntry) -> dict[str, Any]:
@@ -66,16 +84,18 @@ def product_detail(
                 "published": published.to_json() if published else None,
                 "compliance": _compliance(port.governance),
                 "history": histories[index].to_json() if histories else None,
+                "build": _build(port, histories[index]) if histories else None,
                 "access": (access or {}).get(port.label),
             }
         )
-    fresh = freshness(product, histories) if histories else None
+    fresh = freshness(product, data_times(catalog, [key]).get(key))
     usage_entry = (usage or {}).get(key)
     return {
         **product_summary(product),
         "slo_freshness_hours": product.slo_freshness_hours,
-        "freshness": asdict(fresh) if fresh else None,
+        "freshness": asdict(fresh),
         "automation": product.automation,
+        "automation_state": automation_state(instance, product),
         "partitioning": product.partitioning,
         "inputs": [asdict(i) for i in product.inputs],
         "upstream": product.upstream,
