@@ -14,6 +14,30 @@ from mesh_platform.run.runner import materialize_mesh
 pytestmark = pytest.mark.slow
 
 
+def _portal_says_blocked_but_serving(env, served) -> None:
+    """The portal names the check that blocked the build and the snapshot still served."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from mesh_platform.portal import create_app
+
+    client = TestClient(create_app(env))
+    page = client.get("/products/podcasts/podcast_episodes").text
+    status = " ".join(
+        re.sub(r"<[^>]+>", "", page.split('id="status">')[1].split("</dd>")[0]).split()
+    )
+    assert re.search(
+        r"latest build blocked at check contract__episode_id__duplicate \(\S+Z, not published\) — "
+        rf"still serving snapshot {served.snapshot_id} \(passed, published at "
+        rf"{re.escape(served.published_at[:19])}Z\)",
+        status,
+    ), status
+    home = client.get("/").text
+    health = home.split('id="health-podcasts-podcast_episodes">')[1].split("</td>")[0]
+    assert "failing (1)" in re.sub(r"<[^>]+>", "", health)
+
+
 def test_bad_source_row_blocks_publish_and_keeps_previous_snapshot(mesh_env):
     page = sorted((mesh_env.operational_dir / "podcasts" / "api").glob("page-*.json"))[0]
     original = page.read_text()
@@ -35,6 +59,7 @@ def test_bad_source_row_blocks_publish_and_keeps_previous_snapshot(mesh_env):
         assert after == before  # consumers keep the last good version
         rows = connect().execute("select count(*) from podcasts.podcast_episodes").fetchone()[0]
         assert rows == before.rows
+        _portal_says_blocked_but_serving(mesh_env, before)
     finally:
         page.write_text(original)
     # once the source is fixed, a rerun publishes again
