@@ -6,12 +6,19 @@ structure, so they cannot disagree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
 from mesh_platform.catalog.catalog import Catalog
-from mesh_platform.catalog.entries import ProductEntry
-from mesh_platform.catalog.history import build_state, data_times, freshness, port_history
+from mesh_platform.catalog.entries import PortEntry, ProductEntry
+from mesh_platform.catalog.history import (
+    PortHistory,
+    build_state,
+    data_times,
+    freshness,
+    port_history,
+)
 
 
 def _compliance(governance: dict[str, Any] | None) -> dict[str, Any]:
@@ -62,10 +69,12 @@ def product_detail(
     instance: Any = None,
     usage: dict[str, Any] | None = None,
     access: dict[str, Any] | None = None,
+    history: Callable[[Any, PortEntry], PortHistory] = port_history,
 ) -> dict[str, Any]:
-    """``access``: per port label, what the viewing user may see (from the access policy)."""
+    """``access``: per port label, what the viewing user may see (from the access policy);
+    ``history``: reads a port's history from the instance (the portal's caches it)."""
     product = catalog.product(key)
-    histories = [port_history(instance, p) for p in product.ports] if instance is not None else []
+    histories = [history(instance, p) for p in product.ports] if instance is not None else []
     ports = []
     for index, port in enumerate(product.ports):
         published = port.published

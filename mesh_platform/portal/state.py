@@ -18,7 +18,9 @@ from mesh_platform.access.service import AccessService
 from mesh_platform.catalog.build import build_catalog
 from mesh_platform.catalog.catalog import Catalog
 from mesh_platform.catalog.detail import access_summary, product_detail
+from mesh_platform.catalog.entries import PortEntry
 from mesh_platform.catalog.health import Health, check_keys, mesh_health
+from mesh_platform.catalog.history import PortHistory, port_history
 from mesh_platform.catalog.search import SearchIndex
 from mesh_platform.core.environment import MeshEnvironment
 
@@ -46,6 +48,8 @@ class PortalState:
         self._history_lock = threading.Lock()
         self._refreshing = False
         self._health: tuple[Snapshot, float, dict[str, Health]] | None = None
+        self._histories: dict[str, PortHistory] = {}
+        self._history_mark: int | None = None
 
     def _build(self) -> Snapshot:
         catalog = build_catalog(self.env)
@@ -115,4 +119,27 @@ class PortalState:
         instance = self.instance()
         access = access_summary(snapshot.service, user_id, key)
         with self._history_lock:  # one reader of the Dagster storage at a time
-            return product_detail(snapshot.catalog, key, instance, snapshot.service.usage(), access)
+            if instance is not None:
+                self._forget_histories_if_new_events(instance)
+            return product_detail(
+                snapshot.catalog,
+                key,
+                instance,
+                snapshot.service.usage(),
+                access,
+                history=self._port_history,
+            )
+
+    def _forget_histories_if_new_events(self, instance: Any) -> None:
+        """Histories are kept until Dagster records any new event (one cheap query: reading
+        a port's history deserializes every execution of every check, a second per product)."""
+        mark = instance.event_log_storage.get_maximum_record_id()
+        if mark != self._history_mark:
+            self._histories.clear()
+            self._history_mark = mark
+
+    def _port_history(self, instance: Any, port: PortEntry) -> PortHistory:
+        found = self._histories.get(port.label)
+        if found is None:
+            found = self._histories[port.label] = port_history(instance, port)
+        return found
