@@ -104,14 +104,12 @@ def automation_states(instance: Any, products: list[tuple[str, str, str]]) -> di
     A schedule or sensor someone started or stopped (the UI, ``dagster schedule start``) has a
     stored state; one nobody touched runs as its definition's default (schedules stopped, the
     automation sensor running)."""
-    from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorType
-
-    stored: dict[tuple[str, str], InstigatorStatus] = {}
+    stored: dict[tuple[str, str], str] = {}  # by their enums' values: no private import
     for state in instance.all_instigator_state():
         location = state.origin.repository_origin.code_location_origin.location_name
-        kind = "schedule" if state.instigator_type == InstigatorType.SCHEDULE else "sensor"
-        stored[(kind, f"{location}/{state.instigator_name}")] = state.status
-        stored.setdefault((kind, f"*/{state.instigator_name}"), state.status)
+        kind = "schedule" if state.instigator_type.value == "SCHEDULE" else "sensor"
+        stored[(kind, f"{location}/{state.instigator_name}")] = state.status.value
+        stored.setdefault((kind, f"*/{state.instigator_name}"), state.status.value)
     found = {}
     for domain, product, kind in products:
         if kind == "schedule":
@@ -121,9 +119,7 @@ def automation_states(instance: Any, products: list[tuple[str, str, str]]) -> di
             name, default = SENSOR_NAME.format(domain=domain), True
             look = "sensor"
         status = stored.get((look, f"{domain}/{name}"), stored.get((look, f"*/{name}")))
-        running = {
-            InstigatorStatus.RUNNING: True,
-            InstigatorStatus.STOPPED: False,
-        }.get(status, default)  # type: ignore[arg-type]
+        # DECLARED_IN_CODE, or nothing stored: the definition's default
+        running = {"RUNNING": True, "STOPPED": False}.get(status or "", default)
         found[f"{domain}.{product}"] = "on" if running else "off"
     return found

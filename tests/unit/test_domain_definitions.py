@@ -179,3 +179,16 @@ def test_eager_products_fire_downstream_of_a_daily_product_with_old_days_missing
     requested = second.get_requested_partitions(daily)
     assert requested == {latest}
     assert second.get_num_requested(plays) == 0  # scheduled, not eager
+
+
+def test_the_portal_reads_automation_by_the_names_and_defaults_defined_here(playback_defs):
+    """run_history.automation_states finds a product's schedule and its domain's sensor by name
+    and, when nobody started or stopped them, assumes their defaults: these must match."""
+    from mesh_platform.build.run_history import SCHEDULE_NAME, SENSOR_NAME
+
+    schedule = playback_defs.get_schedule_def(
+        SCHEDULE_NAME.format(domain="playback", product="play_events")
+    )
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    sensor = playback_defs.get_sensor_def(SENSOR_NAME.format(domain="playback"))
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
