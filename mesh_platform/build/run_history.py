@@ -123,3 +123,11 @@ def automation_states(instance: Any, products: list[tuple[str, str, str]]) -> di
         running = {"RUNNING": True, "STOPPED": False}.get(status or "", default)
         found[f"{domain}.{product}"] = "on" if running else "off"
     return found
+
+
+def change_mark(instance: Any) -> tuple[Any, ...]:
+    """Changes whenever Dagster records something new about any asset: a run created or
+    finished (its check results, blocked or not) or an asset event. Two cheap queries."""
+    newest = instance.get_run_records(limit=1, order_by="update_timestamp", ascending=False)
+    run = (newest[0].dagster_run.run_id, newest[0].update_timestamp) if newest else None
+    return (run, instance.event_log_storage.get_maximum_record_id())

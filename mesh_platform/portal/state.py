@@ -49,7 +49,7 @@ class PortalState:
         self._refreshing = False
         self._health: tuple[Snapshot, float, dict[str, Health]] | None = None
         self._histories: dict[str, PortHistory] = {}
-        self._history_mark: int | None = None
+        self._history_mark: tuple[Any, ...] | None = None
 
     def _build(self) -> Snapshot:
         catalog = build_catalog(self.env)
@@ -131,9 +131,11 @@ class PortalState:
             )
 
     def _forget_histories_if_new_events(self, instance: Any) -> None:
-        """Histories are kept until Dagster records any new event (one cheap query: reading
-        a port's history deserializes every execution of every check, a second per product)."""
-        mark = instance.event_log_storage.get_maximum_record_id()
+        """Histories are kept until Dagster records anything new (cheap queries; reading a
+        port's history deserializes every execution of every check: a second per product)."""
+        from mesh_platform.build.run_history import change_mark
+
+        mark = change_mark(instance)
         if mark != self._history_mark:
             self._histories.clear()
             self._history_mark = mark
