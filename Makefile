@@ -93,5 +93,5 @@ endif
 clean:  ## wipe everything the mesh wrote (data, dbt artifacts)
 	rm -rf data dbt_project/*/target dbt_project/*/logs dbt_project/*/dbt_packages
 
-bench-catalog: install  ## catalog search latency with 1,000 generated products (bench/results/catalog_search.md)
+bench-catalog: install  ## catalog search latency and portal page times with 1,000 generated products (bench/results/catalog_search.md)
 	$(VENV)/bin/python -m bench.catalog_search --products 1000

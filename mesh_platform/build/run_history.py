@@ -74,3 +74,60 @@ def open_instance() -> Any:
     from mesh_platform.build.instance import get_instance
 
     return get_instance()
+
+
+def latest_check_statuses(
+    instance: Any, checks: list[tuple[list[str], str]]
+) -> dict[tuple[str, str], str]:
+    """The newest execution status of each ``(asset path, check name)``, in one query:
+    ``{("/".join(path), name): status}``; checks never executed are left out."""
+    import dagster as dg
+
+    keys = {dg.AssetCheckKey(dg.AssetKey(path), name): (path, name) for path, name in checks}
+    found = {}
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(list(keys))
+    for key, execution in latest.items():
+        path, name = keys[key]
+        found[("/".join(path), name)] = _status(execution)
+    return found
+
+
+# How definitions.py names and starts a product's automation (checked by a test against it)
+SCHEDULE_NAME = "{domain}__{product}"  # one schedule per scheduled product; starts stopped
+SENSOR_NAME = "{domain}_automation"  # one automation sensor per domain; starts running
+
+
+def automation_states(instance: Any, products: list[tuple[str, str, str]]) -> dict[str, str]:
+    """Whether each product's automation is on in Dagster: ``{"domain.product": "on" | "off"}``
+    for ``(domain, product, kind)`` with kind ``schedule`` or ``eager``.
+
+    A schedule or sensor someone started or stopped (the UI, ``dagster schedule start``) has a
+    stored state; one nobody touched runs as its definition's default (both running: see
+    ``build/definitions.py``; ``tests/unit/test_domain_definitions.py`` pins them)."""
+    stored: dict[tuple[str, str], str] = {}  # by their enums' values: no private import
+    for state in instance.all_instigator_state():
+        location = state.origin.repository_origin.code_location_origin.location_name
+        kind = "schedule" if state.instigator_type.value == "SCHEDULE" else "sensor"
+        stored[(kind, f"{location}/{state.instigator_name}")] = state.status.value
+        stored.setdefault((kind, f"*/{state.instigator_name}"), state.status.value)
+    found = {}
+    for domain, product, kind in products:
+        if kind == "schedule":
+            name, default = SCHEDULE_NAME.format(domain=domain, product=product), True
+            look = "schedule"
+        else:
+            name, default = SENSOR_NAME.format(domain=domain), True
+            look = "sensor"
+        status = stored.get((look, f"{domain}/{name}"), stored.get((look, f"*/{name}")))
+        # DECLARED_IN_CODE, or nothing stored: the definition's default
+        running = {"RUNNING": True, "STOPPED": False}.get(status or "", default)
+        found[f"{domain}.{product}"] = "on" if running else "off"
+    return found
+
+
+def change_mark(instance: Any) -> tuple[Any, ...]:
+    """Changes whenever Dagster records something new about any asset: a run created or
+    finished (its check results, blocked or not) or an asset event. Two cheap queries."""
+    newest = instance.get_run_records(limit=1, order_by="update_timestamp", ascending=False)
+    run = (newest[0].dagster_run.run_id, newest[0].update_timestamp) if newest else None
+    return (run, instance.event_log_storage.get_maximum_record_id())

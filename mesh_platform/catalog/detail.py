@@ -6,12 +6,19 @@ structure, so they cannot disagree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
 from mesh_platform.catalog.catalog import Catalog
-from mesh_platform.catalog.entries import ProductEntry
-from mesh_platform.catalog.history import freshness, port_history
+from mesh_platform.catalog.entries import PortEntry, ProductEntry
+from mesh_platform.catalog.history import (
+    PortHistory,
+    build_state,
+    data_times,
+    freshness,
+    port_history,
+)
 
 
 def _compliance(governance: dict[str, Any] | None) -> dict[str, Any]:
@@ -21,6 +28,24 @@ def _compliance(governance: dict[str, Any] | None) -> dict[str, Any]:
     errors = [f for f in findings if f.get("severity") == "error"]
     status = "compliant" if governance.get("passed") and not errors else "not compliant"
     return {"status": status, "findings": findings, "run_id": governance.get("run_id")}
+
+
+def _build(port, history) -> dict[str, Any] | None:
+    state = build_state(port, history)
+    return asdict(state) if state else None
+
+
+def automation_state(instance: Any, product: ProductEntry) -> str:
+    """``on`` or ``off`` as the product's schedule (or its domain's automation sensor) is in
+    Dagster; ``unknown`` when there is no Dagster instance to ask."""
+    if instance is None:
+        return "unknown"
+    from mesh_platform.build import run_history
+
+    states = run_history.automation_states(
+        instance, [(product.domain, product.name, product.automation_kind)]
+    )
+    return states[product.key]
 
 
 def product_summary(product: ProductEntry) -> dict[str, Any]:
@@ -44,10 +69,12 @@ def product_detail(
     instance: Any = None,
     usage: dict[str, Any] | None = None,
     access: dict[str, Any] | None = None,
+    history: Callable[[Any, PortEntry], PortHistory] = port_history,
 ) -> dict[str, Any]:
-    """``access``: per port label, what the viewing user may see (from the access policy)."""
+    """``access``: per port label, what the viewing user may see (from the access policy);
+    ``history``: reads a port's history from the instance (the portal's caches it)."""
     product = catalog.product(key)
-    histories = [port_history(instance, p) for p in product.ports] if instance is not None else []
+    histories = [history(instance, p) for p in product.ports] if instance is not None else []
     ports = []
     for index, port in enumerate(product.ports):
         published = port.published
@@ -66,16 +93,18 @@ def product_detail(
                 "published": published.to_json() if published else None,
                 "compliance": _compliance(port.governance),
                 "history": histories[index].to_json() if histories else None,
+                "build": _build(port, histories[index]) if histories else None,
                 "access": (access or {}).get(port.label),
             }
         )
-    fresh = freshness(product, histories) if histories else None
+    fresh = freshness(product, data_times(catalog, [key]).get(key))
     usage_entry = (usage or {}).get(key)
     return {
         **product_summary(product),
         "slo_freshness_hours": product.slo_freshness_hours,
-        "freshness": asdict(fresh) if fresh else None,
+        "freshness": asdict(fresh),
         "automation": product.automation,
+        "automation_state": automation_state(instance, product),
         "partitioning": product.partitioning,
         "inputs": [asdict(i) for i in product.inputs],
         "upstream": product.upstream,

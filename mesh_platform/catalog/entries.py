@@ -93,6 +93,11 @@ class ProductEntry:
         return f"{self.domain}.{self.name}"
 
     @property
+    def automation_kind(self) -> str:
+        """``schedule`` or ``eager`` (``automation`` reads ``schedule <cron>`` or ``eager``)."""
+        return "schedule" if self.automation.startswith("schedule") else self.automation
+
+    @property
     def upstream(self) -> list[str]:
         return sorted({i.upstream_product for i in self.inputs if i.upstream_product})
 

@@ -2,7 +2,7 @@
 
 Each product is indexed field by field with a weight saying how strongly a hit there means
 "this is the product you want": its name and port names most, then tags, domain and owner,
-column names, and last the prose (descriptions and column docs). Words are lowercased, split on
+classification and tier, column names, and last the prose (descriptions and column docs). Words are lowercased, split on
 anything not a letter or digit (so ``monthly_revenues`` is ``monthly`` + ``revenues``) and
 reduced by a small English stemmer (``revenues`` ~ ``revenue``, ``orders`` ~ ``order``). A query
 word that is a prefix of an indexed word matches at half weight, so ``reve`` still finds the
@@ -26,6 +26,8 @@ FIELD_WEIGHTS = {
     "name": 10.0,
     "tag": 5.0,
     "domain": 4.0,
+    "classification": 4.0,
+    "tier": 3.0,
     "owner": 3.0,
     "column": 3.0,
     "description": 2.0,
@@ -58,6 +60,7 @@ def _fields(product: ProductEntry) -> list[tuple[str, str]]:
     fields = [("name", product.name), ("domain", product.domain)]
     fields += [("name", port.name) for port in product.ports]
     fields += [("tag", tag) for tag in product.tags]
+    fields += [("classification", product.classification), ("tier", product.tier)]
     fields += [("owner", product.owner_team or ""), ("description", product.description)]
     for port in product.ports:
         fields.append(("description", port.description))
@@ -101,7 +104,8 @@ class SearchIndex:
                     found.append((candidate, PREFIX_FACTOR))
         return found
 
-    def search(self, text: str, limit: int = 10) -> list[SearchHit]:
+    def search(self, text: str, limit: int | None = 10) -> list[SearchHit]:
+        """Products matching ``text``, best first (``limit`` None: all of them)."""
         query = list(dict.fromkeys(words(text)))
         scores: dict[str, float] = defaultdict(float)
         matched: dict[str, set[str]] = defaultdict(set)
@@ -119,3 +123,63 @@ class SearchIndex:
             SearchHit(k, round(scores[k], 3), tuple(w for w in query if w in matched[k]))
             for k in ranked[:limit]
         ]
+
+
+# --- facets: narrow a result list by what a product is, not by what its text says --------------
+
+FACETS = ("domain", "owner", "tier", "classification", "health", "tag")
+NO_OWNER = "(none)"
+
+
+def facet_values(product: ProductEntry, health: str | None = None) -> dict[str, tuple[str, ...]]:
+    """The product's value(s) of each facet (a product has several tags, one of the rest)."""
+    return {
+        "domain": (product.domain,),
+        "owner": (product.owner_team or NO_OWNER,),
+        "tier": (product.tier,),
+        "classification": (product.classification,),
+        "health": (health,) if health else (),
+        "tag": tuple(product.tags),
+    }
+
+
+def check_facets(chosen: dict[str, str]) -> dict[str, str]:
+    """The chosen facets without empty ones; an unknown facet is a clear error."""
+    unknown = sorted(set(chosen) - set(FACETS))
+    if unknown:
+        raise ValueError(f"unknown facet {', '.join(unknown)}: the facets are {', '.join(FACETS)}")
+    return {name: value for name, value in chosen.items() if value}
+
+
+def narrow(
+    keys: list[str],
+    catalog: Catalog,
+    chosen: dict[str, str],
+    health: dict[str, str] | None = None,
+) -> list[str]:
+    """``keys`` (kept in order) whose product has every chosen facet value."""
+    found = []
+    for key in keys:
+        values = facet_values(catalog.products[key], (health or {}).get(key))
+        if all(value in values[name] for name, value in chosen.items()):
+            found.append(key)
+    return found
+
+
+def facet_counts(
+    keys: list[str],
+    catalog: Catalog,
+    chosen: dict[str, str],
+    health: dict[str, str] | None = None,
+) -> dict[str, list[tuple[str, int]]]:
+    """Per facet, each value and how many of ``keys`` have it, counted with the other chosen
+    facets applied (so a count is what choosing that value would show), most common first."""
+    counts: dict[str, list[tuple[str, int]]] = {}
+    for name in FACETS:
+        others = {n: v for n, v in chosen.items() if n != name}
+        tally: dict[str, int] = defaultdict(int)
+        for key in narrow(keys, catalog, others, health):
+            for value in facet_values(catalog.products[key], (health or {}).get(key))[name]:
+                tally[value] += 1
+        counts[name] = sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))
+    return counts

@@ -7,6 +7,9 @@ FastAPI's own ``/docs`` loads Swagger UI from a CDN; the portal serves no extern
 from __future__ import annotations
 
 import secrets
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -95,7 +98,15 @@ def _openapi_without_422(app: FastAPI):
 def create_app(env: MeshEnvironment | None = None) -> FastAPI:
     """The portal over ``env`` (default: the current environment, resolved now)."""
     env = env or get_environment()
+
+    @asynccontextmanager
+    async def warm_up(app: FastAPI) -> AsyncIterator[None]:
+        # the catalog, Dagster instance and health, read before the first visitor asks
+        threading.Thread(target=app.state.portal.warm, name="portal-warm", daemon=True).start()
+        yield
+
     app = FastAPI(
+        lifespan=warm_up,
         title="Data mesh portal API",
         version="1",
         description=(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -14,12 +14,13 @@ from markupsafe import Markup, escape
 
 from mesh_platform.access.errors import AccessDenied, AccessError
 from mesh_platform.access.identities import User
-from mesh_platform.catalog.search import stem
+from mesh_platform.catalog.search import FACETS, check_facets, facet_counts, narrow, stem
 from mesh_platform.portal import auth, svg
 from mesh_platform.portal import data as port_data
 from mesh_platform.portal.api import NAME, REQUEST_ID
 
 PREVIEW_ROWS = 50
+SEARCH_RESULTS = 50
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 
 router = APIRouter(include_in_schema=False)
@@ -72,28 +73,102 @@ def _safe_next(target: str | None) -> str:
 
 @router.get("/")
 def home(request: Request) -> Response:
-    catalog = _state(request).current().catalog
+    state = _state(request)
+    catalog = state.current().catalog
     domains = [
         (domain, [catalog.products[key] for key in domain.products])
         for domain in catalog.domains.values()
     ]
-    return _render(request, "index.html", domains=domains, problems=catalog.problems, title="")
+    return _render(
+        request,
+        "index.html",
+        domains=domains,
+        health=state.health(),
+        problems=catalog.problems,
+        title="",
+    )
+
+
+FacetValue = Annotated[str, Query(max_length=100)]
 
 
 @router.get("/search")
-def search(request: Request, q: Annotated[str, Query(max_length=200)] = "") -> Response:
-    snapshot = _state(request).current()
-    hits = []
-    for hit in snapshot.index.search(q, 25) if q.strip() else []:
-        product = snapshot.catalog.product(hit.key)
-        hits.append(
-            {
-                "hit": hit,
-                "product": product,
-                "snippet": highlight(product.description, hit.matched),
-            }
-        )
-    return _render(request, "search.html", q=q, hits=hits, title=f"Search: {q}")
+def search(
+    request: Request,
+    q: Annotated[str, Query(max_length=200)] = "",
+    domain: FacetValue = "",
+    owner: FacetValue = "",
+    tier: FacetValue = "",
+    classification: FacetValue = "",
+    health: FacetValue = "",
+    tag: FacetValue = "",
+) -> Response:
+    """Ranked by relevance to ``q`` (all products, by name, without one), narrowed by facets."""
+    state = _state(request)
+    snapshot = state.current()
+    catalog = snapshot.catalog
+    healths = state.health()
+    status = {key: h.status for key, h in healths.items()}
+    chosen = check_facets(
+        {
+            "domain": domain,
+            "owner": owner,
+            "tier": tier,
+            "classification": classification,
+            "health": health,
+            "tag": tag,
+        }
+    )
+    if q.strip():
+        ranked = snapshot.index.search(q, None)
+        matched = {hit.key: hit.matched for hit in ranked}
+        keys = [hit.key for hit in ranked]
+    else:
+        matched, keys = {}, sorted(catalog.products)
+    shown = narrow(keys, catalog, chosen, status)
+    hits = [
+        {
+            "product": catalog.products[key],
+            "matched": matched.get(key, ()),
+            "health": healths.get(key),
+            "snippet": highlight(catalog.products[key].description, matched.get(key, ())),
+        }
+        for key in shown[:SEARCH_RESULTS]
+    ]
+
+    def facet_url(name: str, value: str | None) -> str:
+        """This search with facet ``name`` set to ``value`` (None: without it)."""
+        params = {"q": q.strip(), **chosen, name: value or ""}
+        return "/search?" + urlencode({k: v for k, v in params.items() if v})
+
+    return _render(
+        request,
+        "search.html",
+        facet_url=facet_url,
+        q=q,
+        hits=hits,
+        total=len(shown),
+        facets=facet_counts(keys, catalog, chosen, status) if keys else {},
+        facet_names=FACETS,
+        chosen=chosen,
+        searched=bool(q.strip() or chosen),
+        title=f"Search: {q}" if q else "Browse products",
+    )
+
+
+@router.get("/scorecard")
+def scorecard(request: Request) -> Response:
+    """Every product of the mesh on one page: quality, freshness, documentation, compliance,
+    usage."""
+    state = _state(request)
+    snapshot = state.current()
+    healths = state.health()
+    usage = snapshot.service.usage()
+    rows = [
+        {"product": product, "health": healths[key], "usage": usage.get(key)}
+        for key, product in sorted(snapshot.catalog.products.items())
+    ]
+    return _render(request, "scorecard.html", rows=rows, title="Scorecard")
 
 
 def _my_requests(service, user: User | None, key: str, ports) -> list:

@@ -1,6 +1,11 @@
 """What the portal keeps between requests: the catalog and its search index (rebuilt after a
-short time, so published ports and changed descriptors show up), the access service, and the
-Dagster instance (opened once, on first use)."""
+short time, so published ports and changed descriptors show up), the access service, the
+Dagster instance (opened once, on first use) and every product's health.
+
+Only the first catalog is built on a request's path; later ones are built in a background
+thread while requests keep the previous one (building reads every port's snapshot: at a
+thousand products it takes seconds). ``warm`` does the first build, opens the instance and
+reads the health at start-up, so the first visitor does not wait for it."""
 
 from __future__ import annotations
 
@@ -13,6 +18,9 @@ from mesh_platform.access.service import AccessService
 from mesh_platform.catalog.build import build_catalog
 from mesh_platform.catalog.catalog import Catalog
 from mesh_platform.catalog.detail import access_summary, product_detail
+from mesh_platform.catalog.entries import PortEntry
+from mesh_platform.catalog.health import Health, check_keys, mesh_health
+from mesh_platform.catalog.history import PortHistory, port_history
 from mesh_platform.catalog.search import SearchIndex
 from mesh_platform.core.environment import MeshEnvironment
 
@@ -38,21 +46,61 @@ class PortalState:
         self._instance: Any = None
         self._instance_opened = False
         self._history_lock = threading.Lock()
+        self._refreshing = False
+        self._health: tuple[Snapshot, float, dict[str, Health]] | None = None
+        self._histories: dict[str, PortHistory] = {}
+        self._history_mark: tuple[Any, ...] | None = None
+
+    def _build(self) -> Snapshot:
+        catalog = build_catalog(self.env)
+        return Snapshot(
+            catalog=catalog,
+            index=SearchIndex(catalog),
+            service=AccessService(self.env, catalog),
+            built_at=time.monotonic(),
+        )
+
+    def _refresh(self) -> None:
+        try:
+            snapshot = self._build()
+            with self._lock:
+                self._snapshot = snapshot
+        finally:
+            self._refreshing = False
 
     def current(self) -> Snapshot:
-        """The catalog of at most ``ttl`` seconds ago (a build takes a fraction of a second)."""
+        """The catalog: built now the first time; once older than ``ttl`` seconds, rebuilt in
+        the background while this one is still served."""
         with self._lock:
             snapshot = self._snapshot
-            if snapshot is None or time.monotonic() - snapshot.built_at > self.ttl:
-                catalog = build_catalog(self.env)
-                snapshot = Snapshot(
-                    catalog=catalog,
-                    index=SearchIndex(catalog),
-                    service=AccessService(self.env, catalog),
-                    built_at=time.monotonic(),
-                )
-                self._snapshot = snapshot
+            if snapshot is None:
+                snapshot = self._snapshot = self._build()
+            elif time.monotonic() - snapshot.built_at > self.ttl and not self._refreshing:
+                self._refreshing = True
+                threading.Thread(target=self._refresh, name="catalog-refresh", daemon=True).start()
             return snapshot
+
+    def warm(self) -> None:
+        """Build the catalog, open the Dagster instance and read every product's health."""
+        self.health()
+
+    def health(self) -> dict[str, Health]:
+        """Every product's health (freshness, last check outcome, compliance), read once per
+        catalog and at most every ``ttl`` seconds: one query for every check's newest result."""
+        snapshot = self.current()
+        cached = self._health
+        if cached and cached[0] is snapshot and time.monotonic() - cached[1] <= self.ttl:
+            return cached[2]
+        instance = self.instance()
+        with self._history_lock:
+            statuses = None
+            if instance is not None:
+                from mesh_platform.build.run_history import latest_check_statuses
+
+                statuses = latest_check_statuses(instance, check_keys(snapshot.catalog))
+            found = mesh_health(snapshot.catalog, statuses)
+        self._health = (snapshot, time.monotonic(), found)
+        return found
 
     def instance(self) -> Any:
         """The Dagster instance holding run and check history, or None before any run."""
@@ -71,4 +119,29 @@ class PortalState:
         instance = self.instance()
         access = access_summary(snapshot.service, user_id, key)
         with self._history_lock:  # one reader of the Dagster storage at a time
-            return product_detail(snapshot.catalog, key, instance, snapshot.service.usage(), access)
+            if instance is not None:
+                self._forget_histories_if_new_events(instance)
+            return product_detail(
+                snapshot.catalog,
+                key,
+                instance,
+                snapshot.service.usage(),
+                access,
+                history=self._port_history,
+            )
+
+    def _forget_histories_if_new_events(self, instance: Any) -> None:
+        """Histories are kept until Dagster records anything new (cheap queries; reading a
+        port's history deserializes every execution of every check: a second per product)."""
+        from mesh_platform.build.run_history import change_mark
+
+        mark = change_mark(instance)
+        if mark != self._history_mark:
+            self._histories.clear()
+            self._history_mark = mark
+
+    def _port_history(self, instance: Any, port: PortEntry) -> PortHistory:
+        found = self._histories.get(port.label)
+        if found is None:
+            found = self._histories[port.label] = port_history(instance, port)
+        return found

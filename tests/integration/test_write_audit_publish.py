@@ -16,11 +16,42 @@ from mesh_platform.run.runner import materialize_mesh
 pytestmark = pytest.mark.slow
 
 
+def _portal(env):
+    from fastapi.testclient import TestClient
+
+    from mesh_platform.portal import create_app
+
+    client = TestClient(create_app(env))
+    assert "blocked" not in client.get("/products/podcasts/podcast_episodes").text
+    return client
+
+
+def _portal_says_blocked_but_serving(client, served) -> None:
+    """The portal (open since before the run) names the check that blocked the build and the
+    snapshot still served."""
+    import re
+
+    page = client.get("/products/podcasts/podcast_episodes").text
+    status = " ".join(
+        re.sub(r"<[^>]+>", "", page.split('id="status">')[1].split("</dd>")[0]).split()
+    )
+    assert re.search(
+        r"latest build blocked at check contract__episode_id__duplicate \(\S+Z, not published\) — "
+        rf"still serving snapshot {served.snapshot_id} \(passed, published at "
+        rf"{re.escape(served.published_at[:19])}Z\)",
+        status,
+    ), status
+    home = client.get("/").text
+    health = home.split('id="health-podcasts-podcast_episodes">')[1].split("</td>")[0]
+    assert "failing (1)" in re.sub(r"<[^>]+>", "", health)
+
+
 def test_bad_source_row_blocks_publish_and_keeps_previous_snapshot(mesh_env):
     page = sorted((mesh_env.operational_dir / "podcasts" / "api").glob("page-*.json"))[0]
     original = page.read_text()
     before = current_snapshot(mesh_env.ports_dir, "podcasts", "podcast_episodes", 1)
     assert before is not None
+    portal = _portal(mesh_env)
     doc = json.loads(original)
     episodes = doc["shows"][0]["episodes"]
     episodes.append(dict(episodes[0]))  # the API re-delivers an episode: duplicate key
@@ -48,6 +79,7 @@ def test_bad_source_row_blocks_publish_and_keeps_previous_snapshot(mesh_env):
         assert after == before  # consumers keep the last good version
         rows = connect().execute("select count(*) from podcasts.podcast_episodes").fetchone()[0]
         assert rows == before.rows
+        _portal_says_blocked_but_serving(portal, before)
     finally:
         page.write_text(original)
     # once the source is fixed, a rerun publishes again

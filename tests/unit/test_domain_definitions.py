@@ -267,3 +267,16 @@ def test_operational_sources_are_observable_and_in_the_domain_job(playback_defs)
     job = playback_defs.resolve_job_def("playback__materialize")
     assert source in job.asset_layer.selected_asset_keys
     assert set(graph.materializable_asset_keys) <= set(job.asset_layer.selected_asset_keys)
+
+
+def test_the_portal_reads_automation_by_the_names_and_defaults_defined_here(playback_defs):
+    """run_history.automation_states finds a product's schedule and its domain's sensor by name
+    and, when nobody started or stopped them, assumes their defaults: these must match."""
+    from mesh_platform.build.run_history import SCHEDULE_NAME, SENSOR_NAME
+
+    schedule = playback_defs.get_schedule_def(
+        SCHEDULE_NAME.format(domain="playback", product="play_events")
+    )
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    sensor = playback_defs.get_sensor_def(SENSOR_NAME.format(domain="playback"))
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
