@@ -150,9 +150,12 @@ class MeshDbtTranslator(DagsterDbtTranslator):
                     binding.contract.path.relative_to(self.bindings.domain.path.parent.parent)
                 ),
             }
+            caveats = "".join(f"\n\nCaveat: {c}" for c in product.caveats)
             attrs["description"] = (
-                product.description.strip() + "\n\n" + (spec.description or "")
+                product.description.strip() + caveats + "\n\n" + (spec.description or "")
             ).strip()
+            if product.caveats:
+                metadata["mesh/caveats"] = "\n".join(f"- {c}" for c in product.caveats)
             if self.gate:
                 metadata |= self.gate.asset_metadata(binding)
             if port.example:
