@@ -48,11 +48,7 @@ class AccessPolicy:
         """Who may decide requests for ``target``: (members of its owner teams, stewards)."""
         _, ports = self.catalog.resolve_target(target)
         teams = {p.owner_team for p in ports if p.owner_team}
-        owners = [
-            u.id
-            for u in self.users
-            if teams and all(t in u.member_of for t in teams)
-        ]
+        owners = [u.id for u in self.users if teams and all(t in u.member_of for t in teams)]
         return sorted(owners), sorted(u.id for u in self.users if u.is_steward)
 
     def can_decide(self, user: User, target: str) -> bool:

@@ -193,7 +193,7 @@ def _print_request_hint(detail: dict) -> None:
         what = "request access" if blocked else "request the personal-data columns"
         out.print(
             f"{what}: mesh access request {detail['key']}{pii} "
-            f"--reason \"WHY YOU NEED IT\" --as {user}",
+            f'--reason "WHY YOU NEED IT" --as {user}',
             highlight=False,
         )
 
