@@ -99,7 +99,10 @@ def register(app: typer.Typer) -> None:
             )
             max_rows = con.limits.max_rows
             catalog = con._service.catalog
-            products = {catalog.product_of_port(label.split(" ")[0]) for label in result.ports}
+            products = {
+                product.key: product
+                for product in (catalog.product_of_port(p.split(" ")[0]) for p in result.ports)
+            }
         if fmt == "csv":
             frame.to_csv(sys.stdout, index=False)
         elif fmt == "json":
@@ -121,6 +124,6 @@ def register(app: typer.Typer) -> None:
                 "with --pii (`mesh catalog show DOMAIN.PRODUCT --as YOU` prints the command)",
                 err=True,
             )
-        for product in sorted(products, key=lambda p: p.key):
+        for _, product in sorted(products.items()):
             for caveat in product.caveats:
                 typer.echo(f"caveat of {product.key}: {caveat}", err=True)
