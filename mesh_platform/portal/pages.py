@@ -174,13 +174,7 @@ def preview(
     """The first rows of a port, read as the signed-in user (masked, audited)."""
     user = _signed_in(request)
     snapshot = _state(request).current()
-    entry = snapshot.catalog.product(f"{domain}.{product}")
-    name = port or entry.latest_ports()[0].name
-    port_entry = snapshot.catalog.port(f"{domain}.{name}", version)
-    if snapshot.catalog.product_of_port(port_entry.address).key != entry.key:
-        raise HTTPException(404, f"{port_entry.address} is not a port of {entry.key}")
-    if port_entry.published is None:
-        raise HTTPException(404, f"port {port_entry.label} has not been published yet")
+    entry, port_entry = _own_port(snapshot, domain, product, port, version)
     columns = [c.name for c in port_entry.columns]
     with snapshot.service.connect(user.id, channel="portal") as con:
         try:
