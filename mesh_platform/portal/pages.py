@@ -15,7 +15,9 @@ from markupsafe import Markup, escape
 from mesh_platform.access.errors import AccessDenied, AccessError, QueryRefused
 from mesh_platform.access.identities import User
 from mesh_platform.access.query import QueryError
+from mesh_platform.catalog.catalog import CatalogError
 from mesh_platform.catalog.search import stem
+from mesh_platform.core.address import PortAddress
 from mesh_platform.portal import auth, svg
 from mesh_platform.portal import data as port_data
 from mesh_platform.portal.api import NAME, REQUEST_ID
@@ -302,10 +304,25 @@ def requests_page(request: Request) -> Response:
             if r.id == decided and r.status != "pending" and user.id in (r.decided_by, r.user)
         ]
         decision = found[0].decision() if found else ""
+    catalog = _state(request).current().catalog
+    previews = {}  # an approved request links straight to the data it grants
+    for r in mine:
+        if r.status != "approved":
+            continue
+        try:
+            product_entry, ports = catalog.resolve_target(r.target)
+        except CatalogError:
+            continue  # the product was removed since
+        newest = max(ports, key=lambda p: p.version)
+        previews[r.id] = (
+            f"/products/{product_entry.domain}/{product_entry.name}/preview"
+            f"?port={quote(PortAddress.parse(newest.address).port)}&version={newest.version}"
+        )
     return _render(
         request,
         "requests.html",
         user=user,
+        previews=previews,
         mine=list(reversed(mine)),
         to_decide=to_decide,
         decision=decision,

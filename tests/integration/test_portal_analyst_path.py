@@ -114,9 +114,11 @@ def _shows(page, selector: str, text: str, shots: Path) -> str:
 
 
 def test_analyst_path_in_chromium(portal_url, browser, portal_env, tmp_path):  # noqa: F811
-    """Public: keyword → product → preview (2 clicks after the search). Needing approval:
-    search → product → request (the form becomes "pending since"); the owner sees the count in
-    the navigation and approves; the analyst previews, downloads and runs SQL."""
+    """Public: after the search, 2 clicks (result, preview data) to the first rows. Needing
+    approval: result, Request access (the form becomes "pending since"); the owner sees the
+    count in the navigation, clicks it and Approve; the analyst clicks Access requests and the
+    approved request's "preview data" — 6 clicks in all (5 if the analyst reloads the product
+    page she has open). Then downloads and SQL."""
     service = AccessService(portal_env)
     bruno, carla, alice = (service.issue_token(u) for u in ("bruno", "carla", "alice"))
     page = browser.new_page()
@@ -167,9 +169,9 @@ def test_analyst_path_in_chromium(portal_url, browser, portal_env, tmp_path):  #
 
     # Alice reads: the preview offers CSV/Parquet downloads and a SQL box.
     _sign_in(page, base, alice, "alice")
-    page.goto(f"{base}/products/{ROYALTIES}")
-    page.locator("a.preview-link").first.click()
-    page.wait_for_url("**/preview?**")
+    page.click("#nav-requests")  # her approved request links straight to the data
+    page.locator("a.request-preview").first.click()
+    page.wait_for_url(f"**/products/{ROYALTIES}/preview?port=artist_royalties&version=1")
     _shows(page, "#downloads", "CSV · Parquet", tmp_path)
     with page.expect_download() as download:
         page.click("#download-csv")
