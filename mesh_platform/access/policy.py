@@ -1,9 +1,12 @@
 """Who may read what: the one decision every read interface asks before showing data.
 
 - The owner team of a port (the port's owner, else the product's) reads it in full.
+- A product classified ``public`` is readable by every known user without a grant; its
+  personal-data columns stay hidden (NULL) unless a grant with ``pii: true`` covers them.
 - Anyone else needs an active grant naming them (user, team or role) and the product or port;
   personal-data columns stay hidden (NULL) unless the grant says ``pii: true``.
 - Without a grant, the product's metadata stays visible in the catalog; its data does not.
+Every read is audited whichever rule allowed it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from mesh_platform.access.grants import Grant
 from mesh_platform.access.identities import User
 from mesh_platform.catalog.catalog import Catalog
 from mesh_platform.catalog.entries import PortEntry
+
+PUBLIC = "public"  # the classification every user may read without a grant
 
 
 @dataclass(frozen=True)
@@ -28,12 +33,23 @@ class ReadDecision:
 
 
 class AccessPolicy:
-    def __init__(self, catalog: Catalog, grants: list[Grant]) -> None:
+    def __init__(self, catalog: Catalog, grants: list[Grant], users: list[User] = ()) -> None:
         self.catalog = catalog
         self.grants = [g for g in grants if g.active()]
+        self.users = list(users)
 
     def is_owner(self, user: User, port: PortEntry) -> bool:
         return port.owner_team is not None and port.owner_team in user.member_of
+
+    def is_public(self, port: PortEntry) -> bool:
+        return self.catalog.product_of_port(port.address).classification == PUBLIC
+
+    def approvers(self, target: str) -> tuple[list[str], list[str]]:
+        """Who may decide requests for ``target``: (members of its owner teams, stewards)."""
+        _, ports = self.catalog.resolve_target(target)
+        teams = {p.owner_team for p in ports if p.owner_team}
+        owners = [u.id for u in self.users if teams and all(t in u.member_of for t in teams)]
+        return sorted(owners), sorted(u.id for u in self.users if u.is_steward)
 
     def can_decide(self, user: User, target: str) -> bool:
         """Owners of every port of the target (or a steward) approve or deny requests for it."""
@@ -56,6 +72,10 @@ class AccessPolicy:
             return ReadDecision(True, True, f"member of the owner team {port.owner_team}")
         grants = self._grants_for(user, port)
         if not grants:
+            if self.is_public(port):
+                return ReadDecision(
+                    True, False, "public product: readable by every user without a grant"
+                )
             return ReadDecision(False, False, f"no grant for {user.id} on {port.address}")
         pii = any(g.pii for g in grants)
         via = ", ".join(sorted({f"{g.principal} → {g.target}" for g in grants}))

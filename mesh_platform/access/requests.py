@@ -32,6 +32,16 @@ class AccessRequest:
     decided_at: str | None = None
     note: str = ""
 
+    def decision(self) -> str:
+        """Who decided what and when, in one sentence (or that it is still pending)."""
+        what = f"{self.user} → {self.target}" + (" with personal data" if self.pii else "")
+        if self.status == "pending":
+            return f"request {self.id} ({what}) pending since {self.requested_at}"
+        note = f": “{self.note}”" if self.note else ""
+        return (
+            f"{self.decided_by} {self.status} request {self.id} ({what}) at {self.decided_at}{note}"
+        )
+
 
 def requests_path(data_dir: Path) -> Path:
     return data_dir / "access" / REQUESTS_FILE

@@ -33,7 +33,9 @@ class AccessService:
 
     @property
     def policy(self) -> AccessPolicy:
-        return AccessPolicy(self.catalog, load_grants(self.env.access_dir))
+        return AccessPolicy(
+            self.catalog, load_grants(self.env.access_dir), list(self.users.values())
+        )
 
     def user(self, user_id: str | None) -> User:
         return resolve_user(user_id, self.users)
@@ -223,6 +225,49 @@ class AccessService:
             )
         )
         return len(removed)
+
+    def pending_to_decide(self, user_id: str | None) -> list[AccessRequest]:
+        """The pending requests ``user_id`` may decide (none for an unknown or absent user)."""
+        if not user_id or user_id not in self.users:
+            return []
+        return self.requests("pending", decidable_by=user_id)
+
+    def approvers(self, target: str) -> dict[str, list[str]]:
+        """Who decides requests for ``target``: its owner teams' members and the stewards."""
+        product, ports = self._target(target)
+        owners, stewards = self.policy.approvers(target)
+        teams = sorted({p.owner_team for p in ports if p.owner_team})
+        return {"teams": teams, "owners": owners, "stewards": stewards}
+
+    def team(self, team: str) -> dict:
+        """A team: its members, the products it owns, who approves requests for them, and the
+        pending requests for them."""
+        known = sorted(
+            {t for u in self.users.values() for t in u.member_of}
+            | {p.owner_team for p in self.catalog.products.values() if p.owner_team}
+        )
+        if team not in known:
+            raise AccessError(
+                f"unknown team {team!r}: known teams are {', '.join(known)} "
+                "(teams are set in governance/access/users.yaml and in each product's owner)"
+            )
+        members = [u for u in self.users.values() if team in u.member_of]
+        owned = sorted(k for k, p in self.catalog.products.items() if p.owner_team == team)
+        stewards = sorted(u.id for u in self.users.values() if u.is_steward)
+        targets = set(owned) | {
+            port.address for key in owned for port in self.catalog.products[key].ports
+        }
+        return {
+            "team": team,
+            "members": [
+                {"id": u.id, "name": u.name, "email": u.email, "roles": list(u.roles)}
+                for u in sorted(members, key=lambda u: u.id)
+            ],
+            "products": owned,
+            "approvers": sorted({u.id for u in members} | set(stewards)) if owned else stewards,
+            "stewards": stewards,
+            "pending": [r for r in self.requests("pending") if r.target in targets],
+        }
 
     # --- tokens -----------------------------------------------------------------------
 

@@ -181,8 +181,13 @@ class MeshDbtTranslator(DagsterDbtTranslator):
                 "mesh/port": dg.MetadataValue.md(self._port_table(binding)),
                 **metadata,
             }
-            # the product's description; the model's only when the product has none
-            attrs["description"] = product.description.strip() or spec.description
+            # the product's description (with its caveats); the model's only when it has none
+            caveats = "".join(f"\n\nCaveat: {c}" for c in product.caveats)
+            attrs["description"] = (
+                product.description.strip() + caveats
+            ).strip() or spec.description
+            if product.caveats:
+                metadata["mesh/caveats"] = "\n".join(f"- {c}" for c in product.caveats)
             if self.gate:
                 metadata |= self.gate.asset_metadata(binding)
             if port.example:

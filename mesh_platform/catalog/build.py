@@ -117,6 +117,7 @@ def _product_entry(
         ports=tuple(_port_entry(env, domain, product, p, models) for p in product.output_ports),
         descriptor_file=f"domains/{domain.name}/products/{product.name}.yaml",
         status=product.status,
+        caveats=tuple(product.caveats),
     )
 
 

@@ -60,6 +60,7 @@ def product_summary(product: ProductEntry) -> dict[str, Any]:
         "status": product.status,
         "classification": product.classification,
         "tags": list(product.tags),
+        "caveats": list(product.caveats),
     }
 
 

@@ -87,6 +87,7 @@ class ProductEntry:
     descriptor_file: str
     downstream: list[str] = field(default_factory=list)
     status: str = "released"  # or "draft": its schema may change, other domains cannot read it
+    caveats: tuple[str, ...] = ()  # what a consumer must not do with the data (descriptor)
 
     @property
     def key(self) -> str:

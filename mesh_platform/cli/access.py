@@ -10,7 +10,7 @@ from rich.table import Table
 from mesh_platform.access.audit import read_entries
 from mesh_platform.access.grants import load_grants
 from mesh_platform.cli.identity import cli_user
-from mesh_platform.cli.output import console
+from mesh_platform.cli.output import console, print_pending
 
 access_app = typer.Typer(help="Request, approve and audit access to data products.")
 
@@ -39,12 +39,22 @@ def request(
     user: str = AS_USER,
 ) -> None:
     """Ask the owner for read access; they approve or deny with `mesh access approve|deny`."""
-    req = _service().request(_who(user), target, reason, pii=pii, channel="cli")
+    service = _service()
+    req = service.request(_who(user), target, reason, pii=pii, channel="cli")
     console().print(
         f"request {req.id} sent: {req.user} → {req.target}"
         + (" (with personal data)" if pii else "")
+        + f", pending since {req.requested_at}",
+        highlight=False,
     )
-    console().print("the owner team decides with `mesh access approve|deny " + req.id + "`")
+    who = service.approvers(req.target)
+    console().print(
+        f"who decides: {', '.join(who['owners']) or '(no member)'} "
+        f"({', '.join(who['teams'])}) or a steward ({', '.join(who['stewards']) or 'none'}), "
+        f"with `mesh access approve|deny {req.id}`; follow it with "
+        f"`mesh access requests --as {req.user}`",
+        highlight=False,
+    )
 
 
 @access_app.command("requests")
@@ -57,12 +67,25 @@ def requests(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List access requests."""
-    found = _service().requests(status=status, decidable_by=_who(user) if mine else None)
+    service = _service()
+    who = _who(user)
+    found = service.requests(status=status, decidable_by=who if mine else None)
     if as_json:
         typer.echo(json.dumps([r.__dict__ for r in found], indent=2))
         return
     table = Table(title="Access requests")
-    for column in ("id", "user", "target", "pii", "status", "reason", "decided by", "note"):
+    for column in (
+        "id",
+        "user",
+        "target",
+        "pii",
+        "status",
+        "requested at",
+        "reason",
+        "decided by",
+        "decided at",
+        "note",
+    ):
         table.add_column(column)
     for r in found:
         table.add_row(
@@ -71,11 +94,14 @@ def requests(
             r.target,
             "yes" if r.pii else "",
             r.status,
+            r.requested_at,
             r.reason,
             r.decided_by or "",
+            r.decided_at or "",
             r.note,
         )
     console().print(table)
+    print_pending(who, service)
 
 
 @access_app.command("approve")
@@ -86,7 +112,8 @@ def approve(
 ) -> None:
     """Approve a request (owner team of the product, or a steward); the grant applies at once."""
     decided = _service().decide(request_id, _who(user), approve=True, note=note)
-    console().print(f"approved {decided.id}: {decided.user} may now read {decided.target}")
+    console().print(decided.decision(), highlight=False)
+    console().print(f"{decided.user} may now read {decided.target}")
 
 
 @access_app.command("deny")
@@ -97,7 +124,7 @@ def deny(
 ) -> None:
     """Deny a request, saying why."""
     decided = _service().decide(request_id, _who(user), approve=False, note=note)
-    console().print(f"denied {decided.id} ({decided.user} → {decided.target}): {decided.note}")
+    console().print(decided.decision(), highlight=False)
 
 
 @access_app.command("revoke")
@@ -146,6 +173,39 @@ def whoami(user: str = AS_USER) -> None:
     for label, (_, decision) in sorted(service.policy.readable_ports(me).items()):
         pii = "" if decision.personal_data else " (personal data hidden)"
         console().print(f"  can read {label}{pii} — {decision.why}")
+    print_pending(me.id, service)
+
+
+@access_app.command("team")
+def team(
+    name: str = typer.Argument(..., help="A team, e.g. the owner team `mesh catalog show` names."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Who is in a team, which products it owns, and who approves access requests for them."""
+    found = _service().team(name)
+    if as_json:
+        found = {**found, "pending": [r.__dict__ for r in found["pending"]]}
+        typer.echo(json.dumps(found, indent=2))
+        return
+    out = console()
+    table = Table(title=f"Team {found['team']}")
+    for column in ("member", "name", "email", "roles"):
+        table.add_column(column)
+    for m in found["members"]:
+        table.add_row(m["id"], m["name"], m["email"], ", ".join(m["roles"]))
+    out.print(table)
+    out.print(f"owns: {', '.join(found['products']) or 'no product'}", highlight=False)
+    out.print(
+        f"approves access requests for them: {', '.join(found['approvers']) or 'nobody'} "
+        f"(members of {found['team']}, and stewards: {', '.join(found['stewards']) or 'none'})",
+        highlight=False,
+    )
+    pending = found["pending"]
+    out.print(
+        f"{len(pending)} pending access request(s) for its products"
+        + (": " + ", ".join(f"{r.id} ({r.user} → {r.target})" for r in pending) if pending else ""),
+        highlight=False,
+    )
 
 
 @access_app.command("token")

@@ -11,7 +11,7 @@ from mesh_platform.build.run_history import open_instance
 from mesh_platform.catalog import SearchIndex, build_catalog
 from mesh_platform.catalog.detail import access_summary, product_detail
 from mesh_platform.cli.identity import cli_user
-from mesh_platform.cli.output import console
+from mesh_platform.cli.output import console, print_pending
 
 catalog_app = typer.Typer(help="Search the data products of the mesh and show one in full.")
 
@@ -45,6 +45,18 @@ def search(
         )
     console().print(table)
     console().print("details: mesh catalog show DOMAIN.PRODUCT")
+    _pending_for_viewer(catalog)
+
+
+def _pending_for_viewer(catalog) -> None:
+    """An owner who searches is told what waits for them (when the CLI knows who they are)."""
+    from mesh_platform.access.errors import AccessDenied, AccessError
+    from mesh_platform.access.service import AccessService
+
+    try:
+        print_pending(cli_user(None), AccessService(catalog=catalog))
+    except (AccessDenied, AccessError):
+        return  # no identity here: searching needs none
 
 
 @catalog_app.command("domains")
@@ -79,6 +91,16 @@ def _print_detail(detail: dict) -> None:
     out.print(
         f"owner: {owner['team']} <{owner['contact']}>   tags: {', '.join(detail['tags']) or '-'}"
     )
+    approvers = detail.get("approvers")
+    if approvers:
+        out.print(
+            f"who approves access: {', '.join(approvers['owners']) or '(no member)'} "
+            f"({', '.join(approvers['teams']) or 'no owner team'}) or a steward "
+            f"({', '.join(approvers['stewards']) or 'none'}); "
+            f"`mesh access team {approvers['teams'][0] if approvers['teams'] else 'TEAM'}`"
+        )
+    for caveat in detail.get("caveats") or []:
+        out.print(f"[bold yellow]caveat:[/] {caveat}", highlight=False)
     fresh = detail["freshness"]
     if fresh:
         age = f"{fresh['age_hours']:.1f} h ago" if fresh["age_hours"] is not None else "never"
@@ -149,6 +171,31 @@ def _print_detail(detail: dict) -> None:
             out.print(f"  history (oldest → newest): {marks}")
         if port["example"]:
             out.print(f'  example: mesh query "{port["example"]}" --as YOU')
+    _print_request_hint(detail)
+
+
+def _print_request_hint(detail: dict) -> None:
+    """What the viewer does next: their pending request, or the exact command to request."""
+    out = console()
+    accesses = [p["access"] for p in detail["ports"] if p["access"]]
+    if not accesses:
+        return
+    user = accesses[0]["user"]
+    mine = detail.get("my_requests") or []
+    for request in mine:
+        out.print(f"your {request['text']}", highlight=False)
+    if any(r["status"] == "pending" for r in mine):
+        return
+    blocked = not all(a["can_read"] for a in accesses)
+    hidden = any(a["can_read"] and a["hidden_columns"] for a in accesses)
+    if blocked or hidden:
+        pii = " --pii" if hidden and not blocked else ""
+        what = "request access" if blocked else "request the personal-data columns"
+        out.print(
+            f"{what}: mesh access request {detail['key']}{pii} "
+            f'--reason "WHY YOU NEED IT" --as {user}',
+            highlight=False,
+        )
 
 
 @catalog_app.command("show")
@@ -171,10 +218,19 @@ def show(
         usage=service.usage(),
         access=access_summary(service, user, key),
     )
+    detail["approvers"] = service.approvers(key)
+    if user:
+        targets = {key, *(p.address for p in catalog.product(key).ports)}
+        detail["my_requests"] = [
+            {"id": r.id, "status": r.status, "text": r.decision()}
+            for r in service.requests()
+            if r.user == user and r.target in targets
+        ]
     if as_json:
         typer.echo(json.dumps(detail, indent=2, default=str))
         return
     _print_detail(detail)
+    print_pending(user, service)
 
 
 def register(app: typer.Typer) -> None:

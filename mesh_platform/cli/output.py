@@ -9,3 +9,20 @@ from rich.console import Console
 
 def console() -> Console:
     return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
+
+
+def print_pending(user_id: str | None, service=None) -> None:
+    """Tell an owner (or steward) how many access requests wait for their decision."""
+    if not user_id:
+        return
+    if service is None:
+        from mesh_platform.access.service import AccessService
+
+        service = AccessService()
+    waiting = service.pending_to_decide(user_id)
+    if waiting:
+        console().print(
+            f"{len(waiting)} access request(s) wait for your decision: "
+            f"mesh access requests --to-decide --as {user_id}",
+            highlight=False,
+        )

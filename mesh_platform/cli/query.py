@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 FORMATS = ("table", "csv", "json")
+HIDDEN = "‹hidden›"  # a personal-data column the user's grant does not cover
+NULL = "NULL"
 
 
 def parse_as_of(text: str) -> datetime:
@@ -33,6 +39,17 @@ def parse_pins(pins: list[str]) -> dict[str, str]:
             )
         found[address.strip()] = snapshot_id.strip()
     return found
+
+
+def readable_table(frame: pd.DataFrame, hidden: list[str]) -> pd.DataFrame:
+    """The frame as printed: a column hidden as personal data shows ``HIDDEN`` in every row,
+    any other missing value ``NULL`` (never pandas' ``NaN``/``None``/``<NA>``)."""
+    frame = frame.convert_dtypes()
+    shown = frame.astype(object).where(frame.notna(), NULL)
+    for column in hidden:
+        if column in shown.columns:
+            shown[column] = HIDDEN
+    return shown
 
 
 def register(app: typer.Typer) -> None:
@@ -81,12 +98,17 @@ def register(app: typer.Typer) -> None:
                 {c for cols in con.hidden_columns.values() for c in cols if c in frame.columns}
             )
             max_rows = con.limits.max_rows
+            catalog = con._service.catalog
+            products = {
+                product.key: product
+                for product in (catalog.product_of_port(p.split(" ")[0]) for p in result.ports)
+            }
         if fmt == "csv":
             frame.to_csv(sys.stdout, index=False)
         elif fmt == "json":
             typer.echo(frame.to_json(orient="records", date_format="iso"))
         else:
-            typer.echo(frame.to_string(index=False))
+            typer.echo(readable_table(frame, hidden).to_string(index=False))
             if result.truncated:
                 typer.echo(f"… more rows (use --limit, up to {max_rows:,})")
         if result.truncated and fmt != "table":
@@ -96,7 +118,12 @@ def register(app: typer.Typer) -> None:
                 err=True,
             )
         if hidden:
+            shown = f"{HIDDEN} in the table" if fmt == "table" else "NULL"
             typer.echo(
-                f"personal data hidden (NULL) in: {', '.join(hidden)} — request a grant with --pii",
+                f"personal data hidden ({shown}) in: {', '.join(hidden)} — request a grant "
+                "with --pii (`mesh catalog show DOMAIN.PRODUCT --as YOU` prints the command)",
                 err=True,
             )
+        for _, product in sorted(products.items()):
+            for caveat in product.caveats:
+                typer.echo(f"caveat of {product.key}: {caveat}", err=True)

@@ -19,6 +19,7 @@ from mesh_platform.core import yaml_io
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 ADDRESS_PATTERN = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
 CRON_FIELDS = 5
+MIN_CAVEAT, MAX_CAVEAT = 15, 300
 
 
 class DescriptorError(ValueError):
@@ -173,6 +174,10 @@ class DataProduct(_Strict):
     # freezes its majors. Absent means released, so descriptors written before drafts existed
     # keep their guarantees; `mesh new product` writes `status: draft`.
     status: Literal["draft", "released"] = "released"
+    # Usage caveats a consumer must know before using the data (e.g. "keeps only the top 50 per
+    # country: do not re-aggregate across countries"): shown in the catalog, the portal and
+    # Dagster, and printed by `mesh query` when a query reads the product.
+    caveats: list[str] = []
 
     @property
     def is_draft(self) -> bool:
@@ -186,6 +191,26 @@ class DataProduct(_Strict):
         if dupes:
             raise ValueError(f"output port name and version must be unique, repeated: {dupes}")
         return ports
+
+    @field_validator("caveats")
+    @classmethod
+    def _readable_caveats(cls, caveats: list[str]) -> list[str]:
+        cleaned = [" ".join(str(c).split()) for c in caveats]
+        for index, text in enumerate(cleaned):
+            if len(text) < MIN_CAVEAT:
+                raise ValueError(
+                    f"caveat {index + 1} ({text!r}) is too short: say in a sentence of at least "
+                    f"{MIN_CAVEAT} characters what a consumer must not do with the data, and why"
+                )
+            if len(text) > MAX_CAVEAT:
+                raise ValueError(
+                    f"caveat {index + 1} is {len(text)} characters long: keep each under "
+                    f"{MAX_CAVEAT} (put the details in the product's description)"
+                )
+        dupes = sorted({c for c in cleaned if cleaned.count(c) > 1})
+        if dupes:
+            raise ValueError(f"caveats must not repeat, repeated: {dupes}")
+        return cleaned
 
     def port_owner(self, port: OutputPort) -> Owner | None:
         return port.owner or self.owner

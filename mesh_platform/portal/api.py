@@ -1,5 +1,6 @@
 """The HTTP API under ``/api/v1``: catalog metadata as JSON, port data in open formats, SQL and
-access requests. Metadata is public to every caller; data needs a bearer token and a grant."""
+access requests. Metadata is public to every caller; data needs a bearer token and a grant (any
+valid token, for a product classified ``public``)."""
 
 from __future__ import annotations
 

@@ -12,15 +12,19 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Reques
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup, escape
 
-from mesh_platform.access.errors import AccessDenied, AccessError
+from mesh_platform.access.errors import AccessDenied, AccessError, QueryRefused
 from mesh_platform.access.identities import User
+from mesh_platform.access.query import QueryError
+from mesh_platform.catalog.catalog import CatalogError
 from mesh_platform.catalog.search import FACETS, check_facets, facet_counts, narrow, stem
+from mesh_platform.core.address import PortAddress
 from mesh_platform.portal import auth, svg
 from mesh_platform.portal import data as port_data
 from mesh_platform.portal.api import NAME, REQUEST_ID
 
 PREVIEW_ROWS = 50
 SEARCH_RESULTS = 50
+QUERY_ROWS = 200  # rows the preview's SQL box shows (the guarded path's row cap applies too)
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 
 router = APIRouter(include_in_schema=False)
@@ -31,6 +35,10 @@ ProductName = Annotated[str, Path(pattern=NAME, max_length=64)]
 def _render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
     context.setdefault("user", auth.page_user(request))
     context.setdefault("csrf", auth.form_token(request))
+    if "pending_count" not in context:  # an owner sees what waits for them in the navigation
+        user = context["user"]
+        service = _state(request).current().service
+        context["pending_count"] = len(service.pending_to_decide(user.id)) if user else 0
     return request.app.state.templates.TemplateResponse(
         request, template, context, status_code=status
     )
@@ -198,6 +206,7 @@ def _product_page(
         plots={p["label"]: svg.history(p["history"]) for p in detail["ports"]},
         has_personal=any(p.personal_columns for p in entry.ports),
         my_requests=_my_requests(snapshot.service, user, key, entry.ports),
+        approvers=snapshot.service.approvers(key),
         requested=requested if re.fullmatch(REQUEST_ID, requested) else "",
         title=key,
         **extra,
@@ -242,13 +251,7 @@ def preview(
     """The first rows of a port, read as the signed-in user (masked, audited)."""
     user = _signed_in(request)
     snapshot = _state(request).current()
-    entry = snapshot.catalog.product(f"{domain}.{product}")
-    name = port or entry.latest_ports()[0].name
-    port_entry = snapshot.catalog.port(f"{domain}.{name}", version)
-    if snapshot.catalog.product_of_port(port_entry.address).key != entry.key:
-        raise HTTPException(404, f"{port_entry.address} is not a port of {entry.key}")
-    if port_entry.published is None:
-        raise HTTPException(404, f"port {port_entry.label} has not been published yet")
+    entry, port_entry = _own_port(snapshot, domain, product, port, version)
     columns = [c.name for c in port_entry.columns]
     with snapshot.service.connect(user.id, channel="portal") as con:
         try:
@@ -264,7 +267,100 @@ def preview(
         columns=result.table.column_names,
         rows=result.table.to_pylist(),
         hidden=result.hidden_columns,
+        sql=f"select * from {port_entry.address} limit 10",
         title=f"Preview {port_entry.label}",
+    )
+
+
+def _own_port(snapshot, domain: str, product: str, port: str | None, version: int | None):
+    """A published port of the product named in the path (404 otherwise)."""
+    entry = snapshot.catalog.product(f"{domain}.{product}")
+    name = port or entry.latest_ports()[0].name
+    port_entry = snapshot.catalog.port(f"{domain}.{name}", version)
+    if snapshot.catalog.product_of_port(port_entry.address).key != entry.key:
+        raise HTTPException(404, f"{port_entry.address} is not a port of {entry.key}")
+    if port_entry.published is None:
+        raise HTTPException(404, f"port {port_entry.label} has not been published yet")
+    return entry, port_entry
+
+
+@router.get("/products/{domain}/{product}/download")
+def download(
+    request: Request,
+    domain: DomainName,
+    product: ProductName,
+    format: Annotated[str, Query(pattern="^(csv|parquet)$")] = "csv",
+    port: Annotated[str | None, Query(pattern=NAME, max_length=64)] = None,
+    version: Annotated[int | None, Query(ge=1, le=1000)] = None,
+) -> Response:
+    """A port's rows as CSV or Parquet (up to the API's 100,000), read as the signed-in user
+    exactly as ``GET /api/v1/ports/…/data`` reads them: masked, capped, audited."""
+    user = _signed_in(request)
+    snapshot = _state(request).current()
+    _, port_entry = _own_port(snapshot, domain, product, port, version)
+    columns = [c.name for c in port_entry.columns]
+    with snapshot.service.connect(user.id, channel="portal") as con:
+        try:
+            result = port_data.read_port(con, port_entry, columns, port_data.MAX_LIMIT)
+        except AccessDenied as exc:
+            raise HTTPException(403, str(exc)) from None
+    name = f"{port_entry.address}_v{port_entry.version}.{format}"
+    return Response(
+        port_data.encode(result, format),
+        media_type=port_data.FORMATS[format],
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Mesh-Rows": str(result.table.num_rows),
+            "X-Mesh-Hidden-Columns": ",".join(result.hidden_columns),
+        },
+    )
+
+
+@router.post("/products/{domain}/{product}/query", dependencies=[Depends(auth.verify_form)])
+def query(
+    request: Request,
+    domain: DomainName,
+    product: ProductName,
+    sql: Annotated[str, Form(max_length=20_000)] = "",
+    port: Annotated[str | None, Query(pattern=NAME, max_length=64)] = None,
+    version: Annotated[int | None, Query(ge=1, le=1000)] = None,
+) -> Response:
+    """The preview's SQL box: one read-only query on the signed-in user's guarded connection —
+    the path of ``POST /api/v1/query`` (guard, grants, masking, row cap, timeout, audit)."""
+    user = _signed_in(request)
+    snapshot = _state(request).current()
+    entry, port_entry = _own_port(snapshot, domain, product, port, version)
+    context: dict[str, Any] = {"sql": sql}
+    status = 200
+    with snapshot.service.connect(user.id, channel="portal") as con:
+        try:
+            if not sql.strip():
+                raise QueryRefused("no SQL statement given: write one query, e.g. select …")
+            result = con.run(sql, max_rows=QUERY_ROWS)
+        except (QueryRefused, QueryError, AccessDenied) as exc:
+            status = 403 if isinstance(exc, AccessDenied) else 400
+            context["sql_error"] = str(exc)
+        else:
+            hidden = {c for cols in con.hidden_columns.values() for c in cols}
+            context |= {
+                "sql_columns": result.table.column_names,
+                "sql_rows": result.table.to_pylist(),
+                "sql_truncated": result.truncated,
+                "sql_hidden": [c for c in result.table.column_names if c in hidden],
+            }
+    return _render(
+        request,
+        "preview.html",
+        status=status,
+        user=user,
+        product=entry,
+        port=port_entry,
+        columns=[],
+        rows=[],
+        hidden=(),
+        ran_query=True,
+        title=f"Query {entry.key}",
+        **context,
     )
 
 
@@ -275,13 +371,37 @@ def requests_page(request: Request) -> Response:
     mine = [r for r in service.requests() if user and r.user == user.id]
     to_decide = service.requests("pending", decidable_by=user.id) if user else []
     decided = request.query_params.get("decided", "")
+    decision = ""
+    if user and re.fullmatch(REQUEST_ID, decided):
+        found = [
+            r
+            for r in service.requests()
+            if r.id == decided and r.status != "pending" and user.id in (r.decided_by, r.user)
+        ]
+        decision = found[0].decision() if found else ""
+    catalog = _state(request).current().catalog
+    previews = {}  # an approved request links straight to the data it grants
+    for r in mine:
+        if r.status != "approved":
+            continue
+        try:
+            product_entry, ports = catalog.resolve_target(r.target)
+        except CatalogError:
+            continue  # the product was removed since
+        newest = max(ports, key=lambda p: p.version)
+        previews[r.id] = (
+            f"/products/{product_entry.domain}/{product_entry.name}/preview"
+            f"?port={quote(PortAddress.parse(newest.address).port)}&version={newest.version}"
+        )
     return _render(
         request,
         "requests.html",
         user=user,
+        previews=previews,
         mine=list(reversed(mine)),
         to_decide=to_decide,
-        decided=decided if re.fullmatch(REQUEST_ID, decided) else "",
+        decision=decision,
+        pending_count=len(to_decide),
         title="Access requests",
     )
 

@@ -127,7 +127,15 @@ def test_personal_data_is_null_without_a_grant_covering_it(consumer_env):
 
 def test_only_granted_ports_exist_and_dangerous_statements_are_refused(consumer_env):
     with AccessService().connect("alice", channel="python") as con:
-        assert con.tables() == ["artists.track_catalog v1", "playback.daily_track_plays v1"]
+        # granted (role:analyst) and every public product; nothing else
+        assert con.tables() == [
+            "artists.artist_profiles v1",
+            "artists.track_catalog v1",
+            "playback.daily_track_plays v1",
+            "podcasts.podcast_episodes v1",
+            "podcasts.podcast_shows v1",
+            "recommendations.weekly_top_tracks v1",
+        ]
         assert con.fetchall("select count(*) > 0 from playback.daily_track_plays") == [(True,)]
         with pytest.raises(AccessDenied, match="no grant to read listeners.listener_profiles"):
             con.df("select * from listeners.listener_profiles")
@@ -237,3 +245,81 @@ def test_reads_through_internal_or_differently_cased_names_are_audited_with_thei
         con.fetchall("explain select count(*) from artists.track_catalog_v1")
     reads = [e for e in read_entries(consumer_env.data_dir) if e.action == "read"]
     assert [e.ports for e in reads[-3:]] == [("artists.track_catalog v1",)] * 3
+
+
+def test_analyst_journey_keyword_to_first_result_in_the_cli(consumer_env):
+    """Issue 25 item 7: a public product is two commands from a keyword (search, query); a
+    product needing approval five (search, show, request, the owner's approve, query). Each
+    step prints the next one."""
+    # public: search, then query — no grant, audited, and the caveat printed with the result
+    found = mesh("catalog", "search", "weekly top tracks", "--json", env=consumer_env)
+    assert json.loads(found.stdout)[0]["key"] == "recommendations.weekly_top_tracks"
+    sql = "select track_id, sum(plays) plays from recommendations.weekly_top_tracks group by 1"
+    first = mesh("query", sql, "--as", "bruno", env=consumer_env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "track_id" in first.stdout and "plays" in first.stdout
+    assert "caveat of recommendations.weekly_top_tracks: Keeps only the top 50" in first.stderr
+    reads = [e for e in read_entries(consumer_env.data_dir) if e.user == "bruno"]
+    assert [(e.action, e.ports) for e in reads] == [
+        ("read", ("recommendations.weekly_top_tracks v1",))
+    ]
+
+    # needs approval: search, show (prints the exact request command), request, approve, query
+    found = mesh("catalog", "search", "royalties", env=consumer_env)
+    assert "artists.artist_royalties" in found.stdout
+    shown = mesh("catalog", "show", "artists.artist_royalties", "--as", "alice", env=consumer_env)
+    command = next(
+        line.split(": ", 1)[1]
+        for line in shown.stdout.splitlines()
+        if line.startswith("request access: ")
+    )
+    assert command == (
+        'mesh access request artists.artist_royalties --reason "WHY YOU NEED IT" --as alice'
+    )
+    assert "who approves access: carla (artists-team) or a steward (greta)" in shown.stdout
+    asked = mesh(
+        "access",
+        "request",
+        "artists.artist_royalties",
+        "--reason",
+        "Royalty report",
+        "--as",
+        "alice",
+        env=consumer_env,
+    )
+    assert asked.returncode == 0, asked.stdout
+    request_id = asked.stdout.split()[1]
+    owner = mesh("catalog", "show", "artists.artist_royalties", "--as", "carla", env=consumer_env)
+    assert "1 access request(s) wait for your decision" in owner.stdout
+    approved = mesh("access", "approve", request_id, "--as", "carla", env=consumer_env)
+    assert f"carla approved request {request_id} (alice → artists.artist_royalties) at" in (
+        approved.stdout
+    )
+    rows = mesh(
+        "query",
+        "select count(*) n from artists.artist_royalties",
+        "--as",
+        "alice",
+        env=consumer_env,
+    )
+    assert rows.returncode == 0 and int(rows.stdout.split()[-1]) > 0
+
+
+def test_hidden_personal_data_prints_as_a_marker_not_nan(consumer_env):
+    service = AccessService()
+    request = service.request("bruno", "listeners.listener_profiles", "Churn model features")
+    service.decide(request.id, "lena", approve=True)
+    shown = mesh(
+        "query",
+        "select listener_id, email_sha256, birth_year from listeners.listener_profiles limit 3",
+        "--as",
+        "bruno",
+        env=consumer_env,
+    )
+    assert shown.returncode == 0, shown.stderr
+    body = shown.stdout.splitlines()[1:4]
+    assert len(body) == 3 and all(line.split()[1:] == ["‹hidden›", "‹hidden›"] for line in body)
+    assert "NaN" not in shown.stdout and "None" not in shown.stdout
+    assert "personal data hidden (‹hidden› in the table) in: birth_year, email_sha256" in (
+        shown.stderr
+    )

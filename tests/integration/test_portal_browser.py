@@ -165,7 +165,7 @@ def test_find_request_approve_and_read_in_chromium(portal_url, browser, portal_e
     assert "Monthly royalty report" in pending.inner_text()
     pending.locator("textarea[name=note]").fill("ok for the finance report")
     pending.locator("button[value=approve]").click()
-    assert "decided" in page.locator("#flash").inner_text()
+    assert "carla approved request req-" in page.locator("#flash").inner_text()
     assert page.locator(".pending-request").count() == 0
     _sign_out(page)
 

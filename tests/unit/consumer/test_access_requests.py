@@ -110,6 +110,8 @@ def test_personal_data_needs_a_grant_that_covers_it(service):
         ),
         ("alice", "playback.daily_track_plays", "a good reason here", False, "can already read"),
         ("carla", "artists.artist_royalties", "a good reason here", False, "can already read"),
+        # public: every user reads it without a grant (personal data, if any, stays masked)
+        ("bruno", "recommendations.weekly_top_tracks", "a good reason here", False, "public"),
     ],
 )
 def test_bad_requests_are_refused_clearly_and_nothing_is_written(
@@ -121,26 +123,29 @@ def test_bad_requests_are_refused_clearly_and_nothing_is_written(
 
 
 def test_a_second_pending_request_and_a_second_decision_are_refused(service):
-    request = service.request("alice", "podcasts.podcast_shows", "Podcast dashboard for marketing")
+    request = service.request(
+        "alice", "listeners.monthly_listener_summary", "Listener dashboard for marketing"
+    )
     with pytest.raises(AccessError, match="already has a pending request"):
-        service.request("alice", "podcasts.podcast_shows", "Podcast dashboard for marketing")
+        service.request(
+            "alice", "listeners.monthly_listener_summary", "Listener dashboard for marketing"
+        )
     with pytest.raises(AccessError, match="say why the request is denied"):
-        service.decide(request.id, "petra", approve=False)
-    service.decide(request.id, "petra", approve=True)
-    with pytest.raises(AccessError, match="already approved by petra"):
-        service.decide(request.id, "petra", approve=False, note="changed my mind")
+        service.decide(request.id, "lena", approve=False)
+    service.decide(request.id, "lena", approve=True)
+    with pytest.raises(AccessError, match="already approved by lena"):
+        service.decide(request.id, "lena", approve=False, note="changed my mind")
     with pytest.raises(AccessError, match="no access request 'req-nope'"):
-        service.decide("req-nope", "petra", approve=True)
+        service.decide("req-nope", "lena", approve=True)
 
 
 def test_concurrent_approvals_lose_no_grant(service):
-    users = ["alice", "bruno", "pablo", "lena", "remi"]
+    users = ["alice", "bruno", "pablo", "carla", "remi"]
     requests = [
-        service.request(u, "podcasts.podcast_episodes", f"Episode analysis by {u}") for u in users
+        service.request(u, "listeners.monthly_listener_summary", f"Listener analysis by {u}")
+        for u in users
     ]
-    threads = [
-        threading.Thread(target=service.decide, args=(r.id, "petra", True)) for r in requests
-    ]
+    threads = [threading.Thread(target=service.decide, args=(r.id, "lena", True)) for r in requests]
     for t in threads:
         t.start()
     for t in threads:
@@ -148,7 +153,7 @@ def test_concurrent_approvals_lose_no_grant(service):
     granted = {
         g.principal
         for g in load_grants(service.env.access_dir)
-        if g.target == "podcasts.podcast_episodes"
+        if g.target == "listeners.monthly_listener_summary"
     }
     assert granted == {f"user:{u}" for u in users}
     assert {r.status for r in service.requests()} == {"approved"}
