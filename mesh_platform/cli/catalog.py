@@ -103,9 +103,7 @@ def _print_detail(detail: dict) -> None:
         out.print(f"[bold yellow]caveat:[/] {caveat}", highlight=False)
     fresh = detail["freshness"]
     if fresh:
-        age = f"{fresh['age_hours']:.1f} h ago" if fresh["age_hours"] is not None else "never"
-        slo = f"SLO {fresh['slo_hours']:g} h" if fresh["slo_hours"] else "no SLO"
-        out.print(f"freshness: {fresh['status']} (published {age}, {slo})")
+        out.print(f"freshness: {fresh['status']} ({_freshness_facts(fresh)})")
     out.print(
         f"automation: {detail['automation']}"
         + (f"; partitioned {detail['partitioning']}" if detail["partitioning"] else "")
@@ -235,3 +233,25 @@ def show(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(catalog_app, name="catalog")
+
+
+def _freshness_facts(fresh: dict) -> str:
+    """What the freshness status is measured from: the data's newest day when the product has
+    a time column (or its inputs'), else only the publish time, and the SLO."""
+
+    def hours(value) -> str:
+        return f"{value:.1f} h ago" if value is not None else "never"
+
+    basis = fresh.get("basis", "publish")
+    age = fresh.get("publish_age_hours", fresh["age_hours"])
+    published = f"published {hours(age)}" if age is not None else "not published yet"
+    if basis == "data" and fresh.get("data_to"):
+        span = f"{fresh['data_from']} to {fresh['data_to']}" if fresh.get("data_from") else ""
+        facts = [f"newest data {fresh['data_to']}, {hours(fresh['age_hours'])}"]
+        facts += [f"data {span}"] if span else []
+    elif basis == "inputs" and fresh.get("data_to"):
+        facts = [f"data no newer than its inputs' {fresh['data_to']}, {hours(fresh['age_hours'])}"]
+    else:
+        facts = ["data time unknown"]
+    slo = f"SLO {fresh['slo_hours']:g} h" if fresh.get("slo_hours") else "no SLO"
+    return "; ".join([*facts, published, slo])
