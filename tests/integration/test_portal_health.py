@@ -65,18 +65,18 @@ def test_automation_shows_on_or_off_as_it_is_in_dagster(client, portal_env):  # 
 
     page = "/products/playback/play_events"
     assert _section(client.get(page).text, "automation").startswith(
-        "schedule 30 1 * * *: off in Dagster"
-    )  # schedules start stopped
+        "schedule 30 1 * * *: on in Dagster"
+    )  # schedules start running (the live demo)
     eager = _section(client.get("/products/playback/daily_track_plays").text, "automation")
     assert eager.startswith("eager: on in Dagster")  # the domain's automation sensor runs
 
-    # Someone starts the schedule in Dagster (what the UI's toggle stores) and stops the sensor.
+    # Someone stops the schedule and the sensor in Dagster (what the UI's toggle stores).
     instance = get_instance()
     repository = RemoteRepositoryOrigin(RegisteredCodeLocationOrigin("playback"), "__repository__")
-    started = InstigatorState(
+    schedule_off = InstigatorState(
         RemoteInstigatorOrigin(repository, "playback__play_events"),
         InstigatorType.SCHEDULE,
-        InstigatorStatus.RUNNING,
+        InstigatorStatus.STOPPED,
         ScheduleInstigatorData("30 1 * * *", start_timestamp=0.0),
     )
     stopped = InstigatorState(
@@ -85,16 +85,16 @@ def test_automation_shows_on_or_off_as_it_is_in_dagster(client, portal_env):  # 
         InstigatorStatus.STOPPED,
         SensorInstigatorData(),
     )
-    for state in (started, stopped):
+    for state in (schedule_off, stopped):
         instance.add_instigator_state(state)
     try:
         assert _section(client.get(page).text, "automation").startswith(
-            "schedule 30 1 * * *: on in Dagster"
+            "schedule 30 1 * * *: off in Dagster"
         )
         eager = _section(client.get("/products/playback/daily_track_plays").text, "automation")
         assert eager.startswith("eager: off in Dagster")
     finally:
-        for state in (started, stopped):
+        for state in (schedule_off, stopped):
             instance.delete_instigator_state(state.instigator_origin_id, state.selector_id)
 
 

@@ -88,7 +88,7 @@ def test_a_consumer_sees_honest_health_in_chromium(portal_url, browser, tmp_path
     page.goto(portal_url + "/products/playback/play_events")
     _shows(page, "#freshness", "stale — newest data 2026-03-31", tmp_path / "fresh.png", BAD_RED)
     _shows(page, "#data-range", "2026-01-01 to 2026-03-31", tmp_path / "range.png")
-    _shows(page, "#automation", "schedule 30 1 * * *: off in Dagster", tmp_path / "auto.png")
+    _shows(page, "#automation", "schedule 30 1 * * *: on in Dagster", tmp_path / "auto.png")
 
     page.fill("header input[name=q]", "confidential")
     page.press("header input[name=q]", "Enter")
