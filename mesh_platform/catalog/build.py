@@ -19,6 +19,7 @@ from mesh_platform.catalog.entries import (
     ProductEntry,
 )
 from mesh_platform.core.contracts import load_contract
+from mesh_platform.core.data_window import declared_window
 from mesh_platform.core.declared_schema import model_entries, normalize_type
 from mesh_platform.core.descriptor import DataProduct, DescriptorError, OutputPort, PortInput
 from mesh_platform.core.domain import Domain, discover_domain_dirs, load_domain
@@ -108,11 +109,7 @@ def _product_entry(
         tags=tuple(product.tags),
         slo_freshness_hours=product.slo.freshness_hours if product.slo else None,
         automation=f"schedule {automation.cron}" if automation.cron else automation.kind,
-        partitioning=(
-            f"{product.partitioning.kind} from {product.partitioning.start}"
-            if product.partitioning
-            else None
-        ),
+        partitioning=_partitioning(env, product),
         inputs=inputs,
         ports=tuple(_port_entry(env, domain, product, p, models) for p in product.output_ports),
         descriptor_file=f"domains/{domain.name}/products/{product.name}.yaml",
@@ -165,3 +162,19 @@ def build_catalog(env: MeshEnvironment | None = None) -> Catalog:
         )
     _link_lineage(products)
     return Catalog(products=products, domains=domains, problems=problems)
+
+
+def _partitioning(env: MeshEnvironment, product: DataProduct) -> str | None:
+    """How the product is partitioned, from the day its partitions really start: its
+    ``partitioning.start`` or the operational data's first day, whichever is later (the rule of
+    ``build/definitions.py``)."""
+    if not product.partitioning:
+        return None
+    start = product.partitioning.start
+    try:
+        declared = declared_window(env.operational_dir)
+    except ValueError:
+        declared = None
+    if declared and declared[0] > start:
+        start = declared[0]
+    return f"{product.partitioning.kind} from {start}"
