@@ -308,17 +308,7 @@ def data(
                 f"{exc}; over the API: POST /api/v1/access/requests with "
                 f'{{"target": "{entry.address}", "reason": "..."}}',
             ) from None
-    name = f"{entry.address}_v{entry.version}.{fmt}"
-    return Response(
-        port_data.encode(result, fmt),
-        media_type=port_data.FORMATS[fmt],
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "X-Mesh-Rows": str(result.table.num_rows),
-            "X-Mesh-Hidden-Columns": ",".join(result.hidden_columns),
-            "X-Mesh-Snapshot": read or "",
-        },
-    )
+    return port_data.attachment(result, fmt, **{"X-Mesh-Snapshot": read or ""})
 
 
 class QueryBody(BaseModel):

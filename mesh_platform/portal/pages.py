@@ -304,16 +304,7 @@ def download(
             result = port_data.read_port(con, port_entry, columns, port_data.MAX_LIMIT)
         except AccessDenied as exc:
             raise HTTPException(403, str(exc)) from None
-    name = f"{port_entry.address}_v{port_entry.version}.{format}"
-    return Response(
-        port_data.encode(result, format),
-        media_type=port_data.FORMATS[format],
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "X-Mesh-Rows": str(result.table.num_rows),
-            "X-Mesh-Hidden-Columns": ",".join(result.hidden_columns),
-        },
-    )
+    return port_data.attachment(result, format)
 
 
 @router.post("/products/{domain}/{product}/query", dependencies=[Depends(auth.verify_form)])
