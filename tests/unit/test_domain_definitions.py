@@ -15,8 +15,18 @@ DOMAINS = [d.name for d in discover_domain_dirs(REPO / "domains")]
 
 
 @pytest.fixture(scope="module")
-def playback_defs() -> dg.Definitions:
-    return importlib.import_module("domains.playback.definitions").defs
+def playback_defs(tmp_path_factory) -> dg.Definitions:
+    """Playback's definitions over an empty data dir: module fixtures are set up before the
+    autouse one that isolates the data dir, and partitions start at the data's first day, so
+    importing the module here would read whatever the repository's ./data holds."""
+    from mesh_platform.build.definitions import build_domain_definitions
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MESH_DATA_DIR", str(tmp_path_factory.mktemp("playback-defs")))
+    try:
+        return build_domain_definitions(REPO / "domains" / "playback")
+    finally:
+        mp.undo()
 
 
 @pytest.mark.parametrize("domain", DOMAINS)
