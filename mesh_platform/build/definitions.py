@@ -25,7 +25,7 @@ from mesh_platform.build.source_observation import observe_source
 from mesh_platform.build.step import run_domain_step
 from mesh_platform.build.translator import MeshDbtTranslator
 from mesh_platform.core.bindings import DomainBindings, bind_domain
-from mesh_platform.core.data_window import declared_window
+from mesh_platform.core.data_window import declared_window, partitions_start
 from mesh_platform.core.descriptor import DataProduct, DescriptorError
 from mesh_platform.core.domain import load_domain
 from mesh_platform.core.environment import apply_tool_env, get_environment
@@ -97,8 +97,7 @@ def _partitions_defs(bindings: DomainBindings) -> dict[str, dg.PartitionsDefinit
     return {
         uid: by_start.setdefault(start, dg.DailyPartitionsDefinition(start_date=start.isoformat()))
         for uid, start in (
-            (uid, max(start, declared[0]) if declared else start)
-            for uid, start in bindings.partitioned.items()
+            (uid, partitions_start(start, declared)) for uid, start in bindings.partitioned.items()
         )
     }
 

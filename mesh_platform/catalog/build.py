@@ -19,7 +19,7 @@ from mesh_platform.catalog.entries import (
     ProductEntry,
 )
 from mesh_platform.core.contracts import load_contract
-from mesh_platform.core.data_window import declared_window
+from mesh_platform.core.data_window import declared_window, partitions_start
 from mesh_platform.core.declared_schema import model_entries, normalize_type
 from mesh_platform.core.descriptor import DataProduct, DescriptorError, OutputPort, PortInput
 from mesh_platform.core.domain import Domain, discover_domain_dirs, load_domain
@@ -170,11 +170,10 @@ def _partitioning(env: MeshEnvironment, product: DataProduct) -> str | None:
     ``build/definitions.py``)."""
     if not product.partitioning:
         return None
-    start = product.partitioning.start
     try:
         declared = declared_window(env.operational_dir)
-    except ValueError:
+    except ValueError:  # an unreadable window is mesh doctor's to report, not the catalog's
         declared = None
-    if declared and declared[0] > start:
-        start = declared[0]
-    return f"{product.partitioning.kind} from {start}"
+    return (
+        f"{product.partitioning.kind} from {partitions_start(product.partitioning.start, declared)}"
+    )

@@ -29,3 +29,9 @@ def declared_window(operational_dir: Path) -> tuple[date, date] | None:
             f"{declared}: the operational data's window must be a JSON object with `start` "
             f"(YYYY-MM-DD) and `days` (a whole number): {exc}; regenerate it with `mesh generate`"
         ) from None
+
+
+def partitions_start(start: date, window: tuple[date, date] | None) -> date:
+    """Where a product's daily partitions start: its ``partitioning.start`` or the data's first
+    day, whichever is later (days before the data begins could only be 'Missing')."""
+    return max(start, window[0]) if window else start
