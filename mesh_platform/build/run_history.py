@@ -93,7 +93,7 @@ def latest_check_statuses(
 
 
 # How definitions.py names and starts a product's automation (checked by a test against it)
-SCHEDULE_NAME = "{domain}__{product}"  # one schedule per scheduled product; starts stopped
+SCHEDULE_NAME = "{domain}__{product}"  # one schedule per scheduled product; starts running
 SENSOR_NAME = "{domain}_automation"  # one automation sensor per domain; starts running
 
 
