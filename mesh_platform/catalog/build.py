@@ -27,6 +27,7 @@ from mesh_platform.core.environment import MeshEnvironment, get_environment
 from mesh_platform.core.product_view import effective_owner, port_view
 from mesh_platform.governance.context import column_meta
 from mesh_platform.governance.report import GOVERNANCE_CHECK_NAME as GOVERNANCE_CHECK
+from mesh_platform.ports.location import PortStore, port_store
 from mesh_platform.ports.records import read_governance_record
 from mesh_platform.ports.store import PublishedPort, list_published
 
@@ -66,6 +67,7 @@ def _port_entry(
     port: OutputPort,
     models: dict[str, tuple[Path, dict[str, Any]]],
     published: dict[tuple[str, int], PublishedPort],
+    store: PortStore,
 ) -> PortEntry:
     view = port_view(domain, product, port)
     _, model = models.get(port.model, (None, None))
@@ -83,12 +85,12 @@ def _port_entry(
         contract_file=f"domains/{domain.name}/{port.contract}",
         deprecation_date=port.deprecation_date.isoformat() if port.deprecation_date else None,
         published=published.get((product.address(port), port.version)),
-        governance=read_governance_record(env.ports_dir, domain.name, port.name, port.version),
+        governance=read_governance_record(store, domain.name, port.name, port.version),
     )
 
 
 def _product_entry(
-    env: MeshEnvironment, domain: Domain, product: DataProduct, models, published
+    env: MeshEnvironment, domain: Domain, product: DataProduct, models, published, store
 ) -> ProductEntry:
     inputs = tuple(
         InputEntry(
@@ -113,7 +115,8 @@ def _product_entry(
         partitioning=_partitioning(env, product),
         inputs=inputs,
         ports=tuple(
-            _port_entry(env, domain, product, p, models, published) for p in product.output_ports
+            _port_entry(env, domain, product, p, models, published, store)
+            for p in product.output_ports
         ),
         descriptor_file=f"domains/{domain.name}/products/{product.name}.yaml",
         status=product.status,
@@ -146,7 +149,8 @@ def build_catalog(env: MeshEnvironment | None = None) -> Catalog:
     problems: list[str] = []
     # every current snapshot in one pass over the port store (nothing to open when no port was
     # ever published), not one table lookup per declared port
-    published = {(p.address, p.version): p for p in list_published(env.ports_dir)}
+    store = port_store(env.ports_dir)  # resolved once, not once per port
+    published = {(p.address, p.version): p for p in list_published(store)}
     for domain_dir in discover_domain_dirs(env.domains_dir):
         try:
             domain = load_domain(domain_dir)
@@ -156,7 +160,7 @@ def build_catalog(env: MeshEnvironment | None = None) -> Catalog:
             continue
         keys = []
         for product in domain.products:
-            entry = _product_entry(env, domain, product, models, published)
+            entry = _product_entry(env, domain, product, models, published, store)
             products[entry.key] = entry
             keys.append(entry.key)
         domains[domain.name] = DomainEntry(
