@@ -151,6 +151,7 @@ def run(products: int, queries: int, seed: int, work: Path, pages: int = 200) ->
     from mesh_platform.catalog.search import SearchIndex
     from mesh_platform.core.environment import get_environment
 
+    load_at_start = round(os.getloadavg()[0], 2)  # timings mean little on a busy machine
     rng = random.Random(seed)
     repo = synthetic.make_repo(work / "repo", products)
     vocabulary = _vocabulary(repo)
@@ -203,6 +204,7 @@ def run(products: int, queries: int, seed: int, work: Path, pages: int = 200) ->
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
+            "load_avg_1m": {"start": load_at_start, "end": round(os.getloadavg()[0], 2)},
         },
     }
 
@@ -226,11 +228,8 @@ def _markdown(result: dict) -> str:
 def _portal_markdown(result: dict) -> str:
     page = result["portal"]
     warm, cold = page["product_warm_ms"], page["product_cold_s"]
-    verdict = (
-        "meets"
-        if warm["p95"] <= result["goal_product_warm_ms"] and cold <= result["goal_product_cold_s"]
-        else "MISSES"
-    )
+    warm_verdict = "meets" if warm["p95"] <= result["goal_product_warm_ms"] else "MISSES"
+    cold_verdict = "meets" if cold <= result["goal_product_cold_s"] else "MISSES"
     return (
         f"## Portal pages at {result['products']:,} products\n\n"
         f"| page | time |\n|---|---|\n"
@@ -243,8 +242,9 @@ def _portal_markdown(result: dict) -> str:
         f"{warm['p50']} / {warm['p95']} / {warm['max']} ms |\n"
         f"| home page (every product with its health) | {page['home_ms']} ms |\n"
         f"| search page | {page['search_page_ms']} ms |\n| scorecard | {page['scorecard_ms']} ms |\n\n"
-        f"The product page {verdict} the goals (warm p95 ≤ {result['goal_product_warm_ms']} ms, "
-        f"cold ≤ {result['goal_product_cold_s']} s).\n"
+        f"The product page warm {warm_verdict} the goal (p95 ≤ "
+        f"{result['goal_product_warm_ms']} ms); cold it {cold_verdict} the goal "
+        f"(≤ {result['goal_product_cold_s']} s).\n"
     )
 
 

@@ -35,10 +35,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
-import pyarrow as pa
 
 from mesh_platform.access.audit import AuditEntry
 from mesh_platform.access.errors import AccessDenied, QueryRefused
@@ -51,6 +50,17 @@ from mesh_platform.core.address import PortAddress
 from mesh_platform.ports.retention import SnapshotLease, lease_published
 from mesh_platform.ports.scan import snapshot_dataset, snapshot_schema
 from mesh_platform.ports.store import PublishedPort, current_snapshot, snapshot_history
+
+if TYPE_CHECKING:  # imported where rows are read: the portal's pages without data need neither
+    import pandas as pd
+    import pyarrow as pa
+
+
+def _pyarrow():
+    import pyarrow
+
+    return pyarrow
+
 
 _MISSING_TABLE = re.compile(r"Table with name (\w+) does not exist", re.I)
 
@@ -263,7 +273,7 @@ class MeshConnection:
             full = snapshot_schema(lease.published)
             hidden = () if decision.personal_data else port.personal_columns
             types = {c.name: c.data_type for c in port.columns}
-            visible = pa.schema([f for f in full if f.name not in hidden])
+            visible = _pyarrow().schema([f for f in full if f.name not in hidden])
             internal = f"__mesh_port_{index}"
             self._con.register(internal, snapshot_dataset(lease.published, schema=visible))
             select = ", ".join(
@@ -379,7 +389,7 @@ class MeshConnection:
         except QueryError as exc:
             self._audit("failed", ports, detail=f"{exc.audit}: {sql}")
             raise
-        except (duckdb.Error, pa.ArrowException, OSError) as exc:
+        except (duckdb.Error, _pyarrow().ArrowException, OSError) as exc:
             error = self._failure(exc, sql)
             self._audit("failed", ports, detail=f"{type(exc).__name__}: {sql}")
             raise error from None
@@ -400,6 +410,7 @@ class MeshConnection:
         reader = None
         try:
             relation = self._con.sql(sql)
+            pa = _pyarrow()
             if relation is None:
                 return pa.table({}), False
             reader = relation.to_arrow_reader(min(cap + 1, _BATCH_ROWS))

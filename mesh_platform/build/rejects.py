@@ -549,6 +549,9 @@ def _with_raw_text(
         )
 
 
+REJECTS_METADATA = "mesh/rejects"  # one entry of the materialization: what the split did
+
+
 def publish_split(
     connection: Any, split: SplitResult, ports_dir: Path, binding: Any, published: Any
 ) -> dict[str, Any]:
@@ -567,14 +570,15 @@ def publish_split(
         published.rows_written,
     )
     meta = split.metadata()
-    metadata: dict[str, Any] = {
-        "mesh/rows_in": split.rows_in,
-        "mesh/rows_published": published.rows_written,
-        "mesh/rows_rejected": split.rows_rejected,
-        "mesh/rejects_relation": split.rejects_relation,
-        "mesh/rejects_path": dg.MetadataValue.path(str(path)),
-        "mesh/rejected_by_check": dg.MetadataValue.json(meta["rejected_by_check"]),
+    rejects = {
+        "rows_in": split.rows_in,
+        "rows_published": published.rows_written,
+        "rows_rejected": split.rows_rejected,
+        "relation": split.rejects_relation,
+        "path": str(path),
+        "rejected_by_check": meta["rejected_by_check"],
     }
+    metadata: dict[str, Any] = {REJECTS_METADATA: dg.MetadataValue.json(rejects)}
     if split.rows_rejected:
         metadata["mesh/bad_rows_warning"] = dg.MetadataValue.md(
             split.describe(product.domain, product.name, binding.address, port.version)

@@ -176,8 +176,7 @@ class MeshDbtTranslator(DagsterDbtTranslator):
                 "mesh/portal": dg.MetadataValue.url(
                     f"{portal_url()}/products/{product.domain}/{product.name}"
                 ),
-                "mesh/address": binding.address,
-                "mesh/port_version": port.version,
+                "mesh/address": binding.address,  # the version is in the port's table
                 "mesh/port": dg.MetadataValue.md(self._port_table(binding)),
                 **metadata,
             }

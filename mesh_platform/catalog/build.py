@@ -27,8 +27,9 @@ from mesh_platform.core.environment import MeshEnvironment, get_environment
 from mesh_platform.core.product_view import effective_owner, port_view
 from mesh_platform.governance.context import column_meta
 from mesh_platform.governance.report import GOVERNANCE_CHECK_NAME as GOVERNANCE_CHECK
+from mesh_platform.ports.location import PortStore, port_store
 from mesh_platform.ports.records import read_governance_record
-from mesh_platform.ports.store import current_snapshot
+from mesh_platform.ports.store import PublishedPort, list_published
 
 
 def _columns(entry: dict[str, Any] | None) -> tuple[ColumnEntry, ...]:
@@ -65,6 +66,8 @@ def _port_entry(
     product: DataProduct,
     port: OutputPort,
     models: dict[str, tuple[Path, dict[str, Any]]],
+    published: dict[tuple[str, int], PublishedPort],
+    store: PortStore,
 ) -> PortEntry:
     view = port_view(domain, product, port)
     _, model = models.get(port.model, (None, None))
@@ -81,13 +84,13 @@ def _port_entry(
         check_names=_check_names(domain, product, port),
         contract_file=f"domains/{domain.name}/{port.contract}",
         deprecation_date=port.deprecation_date.isoformat() if port.deprecation_date else None,
-        published=current_snapshot(env.ports_dir, domain.name, port.name, port.version),
-        governance=read_governance_record(env.ports_dir, domain.name, port.name, port.version),
+        published=published.get((product.address(port), port.version)),
+        governance=read_governance_record(store, domain.name, port.name, port.version),
     )
 
 
 def _product_entry(
-    env: MeshEnvironment, domain: Domain, product: DataProduct, models
+    env: MeshEnvironment, domain: Domain, product: DataProduct, models, published, store
 ) -> ProductEntry:
     inputs = tuple(
         InputEntry(
@@ -111,7 +114,10 @@ def _product_entry(
         automation=f"schedule {automation.cron}" if automation.cron else automation.kind,
         partitioning=_partitioning(env, product),
         inputs=inputs,
-        ports=tuple(_port_entry(env, domain, product, p, models) for p in product.output_ports),
+        ports=tuple(
+            _port_entry(env, domain, product, p, models, published, store)
+            for p in product.output_ports
+        ),
         descriptor_file=f"domains/{domain.name}/products/{product.name}.yaml",
         status=product.status,
         caveats=tuple(product.caveats),
@@ -141,6 +147,10 @@ def build_catalog(env: MeshEnvironment | None = None) -> Catalog:
     products: dict[str, ProductEntry] = {}
     domains: dict[str, DomainEntry] = {}
     problems: list[str] = []
+    # every current snapshot in one pass over the port store (nothing to open when no port was
+    # ever published), not one table lookup per declared port
+    store = port_store(env.ports_dir)  # resolved once, not once per port
+    published = {(p.address, p.version): p for p in list_published(store)}
     for domain_dir in discover_domain_dirs(env.domains_dir):
         try:
             domain = load_domain(domain_dir)
@@ -150,7 +160,7 @@ def build_catalog(env: MeshEnvironment | None = None) -> Catalog:
             continue
         keys = []
         for product in domain.products:
-            entry = _product_entry(env, domain, product, models)
+            entry = _product_entry(env, domain, product, models, published, store)
             products[entry.key] = entry
             keys.append(entry.key)
         domains[domain.name] = DomainEntry(

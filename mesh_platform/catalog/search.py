@@ -71,8 +71,11 @@ def _fields(product: ProductEntry) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class SearchHit:
+    """One product in a ranked result: its place (1 = best) and the query words it matched. The
+    relevance score that ordered it stays internal: it means nothing to a reader."""
+
     key: str
-    score: float
+    rank: int
     matched: tuple[str, ...]  # the query words this product matched
 
 
@@ -120,8 +123,8 @@ class SearchIndex:
                 matched[key].add(word)
         ranked = sorted(scores, key=lambda k: (-len(matched[k]), -scores[k], k))
         return [
-            SearchHit(k, round(scores[k], 3), tuple(w for w in query if w in matched[k]))
-            for k in ranked[:limit]
+            SearchHit(k, rank, tuple(w for w in query if w in matched[k]))
+            for rank, k in enumerate(ranked[:limit], 1)
         ]
 
 

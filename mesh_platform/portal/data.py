@@ -13,17 +13,17 @@ import decimal
 import io
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from fastapi.responses import Response
 
 from mesh_platform.access.query import MeshConnection
 from mesh_platform.catalog.entries import PortEntry
 from mesh_platform.core.address import PortAddress
 from mesh_platform.core.sql import qualified, quote_ident
+
+if TYPE_CHECKING:  # pyarrow is imported when rows are encoded, not on every page's path
+    import pyarrow as pa
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -98,10 +98,14 @@ def json_rows(table: pa.Table) -> list[dict[str, Any]]:
 
 def encode(data: PortData, fmt: str) -> bytes:
     if fmt == "parquet":
+        import pyarrow.parquet as pq
+
         sink = io.BytesIO()
         pq.write_table(data.table, sink, compression="zstd")
         return sink.getvalue()
     if fmt == "csv":
+        import pyarrow.csv as pacsv
+
         sink = io.BytesIO()
         pacsv.write_csv(data.table, sink)
         return sink.getvalue()

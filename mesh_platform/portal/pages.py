@@ -25,6 +25,8 @@ from mesh_platform.portal.api import NAME, REQUEST_ID
 PREVIEW_ROWS = 50
 SEARCH_RESULTS = 50
 QUERY_ROWS = 200  # rows the preview's SQL box shows (the guarded path's row cap applies too)
+# A product page with the user's request still pending reloads itself this often (no script).
+PENDING_RECHECK_SECONDS = 15
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 
 router = APIRouter(include_in_schema=False)
@@ -208,6 +210,7 @@ def _product_page(
         my_requests=_my_requests(snapshot.service, user, key, entry.ports),
         approvers=snapshot.service.approvers(key),
         requested=requested if re.fullmatch(REQUEST_ID, requested) else "",
+        recheck_seconds=PENDING_RECHECK_SECONDS,
         title=key,
         **extra,
     )

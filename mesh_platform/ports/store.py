@@ -282,8 +282,11 @@ def write_object(store: PortStore, uri: str, payload: dict[str, Any]) -> str:
 
 
 def read_object(store: PortStore, uri: str) -> dict[str, Any] | None:
-    """The JSON object at ``uri``; None if there is none or it is unreadable."""
+    """The JSON object at ``uri``; None if there is none or it is unreadable. A local one is
+    read as a file (the catalog reads one per port: no pyarrow filesystem needed for it)."""
     try:
+        if store.is_local:
+            return json.loads(store.local_path(uri).read_bytes())
         with arrow_filesystem(store).open_input_stream(fs_path(uri)) as stream:
             return json.loads(stream.read())
     except (OSError, ValueError):

@@ -239,10 +239,11 @@ def test_reject_round_reconciles_and_serves_the_good_rows(reject_round, bad_env)
     event = get_instance().get_latest_materialization_event(
         dg.AssetKey(["playback", "play_events"])
     )
-    meta = event.asset_materialization.metadata
-    assert meta["mesh/rows_in"].value == record["rows_in"]
-    assert meta["mesh/rows_rejected"].value == record["rows_rejected"]
-    assert meta["mesh/rows_published"].value == snap.rows
+    rejects = event.asset_materialization.metadata["mesh/rejects"].value  # one grouped entry
+    assert rejects["rows_in"] == record["rows_in"]
+    assert rejects["rows_rejected"] == record["rows_rejected"]
+    assert rejects["rows_published"] == snap.rows
+    assert rejects["rejected_by_check"] == record["rejected_by_check"]
     # and each contract check that rejected rows says so, as a warning on the check
     check = dg.AssetCheckKey(dg.AssetKey(["playback", "play_events"]), "contract__device__invalid")
     storage = get_instance().event_log_storage

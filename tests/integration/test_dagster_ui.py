@@ -45,6 +45,12 @@ ASSET = """query($path: [String!]!) { assetNodeOrError(assetKey: {path: $path}) 
     metadataEntries { label ... on TableSchemaMetadataEntry { schema { columns { name type } } } }
   } } }"""
 
+# What the port's asset page shows: the definition's entries and the latest materialization's.
+PORT_METADATA = """query($path: [String!]!) { assetNodeOrError(assetKey: {path: $path}) {
+  ... on AssetNode { metadataEntries { label }
+    assetMaterializations(limit: 1) { metadataEntries { label
+      ... on JsonMetadataEntry { jsonString } } } } } }"""
+
 LAUNCH = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
   __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
 
@@ -148,6 +154,25 @@ def test_output_port_shows_owner_description_and_columns(dagster_dev):
     assert node["description"]
     schema = next(m for m in node["metadataEntries"] if m.get("schema"))
     assert "track_id" in {c["name"] for c in schema["schema"]["columns"]}
+
+
+def test_output_port_metadata_is_grouped(dagster_dev):
+    """Issue 25: a port's page showed ~28-37 flat entries (definition + latest materialization,
+    one per publish fact and per rejects count); the publish and the rejects are one entry each."""
+    wait_for(lambda: loaded_locations(dagster_dev), 180, "code locations")
+    for path, at_most in ((["artists", "track_catalog"], 23), (["playback", "play_events"], 24)):
+        node = gql(dagster_dev, PORT_METADATA, {"path": path})["assetNodeOrError"]
+        (materialization,) = node["assetMaterializations"]
+        latest = {m["label"]: m for m in materialization["metadataEntries"]}
+        labels = [m["label"] for m in node["metadataEntries"]] + list(latest)
+        assert len(set(labels)) <= at_most, sorted(labels)
+        published = json.loads(latest["mesh/publish"]["jsonString"])
+        assert published["address"] == ".".join(path) and published["snapshot_id"]
+        assert published["rows"] > 0 and published["contract_checks_passed"] > 0
+        assert {"dagster/row_count", "mesh/portal", "dagster/column_schema"} <= set(labels)
+        assert not {"mesh/snapshot_id", "mesh/checksum", "mesh/rows_in"} & set(labels)
+    rejects = json.loads(latest["mesh/rejects"]["jsonString"])  # play_events splits bad rows
+    assert rejects["rows_in"] == rejects["rows_published"] + rejects["rows_rejected"]
 
 
 def test_materialize_a_domain_from_the_ui(dagster_dev):

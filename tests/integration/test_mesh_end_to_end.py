@@ -101,7 +101,9 @@ def test_runs_and_check_results_are_recorded_in_the_dagster_instance(mesh_env):
     event = instance.get_latest_materialization_event(key)
     assert event is not None
     metadata = event.asset_materialization.metadata
-    assert metadata["mesh/address"].value == "playback.play_events"
+    published = metadata["mesh/publish"].value  # the publish's facts, grouped in one entry
+    assert published["address"] == "playback.play_events" and published["version"] == 1
+    assert published["rows"] == metadata["dagster/row_count"].value
     assert metadata["dagster/row_count"].value == scalar(
         "select count(*) from playback.play_events"
     )

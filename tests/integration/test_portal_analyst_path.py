@@ -1,6 +1,6 @@
 """The analyst's path on the portal (issue 25, item 7), over the session's built mesh: public
 products read without a grant, who approves, the request form turning into "pending since",
-the owners' pending count, decisions that say who decided what and when, caveats, and the
+the owners' pending count, the analyst's open product page noticing the decision, decisions that say who decided what and when, caveats, and the
 preview's CSV/Parquet download and SQL box on the guarded query path. The browser-visible
 items are checked in a real headless Chromium, each with a screenshot of the element that
 shows the text."""
@@ -15,6 +15,8 @@ import pytest
 
 from mesh_platform.access.audit import read_entries
 from mesh_platform.access.service import AccessService
+from mesh_platform.portal import pages
+from mesh_platform.portal.pages import PREVIEW_ROWS
 
 from .test_portal_api import client, form_token, portal_env, sign_in, tokens  # noqa: F401
 from .test_portal_browser import _sign_in, _sign_out, browser, portal_url  # noqa: F401
@@ -113,33 +115,57 @@ def _shows(page, selector: str, text: str, shots: Path) -> str:
     return shown
 
 
-def test_analyst_path_in_chromium(portal_url, browser, portal_env, tmp_path):  # noqa: F811
-    """Public: after the search, 2 clicks (result, preview data) to the first rows. Needing
-    approval: result, Request access (the form becomes "pending since"); the owner sees the
-    count in the navigation, clicks it and Approve; the analyst clicks Access requests and the
-    approved request's "preview data" — 6 clicks in all (5 if the analyst reloads the product
-    page she has open). Then downloads and SQL."""
+class Clicks:
+    """Counts the clicks of the analyst's path (typing a keyword and Enter are not clicks)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, locator) -> None:
+        self.count += 1
+        locator.click()
+
+
+def _search(page, keyword: str) -> None:
+    page.fill("header input[name=q]", keyword)
+    page.press("header input[name=q]", "Enter")
+    page.wait_for_url("**/search?q=*")
+
+
+def test_analyst_path_in_chromium(portal_url, browser, portal_env, tmp_path, monkeypatch):  # noqa: F811
+    """Keyword to first rows. Public: result, preview data — 2 clicks. Needing approval: result,
+    Request access (the form becomes "pending since"); the owner, in her own browser, sees the
+    count in the navigation, clicks it and Approve; the analyst's product page, left open,
+    reloads itself while her request is pending and now offers "preview data" — 5 clicks in
+    all. Then downloads and SQL."""
+    monkeypatch.setattr(pages, "PENDING_RECHECK_SECONDS", 2)  # 15 s in use; the same mechanism
     service = AccessService(portal_env)
     bruno, carla, alice = (service.issue_token(u) for u in ("bruno", "carla", "alice"))
-    page = browser.new_page()
     base = portal_url
 
     # Public product: bruno has no grant, searches, opens it, sees the caveat and previews.
+    page = browser.new_context().new_page()
     _sign_in(page, base, bruno, "bruno")
-    page.goto(f"{base}/search?q=weekly+top+tracks")
-    page.locator("a.result-link").first.click()  # click 1
+    click = Clicks()
+    _search(page, "weekly top tracks")
+    click(page.locator("a.result-link").first)
     page.wait_for_url(f"**/products/{CHARTS}")
     _shows(page, "#caveats", "do not re-aggregate across countries", tmp_path)
     assert page.locator(".can-read").first.inner_text() == "can read"
     assert page.locator("#request-form").count() == 0
-    page.locator("a.preview-link").first.click()  # click 2: the first result
+    click(page.locator("a.preview-link").first)
     page.wait_for_url("**/preview?**")
-    assert page.locator("#preview tr").count() > 1
+    assert page.locator("#preview tr").count() > 1  # the first rows
+    assert click.count == 2
     _sign_out(page)
 
     # Needs approval: alice sees who approves, requests, and the form becomes "pending since".
+    page = browser.new_context().new_page()
     _sign_in(page, base, alice, "alice")
-    page.goto(f"{base}/products/{ROYALTIES}")
+    click = Clicks()
+    _search(page, "artist royalties")
+    click(page.locator("a.result-link", has_text="artists.artist_royalties"))
+    page.wait_for_url(f"**/products/{ROYALTIES}")
     _shows(
         page,
         "#approvers",
@@ -147,25 +173,42 @@ def test_analyst_path_in_chromium(portal_url, browser, portal_env, tmp_path):  #
         tmp_path,
     )
     page.fill("#reason", "Monthly royalty report for finance")
-    page.click("#request-form button[type=submit]")
+    click(page.locator("#request-form button[type=submit]"))
     page.wait_for_url("**requested=req-**")
     pending = _shows(page, "#request-pending", "pending since", tmp_path)
     assert "waiting for carla or a steward" in pending
+    assert "checks every 2 s" in pending
     assert page.locator("#request-form").count() == 0
-    page.goto(f"{base}/products/{ROYALTIES}")  # still pending on a later visit
-    assert page.locator("#request-form").count() == 0
+    assert page.locator("a.preview-link").count() == 0
     request_id = service.requests("pending")[0].id
-    _sign_out(page)
 
-    # The owner sees the count in the navigation, on every page, and approves.
-    _sign_in(page, base, carla, "carla")
-    _shows(page, "#pending-count", "1 pending", tmp_path)
-    page.click("#nav-requests")
-    page.locator(f"#pending-{request_id} button[value=approve]").click()
-    flash = _shows(page, "#flash", f"carla approved request {request_id}", tmp_path)
+    # The owner, in her own browser, sees the count in the navigation, on every page, and
+    # approves; alice's page stays open meanwhile.
+    owner = browser.new_context().new_page()
+    _sign_in(owner, base, carla, "carla")
+    _shows(owner, "#pending-count", "1 pending", tmp_path)
+    click(owner.locator("#nav-requests"))
+    click(owner.locator(f"#pending-{request_id} button[value=approve]"))
+    flash = _shows(owner, "#flash", f"carla approved request {request_id}", tmp_path)
     assert "(alice → artists.artist_royalties) at 20" in flash
-    assert page.locator("#pending-count").count() == 0
-    _sign_out(page)
+    assert owner.locator("#pending-count").count() == 0
+
+    # Alice's open page noticed the decision by itself and offers the data.
+    preview_link = page.locator("a.preview-link").first
+    preview_link.wait_for(state="visible", timeout=15_000)
+    assert page.locator(".request-status").first.inner_text() == "approved"
+    assert page.locator("meta[http-equiv=refresh]").count() == 0  # decided: no more reloads
+    click(preview_link)
+    page.wait_for_url(f"**/products/{ROYALTIES}/preview?port=artist_royalties&version=1")
+    assert click.count == 5
+    header = page.locator("#preview th").all_inner_texts()
+    assert "artist_id" in header and "royalty_eur" in header, header
+    column = header.index("artist_id") + 1
+    shown_ids = page.locator(f"#preview tr td:nth-child({column})").all_inner_texts()
+    with service.connect("alice", channel="cli") as con:  # the rows she may read
+        ids = con.run("select artist_id from artists.artist_royalties").table.column(0)
+    assert len(shown_ids) == min(PREVIEW_ROWS, len(ids)) > 0
+    assert set(shown_ids) <= {str(i) for i in ids.to_pylist()}
 
     # Alice reads: the preview offers CSV/Parquet downloads and a SQL box.
     _sign_in(page, base, alice, "alice")

@@ -100,6 +100,9 @@ def test_search_ranks_the_royalty_product_first(client):
     assert hits[0]["key"] == "artists.artist_royalties"
     assert hits[0]["owner"] == "artists-team" and hits[0]["matched"] == ["royalty"]
     assert hits[0]["url"] == "/api/v1/products/artists/artist_royalties"
+    # the order is the rank; no raw relevance score is exposed
+    assert [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
+    assert all("score" not in h for h in hits), hits[0]
     assert (
         client.get("/api/v1/search", params={"q": "listener region", "limit": 2})
         .json()["hits"][0]["key"]

@@ -46,7 +46,7 @@ def test_output_port_spec_carries_descriptor_metadata(playback_defs):
     assert node.tags["product"] == "play_events"
     assert node.tags["tier"] == "source-aligned"
     assert node.metadata["mesh/address"] == "playback.play_events"
-    assert node.metadata["mesh/port_version"] == 1
+    assert "| Version | v1 |" in node.metadata["mesh/port"].value
     assert node.metadata["dbt/contract_enforced"] is True
     # dbt's access is about refs inside the domain's project: a published port does not show it
     assert "dbt/access" not in node.metadata

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pytest
 
 from mesh_platform.catalog import CatalogError, SearchIndex, build_catalog
@@ -40,6 +42,12 @@ def test_search_matches_every_word_before_some_words(index):
     assert hits[0].key == "podcasts.podcast_episodes"
     assert len(hits[0].matched) == 2
     assert all(len(h.matched) <= 2 for h in hits)
+
+
+def test_search_hits_carry_their_rank_not_a_raw_score(index):
+    hits = index.search("listener region", limit=5)
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1)) and len(hits) > 1
+    assert "score" not in asdict(hits[0])  # what the API and `mesh catalog search --json` show
 
 
 def test_search_finds_products_by_column_and_owner(index):
