@@ -2,9 +2,10 @@
 
 Runs ``CMD`` like the benchmark does (:func:`bench.measure.run_measured`: wall time, CPU and the
 peak RSS of the whole process tree) and, beside it, keeps per process of the tree its peak RSS,
-its kind (the coordinator, a domain's worker, anything else) and the domains it built — a
-worker has a domain's DuckDB file (``warehouse/<domain>.duckdb``) open while it builds it.
-Per domain: the peak RSS of the worker while building it, and the tree's peak while it ran.
+its kind (the coordinator, a domain's worker, anything else) and the domains it built — the
+process building a domain (a worker, or the coordinator itself when domains build one at a
+time) has its DuckDB file (``warehouse/<domain>.duckdb``) open meanwhile.
+Per domain: the peak RSS of the process while building it, and the tree's peak while it ran.
 
 Linux only (``/proc``), like bench/measure.py, whose functions it reuses.
 """
@@ -80,14 +81,15 @@ class Breakdown(threading.Thread):
                 pid, {"kind": _kind(pid), "peak_mib": 0.0, "domains": []}
             )
             entry["peak_mib"] = max(entry["peak_mib"], round(value / MIB, 1))
-            domain = _domain_open(pid) if entry["kind"] == "domain worker" else None
+            # a domain builds in a worker, or in the coordinator when one domain runs at a time
+            domain = _domain_open(pid) if entry["kind"] != "resource tracker" else None
             if domain:
                 if domain not in entry["domains"]:
                     entry["domains"].append(domain)
                 d = self.domains.setdefault(
-                    domain, {"worker_peak_mib": 0.0, "tree_peak_mib_while_building": 0.0}
+                    domain, {"process_peak_mib": 0.0, "tree_peak_mib_while_building": 0.0}
                 )
-                d["worker_peak_mib"] = max(d["worker_peak_mib"], round(value / MIB, 1))
+                d["process_peak_mib"] = max(d["process_peak_mib"], round(value / MIB, 1))
                 d["tree_peak_mib_while_building"] = max(
                     d["tree_peak_mib_while_building"], round(total / MIB, 1)
                 )

@@ -4,8 +4,10 @@
 build — the coordinating process and every domain's worker process. Each domain building at
 the same time gets an equal share; its DuckDB (dbt's, then the platform's audit and publish
 connection) gets that share minus what the worker process itself needs besides DuckDB
-(Python, Dagster, dbt's parsed project, Soda: :data:`PROCESS_ALLOWANCE`). Past its limit
-DuckDB spills to a temporary folder inside the data directory.
+(Python, Dagster, dbt's parsed project, Soda: :data:`PROCESS_ALLOWANCE`). Domains build in
+parallel only while each DuckDB still gets :data:`PARALLEL_MIN_SHARE`
+(:func:`parallel_domains`). Past its limit DuckDB spills to ``<database>.tmp/`` next to the
+domain's file in the data directory, which it removes when the connection closes.
 
 ``MESH_DUCKDB_MEMORY_LIMIT``, when set, wins: every DuckDB instance gets exactly that, whatever
 the budget (a pod whose memory limit is known sets it, see infra/README.md).
@@ -36,10 +38,16 @@ DEFAULT_BUDGET_CAP = 3 * GIB
 # dbt and its parsed manifest, Soda, Arrow buffers of the publish path, and the allocations
 # DuckDB makes outside its buffer manager (measured at scale 50, bench/results/memory-scale-50.md).
 PROCESS_ALLOWANCE = 640 * MIB
-# The coordinating process (`mesh materialize`), which never imports Dagster.
-COORDINATOR_ALLOWANCE = 128 * MIB
+# The coordinating process (`mesh materialize`; 177 MiB at scale 50), which never imports
+# Dagster when domains build in worker processes.
+COORDINATOR_ALLOWANCE = 192 * MIB
 # Below this a DuckDB instance spends its time spilling (or fails on what it cannot spill).
 MIN_DUCKDB_LIMIT = 256 * MIB
+# Domains build in parallel only while each DuckDB still gets this much: at scale 50, 832 MiB
+# (3 GiB shared by two) failed playback's rebuild of all its days (a delete and insert of 50 M
+# rows in one transaction, which DuckDB cannot spill) and slowed its first build (255 s instead
+# of 152 s, shared machine; bench/results/memory-scale-50.md).
+PARALLEL_MIN_SHARE = 1 * GIB
 
 MEMORY_SIZE = re.compile(
     r"^\s*(?P<number>\d+(\.\d+)?)\s*(?P<unit>B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)\s*$", re.IGNORECASE
@@ -119,6 +127,19 @@ def duckdb_share(budget: int, at_once: int) -> int:
     """Bytes of one domain's DuckDB: the budget less the coordinator, split among the domains
     at once, less each worker process's own memory."""
     return (budget - COORDINATOR_ALLOWANCE) // max(at_once, 1) - PROCESS_ALLOWANCE
+
+
+def parallel_domains(wanted: int, budget: int | None = None) -> int:
+    """How many of ``wanted`` domains may build at once within the budget: as many as still
+    give each DuckDB :data:`PARALLEL_MIN_SHARE`, at least one. ``MESH_DUCKDB_MEMORY_LIMIT``
+    bounds each DuckDB itself: then the budget does not limit the parallelism."""
+    if os.environ.get(DUCKDB_LIMIT_VAR):
+        return max(wanted, 1)
+    budget = memory_budget() if budget is None else budget
+    at_once = max(wanted, 1)
+    while at_once > 1 and duckdb_share(budget, at_once) < PARALLEL_MIN_SHARE:
+        at_once -= 1
+    return at_once
 
 
 def duckdb_memory_limit() -> str:

@@ -26,7 +26,7 @@ from mesh_platform.core.data_window import declared_window
 from mesh_platform.core.descriptor import OperationalInput
 from mesh_platform.core.domain import Domain, load_all_domains
 from mesh_platform.core.environment import MeshEnvironment, apply_tool_env, temporary_environ
-from mesh_platform.core.memory import DOMAINS_AT_ONCE_VAR, duckdb_memory_limit
+from mesh_platform.core.memory import DOMAINS_AT_ONCE_VAR, duckdb_memory_limit, parallel_domains
 
 
 def domain_upstreams(domains: list[Domain]) -> dict[str, set[str]]:
@@ -141,7 +141,8 @@ def materialize_mesh(
     selected = [d for d in domains if not only or d.name in only]
     require_operational_data(env, selected)
     window = day_window(env, domains)
-    workers = min(workers or os.cpu_count() or 1, len(selected))
+    # one domain per core, as many as the memory budget allows (core/memory.py)
+    workers = parallel_domains(min(workers or os.cpu_count() or 1, len(selected)))
     if workers <= 1 and not uses_spark(selected):
         runs = []
         with domains_at_once(1):

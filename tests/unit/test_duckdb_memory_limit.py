@@ -15,7 +15,9 @@ from mesh_platform.core.memory import (
     GIB,
     MIB,
     MIN_DUCKDB_LIMIT,
+    PARALLEL_MIN_SHARE,
     PROCESS_ALLOWANCE,
+    duckdb_share,
     memory_budget,
     size_bytes,
 )
@@ -127,3 +129,21 @@ def test_a_typo_fails_naming_the_variable(monkeypatch, name, value):
 def test_a_share_of_ram_must_be_one(value):
     with pytest.raises(ValueError, match=r"MESH_MEMORY_BUDGET=.*between 0% and 100%"):
         size_bytes("MESH_MEMORY_BUDGET", value, ram=GIB)
+
+
+def test_domains_build_in_parallel_only_while_each_duckdb_gets_enough():
+    # the default 3 GiB would leave two domains 800 MiB each: too little, one at a time
+    assert memory.parallel_domains(2, budget=3 * GIB) == 1
+    assert duckdb_share(3 * GIB, 1) >= PARALLEL_MIN_SHARE
+    # a bigger budget runs them in parallel, each DuckDB with at least PARALLEL_MIN_SHARE
+    for budget, cores, expected in ((4 * GIB, 2, 2), (8 * GIB, 8, 4), (64 * GIB, 8, 8)):
+        at_once = memory.parallel_domains(cores, budget=budget)
+        assert at_once == expected
+        assert duckdb_share(budget, at_once) >= PARALLEL_MIN_SHARE
+        assert duckdb_share(budget, at_once + 1) < PARALLEL_MIN_SHARE or at_once == cores
+    assert memory.parallel_domains(2, budget=256 * MIB) == 1  # never none
+
+
+def test_an_explicit_duckdb_limit_leaves_the_parallelism_alone(monkeypatch):
+    monkeypatch.setenv("MESH_DUCKDB_MEMORY_LIMIT", "4GB")
+    assert memory.parallel_domains(2, budget=1 * GIB) == 2
