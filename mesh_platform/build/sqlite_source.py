@@ -2,7 +2,7 @@
 
 dbt-duckdb's own ``sqlalchemy`` plugin reads the whole table into one pandas DataFrame before
 DuckDB copies it: Python objects for every value, outside DuckDB's memory limit (at scale 50
-the listeners' registration database, 7.5 M rows, took a domain's process to 3.2 GiB while its
+the demo's registration database, 7.5 M rows, took a domain's process to 3.2 GiB while its
 DuckDB was bounded to 832 MiB; bench/results/memory-scale-50.md). This plugin hands DuckDB an
 Arrow stream of :data:`BATCH_ROWS` rows instead, which DuckDB copies as it reads, so Python
 holds one batch at a time. It reads SQLite with the standard library (no SQLAlchemy, no

@@ -44,9 +44,9 @@ COORDINATOR_ALLOWANCE = 192 * MIB
 # Below this a DuckDB instance spends its time spilling (or fails on what it cannot spill).
 MIN_DUCKDB_LIMIT = 256 * MIB
 # Domains build in parallel only while each DuckDB still gets this much: at scale 50, 832 MiB
-# (3 GiB shared by two) failed playback's rebuild of all its days (a delete and insert of 50 M
-# rows in one transaction, which DuckDB cannot spill) and slowed its first build (255 s instead
-# of 152 s, shared machine; bench/results/memory-scale-50.md).
+# (3 GiB shared by two) failed the demo's biggest domain's rebuild of all its days (a delete
+# and insert of 50 M rows in one transaction, which DuckDB cannot spill) and slowed its first
+# build (255 s instead of 152 s, shared machine; bench/results/memory-scale-50.md).
 PARALLEL_MIN_SHARE = 1 * GIB
 
 MEMORY_SIZE = re.compile(
@@ -127,6 +127,14 @@ def duckdb_share(budget: int, at_once: int) -> int:
     """Bytes of one domain's DuckDB: the budget less the coordinator, split among the domains
     at once, less each worker process's own memory."""
     return (budget - COORDINATOR_ALLOWANCE) // max(at_once, 1) - PROCESS_ALLOWANCE
+
+
+def check_memory_settings() -> None:
+    """Fail now, naming the variable, if ``MESH_MEMORY_BUDGET`` or ``MESH_DUCKDB_MEMORY_LIMIT``
+    is not a memory size (before a build starts anything)."""
+    memory_budget()
+    if explicit := os.environ.get(DUCKDB_LIMIT_VAR):
+        checked_size(DUCKDB_LIMIT_VAR, explicit)
 
 
 def parallel_domains(wanted: int, budget: int | None = None) -> int:

@@ -26,7 +26,12 @@ from mesh_platform.core.data_window import declared_window
 from mesh_platform.core.descriptor import OperationalInput
 from mesh_platform.core.domain import Domain, load_all_domains
 from mesh_platform.core.environment import MeshEnvironment, apply_tool_env, temporary_environ
-from mesh_platform.core.memory import DOMAINS_AT_ONCE_VAR, duckdb_memory_limit, parallel_domains
+from mesh_platform.core.memory import (
+    DOMAINS_AT_ONCE_VAR,
+    check_memory_settings,
+    duckdb_memory_limit,
+    parallel_domains,
+)
 
 
 def domain_upstreams(domains: list[Domain]) -> dict[str, set[str]]:
@@ -134,6 +139,7 @@ def materialize_mesh(
     done — whether that run succeeded or not, consumers then read the last good ports.
     """
     env = apply_tool_env()
+    check_memory_settings()  # a typo in a memory setting fails before anything runs
     domains = domain_order(load_all_domains(env.domains_dir))
     unknown = set(only or []) - {d.name for d in domains}
     if unknown:

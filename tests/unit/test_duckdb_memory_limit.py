@@ -147,3 +147,18 @@ def test_domains_build_in_parallel_only_while_each_duckdb_gets_enough():
 def test_an_explicit_duckdb_limit_leaves_the_parallelism_alone(monkeypatch):
     monkeypatch.setenv("MESH_DUCKDB_MEMORY_LIMIT", "4GB")
     assert memory.parallel_domains(2, budget=1 * GIB) == 2
+
+
+def test_mesh_materialize_checks_the_memory_settings_before_anything_else(monkeypatch, tmp_path):
+    from mesh_platform.run.runner import materialize_mesh
+
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path))  # no data: that error would come next
+    monkeypatch.setenv("MESH_MEMORY_BUDGET", "half")
+    umask, saved = os.umask(0o077), dict(os.environ)
+    try:
+        with pytest.raises(ValueError, match=r"MESH_MEMORY_BUDGET='half' is not a memory size"):
+            materialize_mesh()
+    finally:
+        os.umask(umask)
+        os.environ.clear()
+        os.environ.update(saved)
