@@ -116,11 +116,12 @@ def memory_budget(ram: int | None = None) -> int:
 
 def domains_at_once() -> int:
     """How many domains build at the same time in this build: the runner says; a run started
-    elsewhere (Dagster's UI, a schedule) assumes two, or one on a single core."""
+    elsewhere (Dagster's UI, a schedule) assumes what `mesh materialize` would do with two
+    domains ready (:func:`parallel_domains`; one on a single core)."""
     value = os.environ.get(DOMAINS_AT_ONCE_VAR, "").strip()
     if value.isdigit() and int(value) > 0:
         return int(value)
-    return max(1, min(os.cpu_count() or 1, 2))
+    return parallel_domains(max(1, min(os.cpu_count() or 1, 2)))
 
 
 def duckdb_share(budget: int, at_once: int) -> int:

@@ -162,3 +162,14 @@ def test_mesh_materialize_checks_the_memory_settings_before_anything_else(monkey
         os.umask(umask)
         os.environ.clear()
         os.environ.update(saved)
+
+
+def test_a_run_started_outside_the_runner_gets_what_the_runner_would_give(monkeypatch):
+    """A run from Dagster's UI or a schedule (no MESH_DOMAINS_AT_ONCE) is bounded as
+    `mesh materialize` would bound it: with the default budget, one domain's share."""
+    monkeypatch.setattr(memory.os, "cpu_count", lambda: 2)
+    monkeypatch.setenv("MESH_MEMORY_BUDGET", "3GiB")
+    assert memory.domains_at_once() == 1
+    assert duckdb_memory_limit() == f"{duckdb_share(3 * GIB, 1) // MIB}MiB"
+    monkeypatch.setenv("MESH_MEMORY_BUDGET", "8GiB")
+    assert memory.domains_at_once() == 2
