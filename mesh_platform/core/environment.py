@@ -32,8 +32,8 @@ TELEMETRY_OFF = {
 
 # How much memory a build's DuckDB instances get: MESH_MEMORY_BUDGET divided among the domains
 # building at once, unless MESH_DUCKDB_MEMORY_LIMIT bounds each instance (core/memory.py).
+# MEMORY_LIMIT: what a memory setting may look like (the query limits use it too).
 MEMORY_LIMIT = MEMORY_SIZE
-DUCKDB_MEMORY_LIMIT_VAR = DUCKDB_LIMIT_VAR
 
 
 DEFAULT_PORTAL_URL = "http://127.0.0.1:8000"  # `mesh portal` with its defaults
