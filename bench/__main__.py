@@ -23,7 +23,7 @@ from pathlib import Path
 from bench import DATA_END, dbt_parse, defs_load, report, synthetic
 from bench.measure import run_measured
 from bench.variants import PY, REPO, Bench, run_rep
-from mesh_platform.core.environment import DEFAULT_DUCKDB_MEMORY_LIMIT, TELEMETRY_OFF
+from mesh_platform.core.environment import TELEMETRY_OFF
 
 DEFAULT_PYCACHE = Path(tempfile.gettempdir()) / "mesh-bench-pycache"
 
@@ -57,7 +57,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--memory-limit",
         default=None,
-        help="MESH_DUCKDB_MEMORY_LIMIT of every variant's DuckDB (default: the mesh's default)",
+        help="MESH_DUCKDB_MEMORY_LIMIT of every variant's DuckDB (default: none, the mesh "
+        "divides MESH_MEMORY_BUDGET among its domains)",
     )
     return p.parse_args(argv)
 
@@ -66,7 +67,8 @@ def _base_env(args: argparse.Namespace) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MESH_") and k != "DAGSTER_HOME"}
     env.update(TELEMETRY_OFF)
     # the same bound on DuckDB for the mesh, the dbt peer (same profile) and the raw floor
-    env["MESH_DUCKDB_MEMORY_LIMIT"] = args.memory_limit or DEFAULT_DUCKDB_MEMORY_LIMIT
+    if args.memory_limit:
+        env["MESH_DUCKDB_MEMORY_LIMIT"] = args.memory_limit
     if not args.no_pycache:
         # Users' Pythons cache bytecode; this sandbox sets PYTHONDONTWRITEBYTECODE and the venv
         # ships none, which would add seconds of compiling to every process. The cache lives
@@ -259,7 +261,7 @@ def _result(
             "pycache": None if args.no_pycache else str(args.pycache),
             "domains": bench.domains,
             "note": args.note,
-            "duckdb_memory_limit": bench.env["MESH_DUCKDB_MEMORY_LIMIT"],
+            "duckdb_memory_limit": bench.env.get("MESH_DUCKDB_MEMORY_LIMIT"),
             "seconds": round(time.time() - started, 1),
         },
         "machine": machine,

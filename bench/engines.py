@@ -512,7 +512,8 @@ def result_doc(engines: Engines, machine: dict, started: float, progress: str = 
             "seed": args.seed,
             "work": str(engines.work),
             "pycache": None if args.no_pycache else str(args.pycache),
-            "duckdb_memory_limit": engines.env["MESH_DUCKDB_MEMORY_LIMIT"],
+            "duckdb_memory_limit": engines.env.get("MESH_DUCKDB_MEMORY_LIMIT")
+            or "MESH_MEMORY_BUDGET share",
             "spark_worker_memory": args.spark_worker_memory,
             "spark_event_log": not args.no_event_log,
             "note": args.note,

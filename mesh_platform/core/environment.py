@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from mesh_platform.core.memory import DUCKDB_LIMIT_VAR, MEMORY_SIZE, duckdb_memory_limit
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The platform's dbt package (`mesh`: shared macros), shipped inside the Python package.
@@ -29,25 +30,10 @@ TELEMETRY_OFF = {
 }
 
 
-# DuckDB's own default is 80 % of the machine's memory for every database instance, and a
-# mesh run has two domains building in parallel: 40 % each keeps them under DuckDB's default
-# for one. Past the limit DuckDB spills to a temporary file next to the database. A fixed 1GB
-# was tried: at scale 50 of the demo mesh a staging view reading JSON API pages ran out of
-# memory (bench/README.md), so smaller bounds are for machines that need them.
-DEFAULT_DUCKDB_MEMORY_LIMIT = "40%"
-MEMORY_LIMIT = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)\s*$", re.IGNORECASE)
-
-
-def duckdb_memory_limit() -> str:
-    """Each DuckDB instance's ``memory_limit`` (``MESH_DUCKDB_MEMORY_LIMIT``, e.g. ``2GB`` or
-    ``50%``); checked here so a typo fails before any build, naming the variable."""
-    value = os.environ.get("MESH_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT
-    if not MEMORY_LIMIT.match(value):
-        raise ValueError(
-            f"MESH_DUCKDB_MEMORY_LIMIT={value!r} is not a memory size: use a number with a unit "
-            "(B, KB, MB, GB, TB, KiB…TiB) or a percentage of RAM, e.g. 2GB or 50%"
-        )
-    return value.strip()
+# How much memory a build's DuckDB instances get: MESH_MEMORY_BUDGET divided among the domains
+# building at once, unless MESH_DUCKDB_MEMORY_LIMIT bounds each instance (core/memory.py).
+# MEMORY_LIMIT: what a memory setting may look like (the query limits use it too).
+MEMORY_LIMIT = MEMORY_SIZE
 
 
 DEFAULT_PORTAL_URL = "http://127.0.0.1:8000"  # `mesh portal` with its defaults
@@ -139,7 +125,8 @@ class MeshEnvironment:
             # the platform's dbt package every domain project depends on (its packages.yml)
             "MESH_DBT_PACKAGE": str(MESH_DBT_PACKAGE),
             "DAGSTER_HOME": str(self.dagster_home),
-            "MESH_DUCKDB_MEMORY_LIMIT": duckdb_memory_limit(),  # dbt's profile reads it
+            # dbt's profile reads it; resolved when a tool starts (see apply_tool_env)
+            DUCKDB_LIMIT_VAR: duckdb_memory_limit(),
             # Dagster hands a run's per-partition planned and materialization events to the
             # storage in batches only when this is set; the embedded SQLite storage writes a
             # batch in one transaction (local_event_log.py), PostgreSQL's in one statement.
@@ -165,7 +152,10 @@ def apply_tool_env(env: MeshEnvironment | None = None) -> MeshEnvironment:
     """Export the mesh's paths and telemetry settings to this process (and its children), and
     make what it writes readable by its owner only (:func:`owner_only`)."""
     env = env or get_environment()
-    os.environ.update(env.tool_env())
+    # Not the resolved DuckDB limit: it depends on how many domains build at once, which the
+    # runner decides later (its workers resolve it per dbt invocation); exporting it here
+    # would make it look like the user's MESH_DUCKDB_MEMORY_LIMIT, which wins over the budget.
+    os.environ.update({k: v for k, v in env.tool_env().items() if k != DUCKDB_LIMIT_VAR})
     owner_only(env.data_dir)
     return env
 

@@ -24,6 +24,7 @@ from datetime import date
 from mesh_platform.build.execute import DomainRun
 from mesh_platform.core.domain import Domain, load_all_domains
 from mesh_platform.core.environment import apply_tool_env
+from mesh_platform.core.memory import parallel_domains
 from mesh_platform.run.runner import (
     day_window,
     domain_order,
@@ -98,5 +99,6 @@ def materialize_day(
         changed = set().union(*(finished[u].materialized for u in upstream[domain.name]))
         return _materialize_day_logged, domain, day, changed
 
-    workers = max(1, min(workers or os.cpu_count() or 1, len(domains) or 1))
+    # as many at once as the memory budget allows (core/memory.py)
+    workers = parallel_domains(max(1, min(workers or os.cpu_count() or 1, len(domains) or 1)))
     return run_in_domain_order(domains, work, workers, on_start, on_done)

@@ -25,7 +25,13 @@ from mesh_platform.core.data_window import WINDOW_FILE as WINDOW_FILE
 from mesh_platform.core.data_window import declared_window
 from mesh_platform.core.descriptor import OperationalInput
 from mesh_platform.core.domain import Domain, load_all_domains
-from mesh_platform.core.environment import MeshEnvironment, apply_tool_env
+from mesh_platform.core.environment import MeshEnvironment, apply_tool_env, temporary_environ
+from mesh_platform.core.memory import (
+    DOMAINS_AT_ONCE_VAR,
+    check_memory_settings,
+    duckdb_memory_limit,
+    parallel_domains,
+)
 
 
 def domain_upstreams(domains: list[Domain]) -> dict[str, set[str]]:
@@ -133,6 +139,7 @@ def materialize_mesh(
     done — whether that run succeeded or not, consumers then read the last good ports.
     """
     env = apply_tool_env()
+    check_memory_settings()  # a typo in a memory setting fails before anything runs
     domains = domain_order(load_all_domains(env.domains_dir))
     unknown = set(only or []) - {d.name for d in domains}
     if unknown:
@@ -140,15 +147,27 @@ def materialize_mesh(
     selected = [d for d in domains if not only or d.name in only]
     require_operational_data(env, selected)
     window = day_window(env, domains)
-    workers = min(workers or os.cpu_count() or 1, len(selected))
+    # one domain per core, as many as the memory budget allows (core/memory.py)
+    workers = parallel_domains(min(workers or os.cpu_count() or 1, len(selected)))
     if workers <= 1 and not uses_spark(selected):
         runs = []
-        for domain in selected:
-            on_start(domain.name)
-            runs.append(_materialize_logged(domain, window, full_refresh))
-            on_done(runs[-1])
+        with domains_at_once(1):
+            for domain in selected:
+                on_start(domain.name)
+                runs.append(_materialize_logged(domain, window, full_refresh))
+                on_done(runs[-1])
         return runs
     return _materialize_parallel(selected, window, workers, on_start, on_done, full_refresh)
+
+
+@contextlib.contextmanager
+def domains_at_once(count: int):
+    """Tell this process and the workers it spawns how many domains build at once: each
+    domain's DuckDB gets its share of MESH_MEMORY_BUDGET (core/memory.py). The memory settings
+    are checked here, before any worker starts, so a bad value fails the build at once."""
+    with temporary_environ({DOMAINS_AT_ONCE_VAR: str(max(count, 1))}):
+        duckdb_memory_limit()  # raises naming MESH_MEMORY_BUDGET / MESH_DUCKDB_MEMORY_LIMIT
+        yield
 
 
 def uses_spark(domains: list[Domain]) -> bool:
@@ -194,11 +213,14 @@ def run_in_domain_order(
     # A Spark domain's build holds a Spark driver whose metastore is fixed for the life of its
     # JVM: each domain then gets a fresh worker process (and no warm-up, which would use it).
     spark = uses_spark(domains)
-    with ProcessPoolExecutor(
-        max(workers, 1),
-        mp_context=multiprocessing.get_context("spawn"),
-        max_tasks_per_child=1 if spark else None,
-    ) as pool:
+    with (
+        domains_at_once(min(workers, len(domains))),
+        ProcessPoolExecutor(
+            max(workers, 1),
+            mp_context=multiprocessing.get_context("spawn"),
+            max_tasks_per_child=1 if spark else None,
+        ) as pool,
+    ):
         # one warm-up per worker: each submit while none is idle starts a worker, so every
         # worker imports Dagster now rather than when its first domain is due (a warm-up that
         # fails is not lost: the domain's own run opens the instance again and reports it)

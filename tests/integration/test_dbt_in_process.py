@@ -140,25 +140,50 @@ def test_terminating_stops_a_running_query(project, tmp_path):
     assert "success" not in results
 
 
-def test_the_mesh_profile_bounds_dbts_duckdb_memory(tmp_path, monkeypatch):
-    """dbt's DuckDB gets MESH_DUCKDB_MEMORY_LIMIT (the platform's own connection does too)."""
-    from mesh_platform.core.environment import REPO_ROOT
+@pytest.mark.parametrize(
+    ("settings", "shown"),
+    [
+        # the default: the budget (3 GiB here) divided among 2 domains at once, less each
+        # worker process's own memory — what dbt's DuckDB and the platform's connection get
+        ({"MESH_MEMORY_BUDGET": "3GiB", "MESH_DOMAINS_AT_ONCE": "2"}, "800.0 MiB"),
+        ({"MESH_MEMORY_BUDGET": "3GiB", "MESH_DOMAINS_AT_ONCE": "1"}, "2.1 GiB"),  # 2240 MiB
+        # MESH_DUCKDB_MEMORY_LIMIT wins over the budget
+        ({"MESH_MEMORY_BUDGET": "3GiB", "MESH_DUCKDB_MEMORY_LIMIT": "123MB"}, "117.3 MiB"),
+    ],
+)
+def test_the_mesh_profile_bounds_dbts_duckdb_memory(tmp_path, monkeypatch, settings, shown):
+    """dbt's DuckDB gets the domain's share of MESH_MEMORY_BUDGET through the tool environment
+    of its invocation, and the platform's own connection to the domain's file the same."""
+    from types import SimpleNamespace
+
+    from mesh_platform.build.engines.duckdb import DuckDBEngine
+    from mesh_platform.core.environment import REPO_ROOT, get_environment
     from mesh_platform.core.manifest import prepare_manifest
 
+    for name in ("MESH_DUCKDB_MEMORY_LIMIT", "MESH_MEMORY_BUDGET", "MESH_DOMAINS_AT_ONCE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / "data"))
     project = REPO_ROOT / "dbt_project" / "artists"
     prepare_manifest(project)  # its local packages installed
+    mesh = get_environment()
+    mesh.warehouse_dir.mkdir(parents=True)
     env = {
         **_env(project, tmp_path / "artists.duckdb"),
+        **mesh.tool_env(),  # what a step hands dbt (its MESH_DUCKDB_MEMORY_LIMIT included)
         "DBT_PROFILES_DIR": str(project.parent),  # the mesh's shared profile
         "DBT_TARGET_PATH": str(tmp_path / "target"),
         "DBT_LOG_PATH": str(tmp_path / "target"),
         "MESH_DOMAIN": "artists",
-        "MESH_WAREHOUSE_DIR": str(tmp_path),
-        "MESH_DUCKDB_MEMORY_LIMIT": "123MB",
     }
     query = "select current_setting('memory_limit') as memory_limit"
     dbt = InProcessDbt(["dbt", "show", "--inline", query, "--output", "json"], env)
     events = [json.loads(line) for line in dbt.stdout]
     assert dbt.wait() == 0, [e["info"]["msg"] for e in events if e["info"]["level"] == "error"]
-    shown = next(e for e in events if e["info"]["name"] == "ShowNode")
-    assert json.loads(shown["data"]["preview"]) == [{"memory_limit": "117.3 MiB"}]
+    node = next(e for e in events if e["info"]["name"] == "ShowNode")
+    assert json.loads(node["data"]["preview"]) == [{"memory_limit": shown}]
+    # the platform's audit-and-publish connection to the same file
+    bindings = SimpleNamespace(domain=SimpleNamespace(name="artists"))
+    with DuckDBEngine().audit_connection(mesh, bindings, []) as con:
+        assert con.execute(query).fetchone()[0] == shown

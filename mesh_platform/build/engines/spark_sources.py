@@ -31,9 +31,9 @@ How a source is read on Spark, first match wins:
    current then), ``read_csv`` → CSV (header, delimiter, quote and escape; columns stay text),
    ``read_json`` with ``format = 'newline_delimited'`` or ``'array'`` → JSON
    (``filename = true`` → a ``filename`` column).
-3. ``meta.plugin`` naming a dbt-duckdb ``sqlalchemy`` plugin whose ``connection_url`` (in the
-   profile) is ``sqlite:///<file>``: the table ``meta.table`` (else the source table's name) of
-   that database, loaded as in 1.
+3. ``meta.plugin`` naming a dbt-duckdb plugin (the mesh's ``sqlite_source``, ``sqlalchemy``)
+   whose ``connection_url`` (in the profile) is ``sqlite:///<file>``: the table ``meta.table``
+   (else the source table's name) of that database, loaded as in 1.
 
 Anything else is refused with a :class:`SparkSourceError` naming the source and what to declare.
 """
