@@ -17,11 +17,6 @@ TEST_SCALE = 0.02
 # that `mesh generate`, `mesh demo` and `mesh dev` generate in the subprocesses tests start.
 TEST_DATA_END = "2026-03-31"
 os.environ["DAFF_DATA_END"] = TEST_DATA_END
-# The tests' small meshes build two domains at once in worker processes, as before the memory
-# budget: the default budget (25 % of RAM, at most 3 GiB) gives a DuckDB 1 GiB only one domain
-# at a time, and would build them one after the other inside the test process
-# (mesh_platform/core/memory.py). Tests of the budget itself set or remove it.
-os.environ.setdefault("MESH_MEMORY_BUDGET", "4GiB")
 
 
 @pytest.fixture(autouse=True)

@@ -48,6 +48,15 @@ MIN_DUCKDB_LIMIT = 256 * MIB
 # and insert of 50 M rows in one transaction, which DuckDB cannot spill) and slowed its first
 # build (255 s instead of 152 s, shared machine; bench/results/memory-scale-50.md).
 PARALLEL_MIN_SHARE = 1 * GIB
+# ... unless the operational sources are small next to that share: then two at once cannot come
+# near it, and building them in parallel hides each domain's fixed start-up cost. Measured with
+# two at once and 800 MiB each: scale 10 (2.2 GB of sources, 2.75x the share) builds in 74.6 s
+# against 79.8 s one at a time; scale 1 (218 MB) in 27.8 s against 35-38 s; scale 50 (11 GB)
+# fails, as above. The factor stays near what passed.
+PARALLEL_SOURCES_PER_SHARE = 3
+# The default budget never goes below what one domain needs (a small laptop or pod still
+# builds, one domain at a time); a budget the user sets that small fails, saying so.
+DEFAULT_BUDGET_FLOOR = COORDINATOR_ALLOWANCE + PROCESS_ALLOWANCE + 2 * MIN_DUCKDB_LIMIT
 
 MEMORY_SIZE = re.compile(
     r"^\s*(?P<number>\d+(\.\d+)?)\s*(?P<unit>B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)\s*$", re.IGNORECASE
@@ -107,11 +116,13 @@ def size_bytes(name: str, value: str, ram: int | None = None) -> int:
 
 
 def memory_budget(ram: int | None = None) -> int:
-    """The mesh-wide budget in bytes: ``MESH_MEMORY_BUDGET``, or 25 % of RAM up to 3 GiB."""
+    """The mesh-wide budget in bytes: ``MESH_MEMORY_BUDGET``, or 25 % of RAM up to 3 GiB (and
+    at least :data:`DEFAULT_BUDGET_FLOOR`)."""
     value = os.environ.get(BUDGET_VAR)
     if value:
         return size_bytes(BUDGET_VAR, value, ram)
-    return min(size_bytes(BUDGET_VAR, DEFAULT_MEMORY_BUDGET, ram), DEFAULT_BUDGET_CAP)
+    share = min(size_bytes(BUDGET_VAR, DEFAULT_MEMORY_BUDGET, ram), DEFAULT_BUDGET_CAP)
+    return max(share, DEFAULT_BUDGET_FLOOR)
 
 
 def domains_at_once() -> int:
@@ -138,17 +149,41 @@ def check_memory_settings() -> None:
         checked_size(DUCKDB_LIMIT_VAR, explicit)
 
 
-def parallel_domains(wanted: int, budget: int | None = None) -> int:
+def parallel_domains(
+    wanted: int, budget: int | None = None, sources_bytes: int | None = None
+) -> int:
     """How many of ``wanted`` domains may build at once within the budget: as many as still
-    give each DuckDB :data:`PARALLEL_MIN_SHARE`, at least one. ``MESH_DUCKDB_MEMORY_LIMIT``
-    bounds each DuckDB itself: then the budget does not limit the parallelism."""
+    give each DuckDB :data:`PARALLEL_MIN_SHARE`, or, with less, a share at least
+    1/:data:`PARALLEL_SOURCES_PER_SHARE` of the operational sources' bytes (``sources_bytes``,
+    default: the current environment's); at least one. ``MESH_DUCKDB_MEMORY_LIMIT`` bounds each
+    DuckDB itself: then the budget does not limit the parallelism."""
     if os.environ.get(DUCKDB_LIMIT_VAR):
         return max(wanted, 1)
     budget = memory_budget() if budget is None else budget
+    sources = operational_bytes() if sources_bytes is None else sources_bytes
+
+    def enough(share: int) -> bool:
+        small = share >= MIN_DUCKDB_LIMIT and sources <= PARALLEL_SOURCES_PER_SHARE * share
+        return share >= PARALLEL_MIN_SHARE or small
+
     at_once = max(wanted, 1)
-    while at_once > 1 and duckdb_share(budget, at_once) < PARALLEL_MIN_SHARE:
+    while at_once > 1 and not enough(duckdb_share(budget, at_once)):
         at_once -= 1
     return at_once
+
+
+def operational_bytes() -> int:
+    """Bytes of the current environment's operational sources (0 when there are none yet)."""
+    from mesh_platform.core.environment import get_environment
+
+    total = 0
+    for folder, _, files in os.walk(get_environment().operational_dir):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(folder, name)).st_size
+            except OSError:
+                continue
+    return total
 
 
 def duckdb_memory_limit() -> str:

@@ -30,7 +30,10 @@ def _no_memory_settings(monkeypatch):
 
 
 def test_the_default_budget_is_a_quarter_of_ram_up_to_3_gib():
-    assert memory_budget(ram=4 * GIB) == 1 * GIB  # a small machine keeps three quarters
+    assert memory_budget(ram=8 * GIB) == 2 * GIB  # a small machine keeps three quarters
+    # ... and a very small one still builds, one domain at a time with a working DuckDB
+    assert memory_budget(ram=4 * GIB) == memory.DEFAULT_BUDGET_FLOOR
+    assert duckdb_share(memory_budget(ram=2 * GIB), 1) >= MIN_DUCKDB_LIMIT
     assert memory_budget(ram=int(23.5 * GIB)) == 3 * GIB  # this one: 25 % would be 5.9 GiB
     assert memory_budget(ram=256 * GIB) == 3 * GIB
 
@@ -132,16 +135,31 @@ def test_a_share_of_ram_must_be_one(value):
 
 
 def test_domains_build_in_parallel_only_while_each_duckdb_gets_enough():
-    # the default 3 GiB would leave two domains 800 MiB each: too little, one at a time
-    assert memory.parallel_domains(2, budget=3 * GIB) == 1
+    # the default 3 GiB would leave two domains 800 MiB each: too little for scale 50's 11 GB
+    # of sources, one at a time
+    big, small = 11 * 10**9, 2_200_000_000
+    assert memory.parallel_domains(2, budget=3 * GIB, sources_bytes=big) == 1
+    # scale 10's 2.2 GB builds two at once in 800 MiB each (measured), so do smaller ones
+    assert memory.parallel_domains(2, budget=3 * GIB, sources_bytes=small) == 2
+    assert memory.parallel_domains(2, budget=3 * GIB, sources_bytes=0) == 2
     assert duckdb_share(3 * GIB, 1) >= PARALLEL_MIN_SHARE
     # a bigger budget runs them in parallel, each DuckDB with at least PARALLEL_MIN_SHARE
     for budget, cores, expected in ((4 * GIB, 2, 2), (8 * GIB, 8, 4), (64 * GIB, 8, 8)):
-        at_once = memory.parallel_domains(cores, budget=budget)
+        at_once = memory.parallel_domains(cores, budget=budget, sources_bytes=big)
         assert at_once == expected
         assert duckdb_share(budget, at_once) >= PARALLEL_MIN_SHARE
         assert duckdb_share(budget, at_once + 1) < PARALLEL_MIN_SHARE or at_once == cores
-    assert memory.parallel_domains(2, budget=256 * MIB) == 1  # never none
+    assert memory.parallel_domains(2, budget=256 * MIB, sources_bytes=0) == 1  # never none
+
+
+def test_the_sources_size_is_read_from_the_operational_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path))
+    assert memory.operational_bytes() == 0  # nothing generated yet
+    days = tmp_path / "operational" / "play_event_stream" / "date=2026-01-01"
+    days.mkdir(parents=True)
+    (days / "part-0.jsonl").write_bytes(b"x" * 1000)
+    (tmp_path / "operational" / "registration.sqlite").write_bytes(b"y" * 24)
+    assert memory.operational_bytes() == 1024
 
 
 def test_an_explicit_duckdb_limit_leaves_the_parallelism_alone(monkeypatch):
@@ -168,6 +186,7 @@ def test_a_run_started_outside_the_runner_gets_what_the_runner_would_give(monkey
     """A run from Dagster's UI or a schedule (no MESH_DOMAINS_AT_ONCE) is bounded as
     `mesh materialize` would bound it: with the default budget, one domain's share."""
     monkeypatch.setattr(memory.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(memory, "operational_bytes", lambda: 11 * 10**9)  # scale 50's sources
     monkeypatch.setenv("MESH_MEMORY_BUDGET", "3GiB")
     assert memory.domains_at_once() == 1
     assert duckdb_memory_limit() == f"{duckdb_share(3 * GIB, 1) // MIB}MiB"
