@@ -47,6 +47,7 @@ from mesh_platform.access.policy import ReadDecision
 from mesh_platform.access.sql_guard import TableRef, check_statements
 from mesh_platform.catalog.entries import PortEntry
 from mesh_platform.core.address import PortAddress
+from mesh_platform.core.sql import quote_ident
 from mesh_platform.ports.retention import SnapshotLease, lease_published
 from mesh_platform.ports.scan import snapshot_dataset, snapshot_schema
 from mesh_platform.ports.store import PublishedPort, current_snapshot, snapshot_history
@@ -162,10 +163,6 @@ def interrupt_queries_on_signals(
     return restore
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 class MeshConnection:
     """One user's read-only view of the mesh. Use :meth:`sql`, :meth:`df` or :meth:`fetchall`."""
 
@@ -277,16 +274,16 @@ class MeshConnection:
             internal = f"__mesh_port_{index}"
             self._con.register(internal, snapshot_dataset(lease.published, schema=visible))
             select = ", ".join(
-                f"cast(null as {types.get(f.name, 'varchar')}) as {_quote(f.name)}"
+                f"cast(null as {types.get(f.name, 'varchar')}) as {quote_ident(f.name)}"
                 if f.name in hidden
-                else _quote(f.name)
+                else quote_ident(f.name)
                 for f in full
             )
             parsed = PortAddress.parse(port.address)
             domain, name = parsed.domain, parsed.port
-            self._con.execute(f"create schema if not exists {_quote(domain)}")
+            self._con.execute(f"create schema if not exists {quote_ident(domain)}")
             self._con.execute(
-                f"create view {_quote(domain)}.{_quote(f'{name}_v{port.version}')} as "
+                f"create view {quote_ident(domain)}.{quote_ident(f'{name}_v{port.version}')} as "
                 f"select {select} from {internal}"
             )
             self.visible[label] = (port, decision)
@@ -301,8 +298,8 @@ class MeshConnection:
             domain, name = parsed.domain, parsed.port
             version = label.rsplit("v", 1)[1]
             self._con.execute(
-                f"create view {_quote(domain)}.{_quote(name)} as "
-                f"select * from {_quote(domain)}.{_quote(f'{name}_v{version}')}"
+                f"create view {quote_ident(domain)}.{quote_ident(name)} as "
+                f"select * from {quote_ident(domain)}.{quote_ident(f'{name}_v{version}')}"
             )
 
     # --- access decisions -------------------------------------------------------------

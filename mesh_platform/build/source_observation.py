@@ -19,6 +19,7 @@ from typing import Any
 
 from mesh_platform.core.environment import MeshEnvironment
 from mesh_platform.core.source_schema import SourceLocation, source_location
+from mesh_platform.core.sql import quote_ident
 
 # Counting rows reads the files; above this many bytes the observation says files and bytes only.
 ROW_COUNT_MAX_BYTES = 256 * 1024 * 1024
@@ -125,8 +126,8 @@ def _observe_sqlite(name: str, where: SourceLocation) -> SourceObservation:
     rows = None
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        quoted = '"' + where.table.replace('"', '""') + '"'
-        rows = con.execute(f"select count(*) from {quoted}").fetchone()[0]  # noqa: S608
+        table = quote_ident(where.table)
+        rows = con.execute(f"select count(*) from {table}").fetchone()[0]  # noqa: S608
     except sqlite3.Error as exc:
         return _unobservable(name, f"table {where.table} of {path}: {exc}")
     finally:

@@ -22,6 +22,8 @@ import pyarrow as pa
 from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import SourceConfig
 
+from mesh_platform.core.sql import quote_ident
+
 BATCH_ROWS = 50_000
 SQLITE_URL_PREFIX = "sqlite:///"
 
@@ -38,10 +40,6 @@ def arrow_type(declared: str) -> pa.DataType:
     if any(word in upper for word in ("REAL", "FLOA", "DOUB")):
         return pa.float64()
     return pa.string()  # NUMERIC affinity and no type: text keeps every value as written
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class Plugin(BasePlugin):
@@ -66,11 +64,12 @@ class Plugin(BasePlugin):
             else:
                 table = source_config.get("table") or source_config.table_name()
                 declared = {
-                    row[1]: row[2] for row in con.execute(f"pragma table_info({_quote(table)})")
+                    row[1]: row[2]
+                    for row in con.execute(f"pragma table_info({quote_ident(table)})")
                 }
                 if not declared:
                     raise ValueError(f"SQLite database {self.path} has no table {table!r}")
-                cursor = con.execute(f"select * from {_quote(table)}")  # noqa: S608
+                cursor = con.execute(f"select * from {quote_ident(table)}")  # noqa: S608
                 types = [arrow_type(declared[d[0]]) for d in cursor.description]
             names = [d[0] for d in cursor.description]
             first = cursor.fetchmany(self.batch_rows)

@@ -12,7 +12,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mesh_platform.core.memory import DUCKDB_LIMIT_VAR, MEMORY_SIZE, duckdb_memory_limit
+from mesh_platform.core.memory import (
+    DUCKDB_LIMIT_VAR,
+    MEMORY_SIZE,
+    check_memory_settings,
+    duckdb_memory_limit,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The platform's dbt package (`mesh`: shared macros), shipped inside the Python package.
@@ -115,7 +120,14 @@ class MeshEnvironment:
         return self.warehouse_dir / f"{domain}.duckdb"
 
     def tool_env(self) -> dict[str, str]:
-        """Environment variables dbt, Soda and Dagster need to find the mesh's paths."""
+        """Environment variables dbt, Soda and Dagster need: :meth:`settings_env` and the
+        resolved DuckDB memory limit, which dbt's profile reads."""
+        return {**self.settings_env(), DUCKDB_LIMIT_VAR: duckdb_memory_limit()}
+
+    def settings_env(self) -> dict[str, str]:
+        """The mesh's paths and settings, without the DuckDB limit: that one depends on how many
+        domains build at once, which the runner decides later (and resolving it reads the size
+        of the operational sources)."""
         return {
             **TELEMETRY_OFF,
             "MESH_DATA_DIR": str(self.data_dir),
@@ -125,8 +137,6 @@ class MeshEnvironment:
             # the platform's dbt package every domain project depends on (its packages.yml)
             "MESH_DBT_PACKAGE": str(MESH_DBT_PACKAGE),
             "DAGSTER_HOME": str(self.dagster_home),
-            # dbt's profile reads it; resolved when a tool starts (see apply_tool_env)
-            DUCKDB_LIMIT_VAR: duckdb_memory_limit(),
             # Dagster hands a run's per-partition planned and materialization events to the
             # storage in batches only when this is set; the embedded SQLite storage writes a
             # batch in one transaction (local_event_log.py), PostgreSQL's in one statement.
@@ -152,10 +162,10 @@ def apply_tool_env(env: MeshEnvironment | None = None) -> MeshEnvironment:
     """Export the mesh's paths and telemetry settings to this process (and its children), and
     make what it writes readable by its owner only (:func:`owner_only`)."""
     env = env or get_environment()
-    # Not the resolved DuckDB limit: it depends on how many domains build at once, which the
-    # runner decides later (its workers resolve it per dbt invocation); exporting it here
-    # would make it look like the user's MESH_DUCKDB_MEMORY_LIMIT, which wins over the budget.
-    os.environ.update({k: v for k, v in env.tool_env().items() if k != DUCKDB_LIMIT_VAR})
+    # Not the resolved DuckDB limit (each dbt invocation resolves it): exported here it would
+    # look like the user's MESH_DUCKDB_MEMORY_LIMIT, which wins over the budget.
+    check_memory_settings()  # a typo fails when any tool starts, naming the variable
+    os.environ.update(env.settings_env())
     owner_only(env.data_dir)
     return env
 

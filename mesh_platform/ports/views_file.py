@@ -31,6 +31,7 @@ import duckdb
 
 from mesh_platform.core.address import PortAddress
 from mesh_platform.core.locked_files import locked
+from mesh_platform.core.sql import quote_ident
 from mesh_platform.ports.location import port_store
 from mesh_platform.ports.scan import snapshot_source
 from mesh_platform.ports.store import list_published
@@ -40,10 +41,6 @@ VIEWS_FILE = "mesh.duckdb"
 
 def views_file_path(ports_dir: Path) -> Path:
     return ports_dir / VIEWS_FILE
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def refresh_views_file(ports_dir: Path) -> Path | None:
@@ -64,16 +61,16 @@ def refresh_views_file(ports_dir: Path) -> Path | None:
             for published in list_published(store):
                 address = PortAddress.parse(published.address)
                 domain, port = address.domain, address.port
-                con.execute(f"create schema if not exists {_quote(domain)}")
+                con.execute(f"create schema if not exists {quote_ident(domain)}")
                 con.execute(
-                    f"create view {_quote(domain)}.{_quote(f'{port}_v{published.version}')} as "
+                    f"create view {quote_ident(domain)}.{quote_ident(f'{port}_v{published.version}')} as "
                     f"select * from {snapshot_source(con, published)}"
                 )
                 latest[(domain, port)] = max(latest.get((domain, port), 0), published.version)
             for (domain, port), version in sorted(latest.items()):
                 con.execute(
-                    f"create view {_quote(domain)}.{_quote(port)} as "
-                    f"select * from {_quote(domain)}.{_quote(f'{port}_v{version}')}"
+                    f"create view {quote_ident(domain)}.{quote_ident(port)} as "
+                    f"select * from {quote_ident(domain)}.{quote_ident(f'{port}_v{version}')}"
                 )
             con.execute("checkpoint")
         finally:

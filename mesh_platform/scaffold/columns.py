@@ -23,6 +23,7 @@ import yaml
 
 from mesh_platform.core import yaml_io
 from mesh_platform.core.declared_schema import normalize_type
+from mesh_platform.core.sql import quote_ident
 from mesh_platform.governance.config import GovernanceConfig
 from mesh_platform.scaffold.plan import ScaffoldError
 
@@ -77,7 +78,7 @@ def staging_columns(raw: Sequence[tuple[str, str]], config: GovernanceConfig) ->
     for raw_name, raw_type in raw:
         data_type = normalize_type(raw_type)
         name = snake(raw_name)
-        quoted = '"' + raw_name.replace('"', '""') + '"'
+        quoted = quote_ident(raw_name)
         expression = quoted
         if any(n in data_type for n in _NESTED):
             expression, data_type = f"to_json({quoted})", "varchar"

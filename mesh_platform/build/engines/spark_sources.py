@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from mesh_platform.core.source_schema import plugin_connection_url
+from mesh_platform.core.sql import quote_ident
 
 META_KEY = "mesh_spark"
 FORMATS = ("text", "json", "csv", "parquet", "sqlite")
@@ -435,7 +436,7 @@ def sqlite_to_parquet(reading: SourceReading, folder: Path) -> Path:
         raise SparkSourceError(f"source {reading.name}: database file {reading.path} not found")
     con = sqlite3.connect(f"file:{reading.path}?mode=ro", uri=True)
     try:
-        info = con.execute(f"pragma table_info({_sqlite_ident(table)})").fetchall()
+        info = con.execute(f"pragma table_info({quote_ident(table)})").fetchall()
         if not info:
             raise SparkSourceError(
                 f"source {reading.name}: table {table} does not exist in {reading.path}"
@@ -444,12 +445,12 @@ def sqlite_to_parquet(reading: SourceReading, folder: Path) -> Path:
         kinds = {c: _sqlite_kinds(con, table, c) for c in columns}
         schema = pa.schema([(c, _arrow_type(kinds[c])) for c in columns])
         select = ", ".join(
-            f"cast({_sqlite_ident(c)} as text)"
+            f"cast({quote_ident(c)} as text)"
             if schema.field(c).type == pa.string()
-            else _sqlite_ident(c)
+            else quote_ident(c)
             for c in columns
         )
-        cursor = con.execute(f"select {select} from {_sqlite_ident(table)}")  # noqa: S608
+        cursor = con.execute(f"select {select} from {quote_ident(table)}")  # noqa: S608
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
@@ -466,9 +467,9 @@ def sqlite_to_parquet(reading: SourceReading, folder: Path) -> Path:
 
 
 def _sqlite_kinds(con: sqlite3.Connection, table: str, column: str) -> set[str]:
-    col = _sqlite_ident(column)
+    col = quote_ident(column)
     rows = con.execute(
-        f"select distinct typeof({col}) from {_sqlite_ident(table)}"  # noqa: S608
+        f"select distinct typeof({col}) from {quote_ident(table)}"  # noqa: S608
     ).fetchall()
     return {r[0] for r in rows} - {"null"}
 
@@ -483,10 +484,6 @@ def _arrow_type(kinds: set[str]):
     if kinds == {"blob"}:
         return pa.binary()
     return pa.string()  # text, a mix with text, or no value at all
-
-
-def _sqlite_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _ident(name: str) -> str:
