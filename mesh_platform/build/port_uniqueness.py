@@ -173,9 +173,15 @@ def _other_days(
             )
         # the published files lack a key column (the model changed): the publish rewrites
         # every day from the relation, so that is what the days are compared with
+    others = f"(not coalesce({row_filter}, false) or {day} is null){also}"
+    # a run of every day the relation has (a first or full build) has no other day: one
+    # look at the day column instead of collecting every key of the relation
+    if not connection.execute(
+        f"select exists (select 1 from {relation} where {others})"
+    ).fetchone()[0]:
+        return None
     return (
-        f"select {project} from {relation} where (not coalesce({row_filter}, false) "
-        f"or {day} is null){also}",
+        f"select {project} from {relation} where {others}",
         f"{relation} (no per-day snapshot to compare with)",
     )
 

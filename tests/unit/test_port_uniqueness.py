@@ -117,6 +117,22 @@ def test_without_a_published_snapshot_the_relation_s_other_days_are_compared(por
     assert found[0].rows == 1 and "no per-day snapshot" in found[0].compared_with
 
 
+def test_a_first_build_of_every_day_has_no_other_day_to_compare_with(port, tmp_path):
+    """The first build of a per-day port asks for all its days: nothing to join, no keys
+    collected (at scale 10 that join cost 3.9 s of a build for an empty answer)."""
+    con, spec, _ = port
+    days = DayPartitions(DAY, tuple(date(2026, 1, d) for d in (1, 2, 3)))
+    where = f"{DAY} >= '2026-01-01'::date and {DAY} <= '2026-01-03'::date"
+    found = _check(con, spec, tmp_path / "nothing-published", days, where)
+    assert [(f.rows, f.compared_with) for f in found] == [
+        (0, "nothing (no other day published)")
+    ] * 2
+    # a day outside the run is still compared
+    days, where = _add_day(con, ["e000002"])
+    found = _check(con, spec, tmp_path / "nothing-published", days, where)
+    assert found[0].rows == 1
+
+
 def test_a_full_build_is_not_checked_here(port):
     con, spec, ports = port
     assert _check(con, spec, ports, DayPartitions(DAY), None) == []
