@@ -83,9 +83,11 @@ class HostLockedSqliteEventLogStorage(SqliteEventLogStorage):
         with self._db_lock:
             engine = self._engines.pop(shard, None)
             if engine is None:
+                # SQLAlchemy's default for a file: a queue pool (connections may move between
+                # threads); the storage's lock lets one thread at a time use the database
                 engine = sa.create_engine(
                     self.conn_string_for_shard(shard),
-                    poolclass=sa.pool.SingletonThreadPool,
+                    pool_size=1,
                     connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
                 )
                 if shard not in self._initialized_dbs:
