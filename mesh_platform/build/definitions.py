@@ -68,12 +68,12 @@ def _long_lived_objects() -> Iterator[None]:
 
     Building a large domain allocates hundreds of thousands of objects (specs, outputs, check
     specs), which triggers full collections that each walk every object of the imported
-    libraries; Dagster's repository snapshot, taken right after the load, triggers more. At 500
-    products that was ≈0.6 s of a ≈1.8 s load. The first build in a process freezes (``gc.freeze``)
-    what was imported before it and what it built, so later collections skip both; frozen
-    objects go back to the collector at exit (native extensions check what is left then).
-    A later build in the same process (tests, tools loading several domains) only pauses the
-    collector while it runs.
+    libraries; Dagster's repository snapshot, taken right after the load, triggers more (a
+    third of a 500-product domain's build and snapshot time: bench/results/defs-load-500.md).
+    The first build in a process freezes (``gc.freeze``) what was imported before it and what
+    it built, so later collections skip both. Frozen objects go back to the collector at exit:
+    DuckDB's bindings report the objects never freed otherwise. A later build in the same
+    process (tests, tools loading several domains) only pauses the collector while it runs.
     """
     global _FROZE_AT_LOAD
     first = not _FROZE_AT_LOAD
@@ -340,8 +340,8 @@ def _schedules(bindings: DomainBindings, translator: MeshDbtTranslator, job):
     upstream), and a daily product's request names the day, as ``mesh materialize`` runs the
     same job. Sharing the domain's job matters for large domains: the code server resolves
     and snapshots every job against the whole asset graph (a job per product made a
-    500-product domain take minutes to load; one more job for the scheduled products cost
-    ≈0.25 s of it); schedules are cheap.
+    500-product domain take minutes to load, and even one more job for the scheduled products
+    is resolved against every asset); schedules are cheap.
     """
     manifest = bindings.manifest
     partitioned = _partitions_defs(bindings)
