@@ -290,3 +290,22 @@ def test_the_portal_reads_automation_by_the_names_and_defaults_defined_here(play
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     sensor = playback_defs.get_sensor_def(SENSOR_NAME.format(domain="playback"))
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_building_definitions_leaves_the_garbage_collector_as_the_caller_had_it():
+    """The build pauses Python's cyclic collector (and freezes the first build's objects); a
+    tool or test that builds definitions keeps collecting garbage afterwards, and one that had
+    turned the collector off finds it still off."""
+    import gc
+
+    from mesh_platform.build.definitions import build_domain_definitions
+
+    assert gc.isenabled()
+    build_domain_definitions(REPO / "domains" / "podcasts")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        build_domain_definitions(REPO / "domains" / "podcasts")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
