@@ -196,10 +196,11 @@ def make_repo(dest: Path, products: int) -> Path:
     return dest
 
 
-def prepare(root: Path, env: dict[str, str]) -> None:
-    """Parse the copy's dbt project once (``mesh prepare``), so loading never parses."""
+def prepare(root: Path, env: dict[str, str], domains: tuple[str, ...] = ()) -> None:
+    """Parse the copy's dbt projects once (``mesh prepare``; ``domains``: only those), so
+    loading never parses."""
     subprocess.run(
-        [sys.executable, "-m", "mesh_platform.cli", "prepare"],
+        [sys.executable, "-m", "mesh_platform.cli", "prepare", *domains],
         cwd=root,
         env={**env, "MESH_DATA_DIR": str(root / "data")},
         check=True,

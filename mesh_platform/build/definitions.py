@@ -7,8 +7,12 @@ freshness, the domain's concurrency pool — is applied here, the same way for e
 
 from __future__ import annotations
 
+import atexit
+import gc
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -22,7 +26,6 @@ from mesh_platform.build.dbt_specs import build_step_specs
 from mesh_platform.build.engines import engine_for
 from mesh_platform.build.governance_check import GovernanceGate
 from mesh_platform.build.source_observation import observe_source
-from mesh_platform.build.step import run_domain_step
 from mesh_platform.build.translator import MeshDbtTranslator
 from mesh_platform.core.bindings import DomainBindings, bind_domain
 from mesh_platform.core.data_window import declared_window, partitions_start
@@ -55,7 +58,46 @@ def domain_pool(domain: str) -> str:
     return f"duckdb_{domain}"
 
 
+_FROZE_AT_LOAD = False
+
+
+@contextmanager
+def _long_lived_objects() -> Iterator[None]:
+    """Build without Python's cyclic garbage collector walking the heap, and keep it off what
+    the build made: a code location's definitions live as long as its process.
+
+    Building a large domain allocates hundreds of thousands of objects (specs, outputs, check
+    specs), which triggers full collections that each walk every object of the imported
+    libraries; Dagster's repository snapshot, taken right after the load, triggers more (a
+    third of a 500-product domain's build and snapshot time: bench/results/defs-load-500.md).
+    The first build in a process freezes (``gc.freeze``) what was imported before it and what
+    it built, so later collections skip both. Frozen objects go back to the collector at exit:
+    DuckDB's bindings report the objects never freed otherwise. A later build in the same
+    process (tests, tools loading several domains) only pauses the collector while it runs.
+    """
+    global _FROZE_AT_LOAD
+    first = not _FROZE_AT_LOAD
+    if first:
+        _FROZE_AT_LOAD = True
+        gc.freeze()
+        atexit.register(gc.unfreeze)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+        if first:
+            gc.freeze()
+
+
 def build_domain_definitions(domain_dir: Path) -> dg.Definitions:
+    with _long_lived_objects():
+        return _build_domain_definitions(Path(domain_dir))
+
+
+def _build_domain_definitions(domain_dir: Path) -> dg.Definitions:
     env = apply_tool_env()
     domain = load_domain(Path(domain_dir))
     project_dir = env.domain_dbt_dir(domain.name)
@@ -67,10 +109,11 @@ def build_domain_definitions(domain_dir: Path) -> dg.Definitions:
     translator = MeshDbtTranslator(bindings, gate)
     assets = _dbt_multi_assets(bindings, translator, gate)
     sources = _operational_sources(bindings, translator)
+    job = _domain_job(domain.name, sources)
     return dg.Definitions(
         assets=[*assets, *sources, *_upstream_port_specs(bindings)],
-        jobs=[_domain_job(domain.name, sources)],
-        schedules=_schedules(bindings, translator),
+        jobs=[job],
+        schedules=_schedules(bindings, translator, job),
         sensors=[_automation_sensor(domain.name)],
         resources={
             "dbt": MeshDbtCliResource(
@@ -184,6 +227,10 @@ def _dbt_multi_asset(bindings, translator, gate, name, select, exclude, partitio
         allow_arbitrary_check_specs=True,
     )
     def _domain_dbt(context, dbt: MeshDbtCliResource):
+        # imported when a step runs: the step's engines (DuckDB, the port store) are not
+        # needed to load the code location
+        from mesh_platform.build.step import run_domain_step
+
         yield from run_domain_step(context, dbt, bindings, port_keys, gate)
 
     return _domain_dbt
@@ -286,13 +333,15 @@ def _automation_sensor(domain: str) -> dg.AutomationConditionSensorDefinition:
     )
 
 
-def _schedules(bindings: DomainBindings, translator: MeshDbtTranslator):
-    """One schedule per scheduled product, all targeting one job per domain and partitioning.
+def _schedules(bindings: DomainBindings, translator: MeshDbtTranslator, job):
+    """One schedule per scheduled product, all targeting the domain's job.
 
     Each schedule's run request selects only its product's assets (with their in-domain
-    upstream). Sharing the job matters for large domains: the code server resolves and
-    snapshots every job against the whole asset graph, so a job per product made a 500-product
-    domain take minutes to load; schedules are cheap.
+    upstream), and a daily product's request names the day, as ``mesh materialize`` runs the
+    same job. Sharing the domain's job matters for large domains: the code server resolves
+    and snapshots every job against the whole asset graph (a job per product made a
+    500-product domain take minutes to load, and even one more job for the scheduled products
+    is resolved against every asset); schedules are cheap.
     """
     manifest = bindings.manifest
     partitioned = _partitions_defs(bindings)
@@ -306,18 +355,8 @@ def _schedules(bindings: DomainBindings, translator: MeshDbtTranslator):
                 translator.get_asset_spec(manifest, m, None).key
                 for m in {uid, *in_domain_ancestors(manifest, uid)}
             )
-    by_partitioning: dict[dg.PartitionsDefinition | None, set[dg.AssetKey]] = {}
-    for _, keys, pdef in scheduled.values():
-        by_partitioning.setdefault(pdef, set()).update(keys)
-    jobs = {
-        pdef: dg.define_asset_job(
-            f"{bindings.domain.name}__scheduled" + (f"_{i}" if i else ""),
-            selection=dg.AssetSelection.assets(*sorted(keys)),
-        )
-        for i, (pdef, keys) in enumerate(by_partitioning.items())
-    }
     return [
-        _product_schedule(product, jobs[pdef], sorted(keys), pdef)
+        _product_schedule(product, job, sorted(keys), pdef)
         for product, keys, pdef in scheduled.values()
     ]
 
@@ -332,13 +371,6 @@ def _product_schedule(product, job, keys: list[dg.AssetKey], partitions_def):
     if partitions_def is not None:
         _require_daily_cron(product)
 
-    @dg.schedule(
-        name=f"{product.domain}__{product.name}",
-        job=job,
-        cron_schedule=cron,
-        description=f"Refreshes {product.domain}.{product.name} at '{cron}' (UTC).",
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-    )
     def _refresh(context: dg.ScheduleEvaluationContext):
         if partitions_def is None:
             return dg.RunRequest(asset_selection=keys)
@@ -354,7 +386,16 @@ def _product_schedule(product, job, keys: list[dg.AssetKey], partitions_def):
             )
         return dg.RunRequest(run_key=day, partition_key=day, asset_selection=keys)
 
-    return _refresh
+    # ScheduleDefinition, not the @schedule decorator: same schedule, without the decorator
+    # inspecting the function's annotations for resources (a third of a schedule's cost)
+    return dg.ScheduleDefinition(
+        name=f"{product.domain}__{product.name}",
+        job=job,
+        cron_schedule=cron,
+        execution_fn=_refresh,
+        description=f"Refreshes {product.domain}.{product.name} at '{cron}' (UTC).",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )
 
 
 def _require_daily_cron(product) -> None:

@@ -191,6 +191,7 @@ def warm_worker() -> None:
     """Import what a domain's run needs and open the instance (creating it on first use)."""
     from mesh_platform.build.definitions import build_domain_definitions  # noqa: F401
     from mesh_platform.build.instance import get_instance
+    from mesh_platform.build.step import run_domain_step  # noqa: F401  (loaded lazily by a step)
 
     get_instance()
 

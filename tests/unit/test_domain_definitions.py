@@ -153,7 +153,7 @@ def test_a_daily_products_schedule_runs_the_day_that_just_ended(playback_defs):
     assert dg.AssetKey(["playback", "daily_track_plays"]) not in request.asset_selection
 
 
-def test_scheduled_products_of_a_domain_share_one_job():
+def test_scheduled_products_of_a_domain_share_the_domains_job():
     from datetime import UTC, datetime
 
     from mesh_platform.build.definitions import build_domain_definitions
@@ -161,7 +161,7 @@ def test_scheduled_products_of_a_domain_share_one_job():
     defs = build_domain_definitions(REPO / "domains" / "artists")
     targets = {s.job_name for s in defs.schedules}
     assert len(defs.schedules) == 3  # artist_payments, artist_profiles, track_catalog
-    assert targets == {"artists__scheduled"}
+    assert targets == {"artists__materialize"}  # the job `mesh materialize` runs
     payments = defs.get_schedule_def("artists__artist_payments")
     context = dg.build_schedule_context(
         scheduled_execution_time=datetime(2026, 3, 10, 2, 15, tzinfo=UTC),
@@ -290,3 +290,22 @@ def test_the_portal_reads_automation_by_the_names_and_defaults_defined_here(play
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     sensor = playback_defs.get_sensor_def(SENSOR_NAME.format(domain="playback"))
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_building_definitions_leaves_the_garbage_collector_as_the_caller_had_it():
+    """The build pauses Python's cyclic collector (and freezes the first build's objects); a
+    tool or test that builds definitions keeps collecting garbage afterwards, and one that had
+    turned the collector off finds it still off."""
+    import gc
+
+    from mesh_platform.build.definitions import build_domain_definitions
+
+    assert gc.isenabled()
+    build_domain_definitions(REPO / "domains" / "podcasts")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        build_domain_definitions(REPO / "domains" / "podcasts")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
