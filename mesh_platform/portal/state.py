@@ -2,6 +2,10 @@
 short time, so published ports and changed descriptors show up), the access service, the
 Dagster instance (opened once, on first use) and every product's health.
 
+The catalog comes from the cache on disk shared with ``mesh catalog`` and other portal
+processes (:mod:`mesh_platform.catalog.cache`), rebuilt from the files when any of them
+changed; the search index is built on the first search, not on a product page's path.
+
 Only the first catalog is built on a request's path; later ones are built in a background
 thread while requests keep the previous one (building reads every port's snapshot: at a
 thousand products it takes seconds). ``warm`` does the first build, opens the instance and
@@ -11,11 +15,10 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from mesh_platform.access.service import AccessService
-from mesh_platform.catalog.build import build_catalog
+from mesh_platform.catalog.cache import load_catalog
 from mesh_platform.catalog.catalog import Catalog
 from mesh_platform.catalog.detail import access_summary, product_detail
 from mesh_platform.catalog.entries import PortEntry
@@ -27,14 +30,23 @@ from mesh_platform.core.environment import MeshEnvironment
 CATALOG_TTL_SECONDS = 5.0
 
 
-@dataclass(frozen=True)
 class Snapshot:
-    """One consistent catalog, its search index and an access service built on it."""
+    """One consistent catalog, its search index (built on first use) and an access service
+    built on it."""
 
-    catalog: Catalog
-    index: SearchIndex
-    service: AccessService
-    built_at: float
+    def __init__(self, catalog: Catalog, service: AccessService, built_at: float) -> None:
+        self.catalog = catalog
+        self.service = service
+        self.built_at = built_at
+        self._index: SearchIndex | None = None
+        self._index_lock = threading.Lock()
+
+    @property
+    def index(self) -> SearchIndex:
+        with self._index_lock:
+            if self._index is None:
+                self._index = SearchIndex(self.catalog)
+            return self._index
 
 
 class PortalState:
@@ -52,10 +64,9 @@ class PortalState:
         self._history_mark: tuple[Any, ...] | None = None
 
     def _build(self) -> Snapshot:
-        catalog = build_catalog(self.env)
+        catalog = load_catalog(self.env)
         return Snapshot(
             catalog=catalog,
-            index=SearchIndex(catalog),
             service=AccessService(self.env, catalog),
             built_at=time.monotonic(),
         )
