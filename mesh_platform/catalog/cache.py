@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import mesh_platform
 from mesh_platform.catalog.build import build_catalog
 from mesh_platform.catalog.catalog import Catalog
 from mesh_platform.catalog.entries import (
@@ -40,7 +39,7 @@ from mesh_platform.ports.location import CATALOG_FILE, port_store
 from mesh_platform.ports.store import PublishedPort
 
 CACHE_FORMAT = 1  # bumped when the file's layout changes
-PLATFORM_DIR = Path(mesh_platform.__file__).resolve().parent
+PLATFORM_DIR = Path(__file__).resolve().parents[1]  # mesh_platform/
 
 
 def cache_path(env: MeshEnvironment) -> Path:
