@@ -194,18 +194,26 @@ def _write(path: Path, expected: str, catalog: Catalog) -> None:
 def load_catalog(env: MeshEnvironment | None = None) -> Catalog:
     """The catalog of ``env``: from the cache when nothing it was built from changed, else
     built from the files (and cached for the next process)."""
+    return load_keyed(env)[0]
+
+
+def load_keyed(env: MeshEnvironment | None = None) -> tuple[Catalog, str | None]:
+    """The catalog and the :func:`fingerprint` it stands for — None when it cannot be trusted
+    to stand for it (an unwatched port store, or inputs changed too recently): a caller
+    holding the catalog may keep it while :func:`fingerprint` still returns that key."""
     env = env or get_environment()
     inputs = _inputs(env)
     if inputs is None:
-        return build_catalog(env)
+        return build_catalog(env), None
     expected = inputs.digest()
     path = cache_path(env)
     cached = _read(path, expected)
     if cached is not None:
-        return cached
+        return cached, expected
     # Built after the fingerprint was taken: if an input changes meanwhile, the next
     # fingerprint differs from the one stored, so the file is rebuilt, never served stale.
     catalog = build_catalog(env)
-    if time.time_ns() - inputs.newest_ns > RACY_SECONDS * 1e9:
-        _write(path, expected, catalog)
-    return catalog
+    if time.time_ns() - inputs.newest_ns <= RACY_SECONDS * 1e9:
+        return catalog, None
+    _write(path, expected, catalog)
+    return catalog, expected

@@ -11,6 +11,7 @@ import shutil
 import stat
 import subprocess  # nosec B404 - runs this repo's own interpreter on a fixed script
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ import yaml
 
 from mesh_platform.catalog import build_catalog, cache
 from mesh_platform.core.environment import get_environment
+from mesh_platform.portal.state import PortalState
 
 from ..conftest import REPO
 
@@ -83,6 +85,33 @@ def test_a_fresh_process_reads_the_cache_and_an_edited_descriptor_rebuilds_it(me
     edited = first_page(mesh_copy)
     assert edited["builds"] == 1  # the descriptor changed: built from the files again
     assert "Edited after caching." in edited["text"]
+
+
+def refreshed(state: PortalState):
+    """The portal's snapshot after one background refresh (its ttl is 0: always due)."""
+    state.current()
+    for thread in threading.enumerate():
+        if thread.name == "catalog-refresh":
+            thread.join()
+    return state._snapshot
+
+
+def test_the_portal_keeps_its_catalog_and_index_until_an_input_changes(mesh_copy):
+    env = get_environment()
+    state = PortalState(env, ttl=0)
+    first = state.current()
+    index = first.index
+    kept = refreshed(state)
+    assert kept is not first  # users and grants are read again...
+    assert kept.catalog is first.catalog and kept.index is index  # ...the catalog is not
+    descriptor = env.domains_dir / "artists" / "products" / "artist_royalties.yaml"
+    raw = yaml.safe_load(descriptor.read_text())
+    raw["tags"] = [*raw["tags"], "zanzibar"]
+    descriptor.write_text(yaml.safe_dump(raw, sort_keys=False))
+    changed = refreshed(state)
+    assert changed.catalog is not first.catalog
+    assert "zanzibar" in changed.catalog.product("artists.artist_royalties").tags
+    assert [h.key for h in changed.index.search("zanzibar")] == ["artists.artist_royalties"]
 
 
 def test_a_corrupt_cache_file_is_rebuilt_without_error(mesh_copy):
