@@ -130,13 +130,17 @@ def test_a_corrupt_cache_file_is_rebuilt_without_error(mesh_copy):
     assert cache.load_catalog(env) == built
 
 
-def test_a_remote_port_store_is_not_cached(mesh_copy, monkeypatch):
-    """The fingerprint cannot watch S3 cheaply: the catalog is built every time, as before."""
-    monkeypatch.setenv("MESH_PORTS_URI", "s3://bucket/ports")
+def test_a_port_store_the_fingerprint_cannot_watch_is_not_cached(mesh_copy, tmp_path, monkeypatch):
+    """Only the local SQLite Iceberg catalog's file is watched (S3 data or another catalog, e.g.
+    PostgreSQL, cannot be stat'ed cheaply): the catalog is built every time, as before."""
+    monkeypatch.setenv("MESH_PORTS_CATALOG", f"sqlite:///{tmp_path / 'elsewhere.db'}")
     env = get_environment()
     assert cache.fingerprint(env) is None
     assert cache.load_catalog(env) == build_catalog(env)
     assert not cache.cache_path(env).exists()
+    monkeypatch.delenv("MESH_PORTS_CATALOG")
+    monkeypatch.setenv("MESH_PORTS_URI", "s3://bucket/ports")
+    assert cache.fingerprint(env) is None
 
 
 @pytest.mark.slow
