@@ -121,15 +121,26 @@ def fingerprint(env: MeshEnvironment) -> str | None:
 # --- the file ---------------------------------------------------------------------------------
 
 
+def _encode_port(port: PortEntry) -> dict[str, Any]:
+    return {
+        **vars(port),
+        "columns": [vars(c) for c in port.columns],
+        "published": vars(port.published) if port.published else None,
+    }
+
+
 def _encode(catalog: Catalog) -> dict[str, Any]:
-    products = []
-    for product in catalog.products.values():
-        raw = product.to_json()
-        raw.pop("key")
-        raw.pop("upstream")
-        products.append(raw)  # asdict: each port's PublishedPort (with its files) as a dict
-    domains = [{**vars(d), "products": list(d.products)} for d in catalog.domains.values()]
-    return {"products": products, "domains": domains, "problems": list(catalog.problems)}
+    """The entries as plain JSON values (fields by name: :func:`_decode` is its inverse)."""
+    products = [
+        {
+            **vars(p),
+            "inputs": [vars(i) for i in p.inputs],
+            "ports": [_encode_port(port) for port in p.ports],
+        }
+        for p in catalog.products.values()
+    ]
+    domains = [vars(d) for d in catalog.domains.values()]
+    return {"products": products, "domains": domains, "problems": catalog.problems}
 
 
 def _port(raw: dict[str, Any]) -> PortEntry:
