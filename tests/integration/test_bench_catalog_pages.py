@@ -7,12 +7,16 @@ import pytest
 
 from bench import catalog_search
 
+from ..conftest import REPO
+
 pytestmark = pytest.mark.bench
 
 
 def test_catalog_bench_reports_page_times(tmp_path, monkeypatch):
     monkeypatch.setenv("MESH_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("MESH_REPO_ROOT", raising=False)  # run() points it at its copy: undone after
+    # run() points MESH_REPO_ROOT at its copy; set here so the test's end undoes that (delenv
+    # of an unset variable records nothing to undo: later tests saw the copy's synthetic domain)
+    monkeypatch.setenv("MESH_REPO_ROOT", str(REPO))
     result = catalog_search.run(products=5, queries=5, seed=1, work=tmp_path, pages=3)
     portal = result["portal"]
     assert portal["pages"] == 3 and portal["product_cold_s"] > 0
