@@ -9,9 +9,12 @@ queries hit many products the way real ones do. Measured in this process, after 
 warm-up: building the catalog from the files, building the search index, and each query of a
 fixed, seeded mix of one-, two- and three-word queries (words of the vocabulary, prefixes of
 them, and the real queries analysts type). Then the portal's pages, in a fresh interpreter (so
-"cold" pays every import, the catalog build and opening the Dagster instance, as the first
-visitor after a start would): the first product page, then ``--pages`` product pages of random
-products (warm), the home page, a search and the scorecard. Writes
+"cold" pays every import, reading the catalog and opening the Dagster instance, as the first
+visitor after a start would): the first product page twice, once without the catalog cache
+(the first start after a descriptor, contract or port changed: it builds the catalog from the
+files and writes the cache) and once with the cache that start wrote (any later start), each
+with its wall and CPU time (CPU time is less distorted by a busy machine); then ``--pages``
+product pages of random products (warm), the home page, a search and the scorecard. Writes
 ``<out>/catalog_search.json`` and ``.md``.
 """
 
@@ -86,10 +89,26 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+def _cold_page(repo: str, data: str, key: str) -> dict:
+    """In a fresh interpreter: the portal's first product page, wall and CPU seconds."""
+    os.environ["MESH_REPO_ROOT"], os.environ["MESH_DATA_DIR"] = repo, data
+    started, cpu = time.perf_counter(), time.process_time()
+    from fastapi.testclient import TestClient
+
+    from mesh_platform.portal import create_app
+
+    client = TestClient(create_app())
+    client.get(f"/products/{key.replace('.', '/')}").raise_for_status()
+    return {
+        "product_cold_without_cache_s": round(time.perf_counter() - started, 3),
+        "product_cold_without_cache_cpu_s": round(time.process_time() - cpu, 3),
+    }
+
+
 def _page_times(repo: str, data: str, keys: list[str]) -> dict:
     """In a fresh interpreter: the portal's first product page (cold), then warm pages."""
     os.environ["MESH_REPO_ROOT"], os.environ["MESH_DATA_DIR"] = repo, data
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     from fastapi.testclient import TestClient
 
     from mesh_platform.portal import create_app
@@ -105,10 +124,11 @@ def _page_times(repo: str, data: str, keys: list[str]) -> dict:
 
     first = keys[0].replace(".", "/")
     get(f"/products/{first}")
-    cold = time.perf_counter() - started
+    cold, cold_cpu = time.perf_counter() - started, time.process_time() - cpu
     warm = [get(f"/products/{key.replace('.', '/')}") for key in keys[1:]]
     return {
         "product_cold_s": round(cold, 3),
+        "product_cold_cpu_s": round(cold_cpu, 3),
         "product_warm_ms": {
             "p50": round(_percentile(warm, 0.5), 1),
             "p95": round(_percentile(warm, 0.95), 1),
@@ -178,10 +198,17 @@ def run(products: int, queries: int, seed: int, work: Path, pages: int = 200) ->
         hits.append(len(found))
     keys = rng.sample(sorted(catalog.products), min(pages + 1, len(catalog.products)))
     from mesh_platform.build.instance import get_instance
+    from mesh_platform.catalog.cache import cache_path, load_catalog
 
     get_instance()  # untimed: create the Dagster instance's storage, as a deployed portal has it
+    cache_path(env).unlink(missing_ok=True)
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        page_times = pool.apply(_page_times, (str(repo), str(work / "data"), keys))
+        page_times = pool.apply(_cold_page, (str(repo), str(work / "data"), keys[0]))
+    load_catalog(env)  # the cache that start wrote (written now if its inputs were too new)
+    if not cache_path(env).exists():
+        raise SystemExit(f"no catalog cache was written at {cache_path(env)}")
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        page_times |= pool.apply(_page_times, (str(repo), str(work / "data"), keys))
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         page_times |= pool.apply(_after_warm_up, (str(repo), str(work / "data"), keys[0]))
     return {
@@ -233,7 +260,11 @@ def _portal_markdown(result: dict) -> str:
     return (
         f"## Portal pages at {result['products']:,} products\n\n"
         f"| page | time |\n|---|---|\n"
-        f"| first product page after start (cold: imports, catalog, Dagster instance) | {cold} s |\n"
+        f"| first product page after start, catalog cache valid (cold: imports, catalog, Dagster "
+        f"instance) | {cold} s ({page['product_cold_cpu_s']} s CPU) |\n"
+        f"| first product page after start, no catalog cache (built from the files, then "
+        f"cached) | {page['product_cold_without_cache_s']} s "
+        f"({page['product_cold_without_cache_cpu_s']} s CPU) |\n"
         f"| start-up warm-up (in a thread as the server starts) | "
         f"{page['warm_up_s']} s |\n"
         f"| first product page once the warm-up is done | "
@@ -243,8 +274,8 @@ def _portal_markdown(result: dict) -> str:
         f"| home page (every product with its health) | {page['home_ms']} ms |\n"
         f"| search page | {page['search_page_ms']} ms |\n| scorecard | {page['scorecard_ms']} ms |\n\n"
         f"The product page warm {warm_verdict} the goal (p95 ≤ "
-        f"{result['goal_product_warm_ms']} ms); cold it {cold_verdict} the goal "
-        f"(≤ {result['goal_product_cold_s']} s).\n"
+        f"{result['goal_product_warm_ms']} ms); cold with the catalog cache it {cold_verdict} "
+        f"the goal (≤ {result['goal_product_cold_s']} s).\n"
     )
 
 

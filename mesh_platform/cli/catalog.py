@@ -8,7 +8,8 @@ import typer
 from rich.table import Table
 
 from mesh_platform.build.run_history import open_instance
-from mesh_platform.catalog import SearchIndex, build_catalog
+from mesh_platform.catalog import SearchIndex
+from mesh_platform.catalog.cache import load_catalog
 from mesh_platform.catalog.detail import access_summary, product_detail
 from mesh_platform.cli.identity import cli_user
 from mesh_platform.cli.output import console, print_pending
@@ -23,7 +24,7 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Rank products by name, tags, domain, owner, column names and documentation."""
-    catalog = build_catalog()
+    catalog = load_catalog()
     hits = SearchIndex(catalog).search(text, limit=limit)
     if as_json:
         typer.echo(json.dumps([{**h.__dict__, "matched": list(h.matched)} for h in hits], indent=2))
@@ -62,7 +63,7 @@ def _pending_for_viewer(catalog) -> None:
 @catalog_app.command("domains")
 def domains(as_json: bool = typer.Option(False, "--json")) -> None:
     """Every domain with its owner and products."""
-    catalog = build_catalog()
+    catalog = load_catalog()
     if as_json:
         typer.echo(json.dumps([d.__dict__ for d in catalog.domains.values()], indent=2))
         return
@@ -205,7 +206,7 @@ def show(
     """Description, owner, ports, schema, contract results and history, freshness, lineage."""
     from mesh_platform.access.service import AccessService
 
-    service = AccessService()
+    service = AccessService(catalog=load_catalog())
     catalog = service.catalog
     catalog.product(key)  # unknown product: a clear error before touching Dagster
     user = cli_user(user)

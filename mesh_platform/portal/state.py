@@ -2,6 +2,12 @@
 short time, so published ports and changed descriptors show up), the access service, the
 Dagster instance (opened once, on first use) and every product's health.
 
+The catalog comes from the cache on disk shared with ``mesh catalog`` and other portal
+processes (:mod:`mesh_platform.catalog.cache`), rebuilt from the files when any of them
+changed. A refresh that finds nothing changed (the cache's fingerprint: a stat of each input)
+keeps the catalog and its search index. The first catalog's index is built on the first
+search, not on a product page's path; a refreshed catalog's in the background.
+
 Only the first catalog is built on a request's path; later ones are built in a background
 thread while requests keep the previous one (building reads every port's snapshot: at a
 thousand products it takes seconds). ``warm`` does the first build, opens the instance and
@@ -11,11 +17,10 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from mesh_platform.access.service import AccessService
-from mesh_platform.catalog.build import build_catalog
+from mesh_platform.catalog.cache import fingerprint, load_keyed
 from mesh_platform.catalog.catalog import Catalog
 from mesh_platform.catalog.detail import access_summary, product_detail
 from mesh_platform.catalog.entries import PortEntry
@@ -27,14 +32,31 @@ from mesh_platform.core.environment import MeshEnvironment
 CATALOG_TTL_SECONDS = 5.0
 
 
-@dataclass(frozen=True)
 class Snapshot:
-    """One consistent catalog, its search index and an access service built on it."""
+    """One consistent catalog, its search index (built on first use) and an access service
+    built on it."""
 
-    catalog: Catalog
-    index: SearchIndex
-    service: AccessService
-    built_at: float
+    def __init__(
+        self,
+        catalog: Catalog,
+        service: AccessService,
+        built_at: float,
+        key: str | None = None,
+        index: SearchIndex | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.service = service
+        self.built_at = built_at
+        self.key = key  # the catalog cache's fingerprint of what the catalog was read from
+        self._index = index
+        self._index_lock = threading.Lock()
+
+    @property
+    def index(self) -> SearchIndex:
+        with self._index_lock:
+            if self._index is None:
+                self._index = SearchIndex(self.catalog)
+            return self._index
 
 
 class PortalState:
@@ -52,17 +74,28 @@ class PortalState:
         self._history_mark: tuple[Any, ...] | None = None
 
     def _build(self) -> Snapshot:
-        catalog = build_catalog(self.env)
-        return Snapshot(
-            catalog=catalog,
-            index=SearchIndex(catalog),
-            service=AccessService(self.env, catalog),
-            built_at=time.monotonic(),
-        )
+        catalog, key = load_keyed(self.env)
+        return Snapshot(catalog, AccessService(self.env, catalog), time.monotonic(), key)
 
-    def _refresh(self) -> None:
+    def _rebuild(self, previous: Snapshot) -> Snapshot:
+        """A new snapshot; the previous catalog and search index are kept while nothing they
+        were read from changed (the users and grants are read again either way)."""
+        if previous.key is not None and fingerprint(self.env) == previous.key:
+            catalog = previous.catalog
+            return Snapshot(
+                catalog,
+                AccessService(self.env, catalog),
+                time.monotonic(),
+                previous.key,
+                previous._index,
+            )
+        snapshot = self._build()
+        snapshot.index  # noqa: B018 - built here, in the background, not on a search's path
+        return snapshot
+
+    def _refresh(self, previous: Snapshot) -> None:
         try:
-            snapshot = self._build()
+            snapshot = self._rebuild(previous)
             with self._lock:
                 self._snapshot = snapshot
         finally:
@@ -77,7 +110,9 @@ class PortalState:
                 snapshot = self._snapshot = self._build()
             elif time.monotonic() - snapshot.built_at > self.ttl and not self._refreshing:
                 self._refreshing = True
-                threading.Thread(target=self._refresh, name="catalog-refresh", daemon=True).start()
+                threading.Thread(
+                    target=self._refresh, args=(snapshot,), name="catalog-refresh", daemon=True
+                ).start()
             return snapshot
 
     def warm(self) -> None:
