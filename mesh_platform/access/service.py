@@ -20,7 +20,7 @@ from mesh_platform.access.identities import User, load_users, resolve_user
 from mesh_platform.access.policy import AccessPolicy
 from mesh_platform.access.query import MeshConnection
 from mesh_platform.access.requests import AccessRequest
-from mesh_platform.catalog.build import build_catalog
+from mesh_platform.catalog.cache import load_catalog
 from mesh_platform.catalog.catalog import Catalog, CatalogError
 from mesh_platform.core.environment import MeshEnvironment, get_environment
 
@@ -28,7 +28,7 @@ from mesh_platform.core.environment import MeshEnvironment, get_environment
 class AccessService:
     def __init__(self, env: MeshEnvironment | None = None, catalog: Catalog | None = None) -> None:
         self.env = env or get_environment()
-        self.catalog = catalog or build_catalog(self.env)
+        self.catalog = catalog or load_catalog(self.env)
         self.users = load_users(self.env.access_dir)
 
     @property
