@@ -67,3 +67,12 @@ def spark_cluster(tmp_path_factory):
         pids = cluster.pids()
         cluster.stop()
         assert alive_pids(pids) == set(), "the Spark master and workers must stop"
+
+
+@pytest.fixture
+def screenshots(request) -> Path:
+    """Where a browser test saves what it saw, kept after the run for people to look at:
+    ``test-artifacts/screenshots/<test module>/`` in the repository (git-ignored)."""
+    folder = REPO / "test-artifacts" / "screenshots" / request.module.__name__.rpartition(".")[2]
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

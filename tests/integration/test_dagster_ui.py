@@ -3,7 +3,7 @@ built mesh (what `make demo` leaves), driven over GraphQL and in a headless Chro
 
 GraphQL is the API the UI itself uses: the test sees the code locations load, a product's
 asset with its owner, description and column schema, and materializes a domain from it. In
-Chromium (each page screenshotted under the data directory's ``screenshots/``), a user sees
+Chromium (each page screenshotted under ``test-artifacts/screenshots/test_dagster_ui/``), a user sees
 the build's runs on the Overview timeline, the operational sources observed (not "never
 materialized"), each location with its domain's group only, and a readable port page.
 
@@ -214,9 +214,9 @@ def _open(browser, port: int, path: str, visible: str | re.Pattern, shot: Path):
     return page, page.inner_text("body")
 
 
-def test_overview_timeline_shows_each_domains_build_runs(dagster_dev, browser, ui_data_dir):  # noqa: F811
+def test_overview_timeline_shows_each_domains_build_runs(dagster_dev, browser, screenshots):  # noqa: F811
     wait_for(lambda: loaded_locations(dagster_dev), 180, "code locations")
-    shot = ui_data_dir / "screenshots" / "overview-timeline.png"
+    shot = screenshots / "overview-timeline.png"
     page, text = _open(
         browser, dagster_dev, "/overview/activity/timeline", "playback__materialize", shot
     )
@@ -229,16 +229,16 @@ def test_overview_timeline_shows_each_domains_build_runs(dagster_dev, browser, u
 def test_operational_sources_show_observed_not_never_materialized(
     dagster_dev,
     browser,  # noqa: F811
-    ui_data_dir,
+    screenshots,
 ):
     wait_for(lambda: loaded_locations(dagster_dev), 180, "code locations")
-    shot = ui_data_dir / "screenshots" / "playback-group.png"
+    shot = screenshots / "playback-group.png"
     page, text = _open(
         browser, dagster_dev, "/locations/playback/asset-groups/playback", "Observed", shot
     )
     assert "never been materialized" not in text
     page.close()
-    shot = ui_data_dir / "screenshots" / "plays-source.png"
+    shot = screenshots / "plays-source.png"
     page, text = _open(
         browser, dagster_dev, "/assets/playback/play_event_stream/plays", "Latest observation", shot
     )
@@ -246,12 +246,12 @@ def test_operational_sources_show_observed_not_never_materialized(
     page.close()
 
 
-def test_each_location_lists_its_domains_group_only(dagster_dev, browser, ui_data_dir):  # noqa: F811
+def test_each_location_lists_its_domains_group_only(dagster_dev, browser, screenshots):  # noqa: F811
     wait_for(lambda: loaded_locations(dagster_dev), 180, "code locations")
     for location in ("artists", "listeners", "recommendations"):  # they read other domains
         repository = gql(dagster_dev, GROUPS, {"location": location})["repositoryOrError"]
         assert [g["groupName"] for g in repository["assetGroups"]] == [location]
-    shot = ui_data_dir / "screenshots" / "artists-definitions.png"
+    shot = screenshots / "artists-definitions.png"
     groups = re.compile(r"^\d+ assets$")  # the location's groups, each with its asset count
     page, text = _open(browser, dagster_dev, "/locations/artists/assets", groups, shot)
     assert "default" not in text
@@ -261,10 +261,10 @@ def test_each_location_lists_its_domains_group_only(dagster_dev, browser, ui_dat
 def test_output_port_page_is_readable_and_links_to_the_portal(
     dagster_dev,
     browser,  # noqa: F811
-    ui_data_dir,
+    screenshots,
 ):
     wait_for(lambda: loaded_locations(dagster_dev), 180, "code locations")
-    shot = ui_data_dir / "screenshots" / "track-catalog.png"
+    shot = screenshots / "track-catalog.png"
     page, text = _open(browser, dagster_dev, "/assets/artists/track_catalog", "Storage", shot)
     assert "artists.marts.track_catalog" in text and "parse_only" not in text
     assert "Raw SQL" not in text and "{{ ref(" not in text

@@ -132,7 +132,14 @@ def _search(page, keyword: str) -> None:
     page.wait_for_url("**/search?q=*")
 
 
-def test_analyst_path_in_chromium(portal_url, browser, portal_env, tmp_path, monkeypatch):  # noqa: F811
+def test_analyst_path_in_chromium(  # noqa: F811
+    portal_url,  # noqa: F811
+    browser,  # noqa: F811
+    portal_env,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+    screenshots,
+):
     """Keyword to first rows. Public: result, preview data — 2 clicks. Needing approval: result,
     Request access (the form becomes "pending since"); the owner, in her own browser, sees the
     count in the navigation, clicks it and Approve; the analyst's product page, left open,
@@ -150,7 +157,7 @@ def test_analyst_path_in_chromium(portal_url, browser, portal_env, tmp_path, mon
     _search(page, "weekly top tracks")
     click(page.locator("a.result-link").first)
     page.wait_for_url(f"**/products/{CHARTS}")
-    _shows(page, "#caveats", "do not re-aggregate across countries", tmp_path)
+    _shows(page, "#caveats", "do not re-aggregate across countries", screenshots)
     assert page.locator(".can-read").first.inner_text() == "can read"
     assert page.locator("#request-form").count() == 0
     click(page.locator("a.preview-link").first)
@@ -170,12 +177,12 @@ def test_analyst_path_in_chromium(portal_url, browser, portal_env, tmp_path, mon
         page,
         "#approvers",
         "Who approves access: carla (artists-team) or a steward (greta)",
-        tmp_path,
+        screenshots,
     )
     page.fill("#reason", "Monthly royalty report for finance")
     click(page.locator("#request-form button[type=submit]"))
     page.wait_for_url("**requested=req-**")
-    pending = _shows(page, "#request-pending", "pending since", tmp_path)
+    pending = _shows(page, "#request-pending", "pending since", screenshots)
     assert "waiting for carla or a steward" in pending
     assert "checks every 2 s" in pending
     assert page.locator("#request-form").count() == 0
@@ -186,10 +193,10 @@ def test_analyst_path_in_chromium(portal_url, browser, portal_env, tmp_path, mon
     # approves; alice's page stays open meanwhile.
     owner = browser.new_context().new_page()
     _sign_in(owner, base, carla, "carla")
-    _shows(owner, "#pending-count", "1 pending", tmp_path)
+    _shows(owner, "#pending-count", "1 pending", screenshots)
     click(owner.locator("#nav-requests"))
     click(owner.locator(f"#pending-{request_id} button[value=approve]"))
-    flash = _shows(owner, "#flash", f"carla approved request {request_id}", tmp_path)
+    flash = _shows(owner, "#flash", f"carla approved request {request_id}", screenshots)
     assert "(alice → artists.artist_royalties) at 20" in flash
     assert owner.locator("#pending-count").count() == 0
 
@@ -215,7 +222,7 @@ def test_analyst_path_in_chromium(portal_url, browser, portal_env, tmp_path, mon
     page.click("#nav-requests")  # her approved request links straight to the data
     page.locator("a.request-preview").first.click()
     page.wait_for_url(f"**/products/{ROYALTIES}/preview?port=artist_royalties&version=1")
-    _shows(page, "#downloads", "CSV · Parquet", tmp_path)
+    _shows(page, "#downloads", "CSV · Parquet", screenshots)
     with page.expect_download() as download:
         page.click("#download-csv")
     saved = tmp_path / "royalties.csv"
@@ -223,7 +230,7 @@ def test_analyst_path_in_chromium(portal_url, browser, portal_env, tmp_path, mon
     assert '"artist_id"' in saved.read_text().splitlines()[0]
     page.fill("#sql-text", "select count(*) as royalty_rows from artists.artist_royalties")
     page.click("#sql-form button[type=submit]")
-    _shows(page, "#sql-result", "royalty_rows", tmp_path)
+    _shows(page, "#sql-result", "royalty_rows", screenshots)
     page.fill("#sql-text", "select * from read_csv('/etc/passwd')")
     page.click("#sql-form button[type=submit]")
-    _shows(page, "#sql-error", "refused", tmp_path)
+    _shows(page, "#sql-error", "refused", screenshots)

@@ -73,7 +73,7 @@ def _shows(page, selector: str, text: str, out: Path, colour=None) -> None:
         assert len(near) > 20, f"no {colour} text drawn in {out}"
 
 
-def test_a_consumer_sees_honest_health_in_chromium(portal_url, browser, tmp_path):  # noqa: F811
+def test_a_consumer_sees_honest_health_in_chromium(portal_url, browser, screenshots):  # noqa: F811
     page = browser.new_page(viewport={"width": 1280, "height": 900})
 
     page.goto(portal_url + "/")
@@ -81,26 +81,26 @@ def test_a_consumer_sees_honest_health_in_chromium(portal_url, browser, tmp_path
         page,
         "#health-playback-play_events",
         "stale · data to 2026-03-31",
-        tmp_path / "home.png",
+        screenshots / "home.png",
         BAD_RED,
     )
 
     page.goto(portal_url + "/products/playback/play_events")
-    _shows(page, "#freshness", "stale — newest data 2026-03-31", tmp_path / "fresh.png", BAD_RED)
-    _shows(page, "#data-range", "2026-01-01 to 2026-03-31", tmp_path / "range.png")
-    _shows(page, "#automation", "schedule 30 1 * * *: on in Dagster", tmp_path / "auto.png")
+    _shows(page, "#freshness", "stale — newest data 2026-03-31", screenshots / "fresh.png", BAD_RED)
+    _shows(page, "#data-range", "2026-01-01 to 2026-03-31", screenshots / "range.png")
+    _shows(page, "#automation", "schedule 30 1 * * *: on in Dagster", screenshots / "auto.png")
 
     page.fill("header input[name=q]", "confidential")
     page.press("header input[name=q]", "Enter")
     page.wait_for_url("**/search?q=confidential")
     assert page.locator("li.result").count() == 4
     assert "score" not in page.locator("main").inner_text()
-    _shows(page, "li.result .result-health", "checks passed · compliant", tmp_path / "hit.png")
+    _shows(page, "li.result .result-health", "checks passed · compliant", screenshots / "hit.png")
     page.locator("#facet-domain a", has_text="listeners").click()
     page.wait_for_url("**domain=listeners**")
     assert page.locator("li.result").count() == 2
-    _shows(page, "#facet-domain", "listeners (2) × clear", tmp_path / "facet.png")
+    _shows(page, "#facet-domain", "listeners (2) × clear", screenshots / "facet.png")
 
     page.goto(portal_url + "/scorecard")
-    _shows(page, "#score-playback-play_events", "stale", tmp_path / "score.png", BAD_RED)
+    _shows(page, "#score-playback-play_events", "stale", screenshots / "score.png", BAD_RED)
     assert page.locator("tr.score").count() == 15
