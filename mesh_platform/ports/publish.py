@@ -292,7 +292,7 @@ def _write(
 # row to a per-day writer instead. A table whose row groups each span many days would be read
 # once per day: it keeps PARTITION_BY.
 ROWS_PER_GROUP = 122_880  # DuckDB's row group size
-MAX_DAYS_PER_ROW_GROUP = 2.0  # on average: rows groups read per day, relative to one full scan
+MAX_DAYS_PER_ROW_GROUP = 2.0  # on average: row groups read per day, relative to one full scan
 
 
 def _write_days(connection: Any, relation: str, where: str, day: str, staging: Path) -> None:
