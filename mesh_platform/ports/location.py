@@ -156,8 +156,15 @@ def _new_catalog(store: PortStore) -> Any:
 
     if scheme.startswith("sqlite"):
         store.anchor.mkdir(parents=True, exist_ok=True)
+    from sqlalchemy.exc import IntegrityError
+
     try:
-        return SqlCatalog(CATALOG_NAME, uri=store.catalog_uri, **props)
+        try:
+            return SqlCatalog(CATALOG_NAME, uri=store.catalog_uri, **props)
+        except IntegrityError:
+            # another process created the catalog's tables at the same moment (PostgreSQL's
+            # CREATE TABLE IF NOT EXISTS is not safe against that): they exist now
+            return SqlCatalog(CATALOG_NAME, uri=store.catalog_uri, **props)
     except Exception as exc:  # a bad URL or an unreachable database: say which setting
         raise RuntimeError(
             f"the ports' Iceberg catalog at {PORTS_CATALOG_ENV}={redacted(store.catalog_uri)} "
