@@ -206,7 +206,7 @@ def show(
     """Description, owner, ports, schema, contract results and history, freshness, lineage."""
     from mesh_platform.access.service import AccessService
 
-    service = AccessService(catalog=load_catalog())
+    service = AccessService()  # reads the catalog through the cache
     catalog = service.catalog
     catalog.product(key)  # unknown product: a clear error before touching Dagster
     user = cli_user(user)
