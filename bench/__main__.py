@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench import DATA_END, dbt_parse, defs_load, report, synthetic
 from bench.measure import run_measured
-from bench.variants import PY, REPO, Bench, run_rep
+from bench.variants import PEERS, PY, REPO, Bench, run_rep
 from mesh_platform.core.environment import TELEMETRY_OFF
 
 DEFAULT_PYCACHE = Path(tempfile.gettempdir()) / "mesh-bench-pycache"
@@ -53,6 +53,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="skip variant (4'), the warm full rebuild (then read increment/full_cold)",
     )
+    p.add_argument(
+        "--peers",
+        default=",".join(PEERS),
+        help="peers measured beside the mesh, comma-separated, of "
+        f"{','.join(PEERS)} (default all; raw needs dbt's compiled SQL, so it runs dbt too)",
+    )
     p.add_argument("--note", default="", help="free text recorded with the results")
     p.add_argument(
         "--memory-limit",
@@ -61,6 +67,14 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         "divides MESH_MEMORY_BUDGET among its domains)",
     )
     return p.parse_args(argv)
+
+
+def _peers(text: str) -> tuple[str, ...]:
+    chosen = tuple(p.strip() for p in text.split(",") if p.strip())
+    unknown = sorted(set(chosen) - set(PEERS))
+    if unknown:
+        sys.exit(f"--peers: unknown {', '.join(unknown)}; choose among {', '.join(PEERS)}")
+    return chosen
 
 
 def _base_env(args: argparse.Namespace) -> dict[str, str]:
@@ -257,6 +271,7 @@ def _result(
             "repeat_planned": args.repeat,
             "seed": args.seed,
             "synthetic": args.synthetic,
+            "peers": list(bench.peers),
             "work": str(bench.work),
             "pycache": None if args.no_pycache else str(args.pycache),
             "domains": bench.domains,
@@ -318,6 +333,7 @@ def main(argv: list[str] | None = None) -> None:
         keep=args.keep,
         timeout=args.timeout,
         warm_rebuild=not args.no_warm_rebuild,
+        peers=_peers(args.peers),
     )
     bench.extra["port_relations"] = port_relations
     for rep in range(1, args.repeat + 1):

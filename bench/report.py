@@ -300,9 +300,13 @@ def _consistency_md(result: dict) -> list[str]:
         verdict = "are identical"
     else:
         verdict = "DIFFER — see the JSON result"
+    labels = {"raw": "(1)", "dbt": "(2a)", "monolith": "(2b)", "mesh": "(3)"}
+    measured = sorted({v for r in rows.values() for v in r}, key=list(labels).index)
+    names = [labels[v] for v in measured]
     return [
         "",
-        f"Consistency: rows of every output-port table after (1), (2a), (2b) and (3) {verdict} ("
+        f"Consistency: rows of every output-port table after "
+        f"{' and '.join(filter(None, [', '.join(names[:-1]), names[-1]]))} {verdict} ("
         + ", ".join(
             f"{k} {_fmt(next(iter(v.values())), '{:,}')}" for k, v in list(rows.items())[:3]
         )

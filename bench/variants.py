@@ -33,6 +33,9 @@ REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
 # Files a variant may rewrite are copied; everything else is hard-linked (same page cache).
 COPIED_SUFFIXES = (".json", ".sqlite")
+# The peers measured beside the mesh: (2a) plain dbt per domain, (1) raw DuckDB over the SQL dbt
+# compiled (it needs (2a)'s compiled targets), (2b) the monolith project.
+PEERS = ("dbt", "raw", "monolith")
 
 
 @dataclass
@@ -44,6 +47,7 @@ class Bench:
     keep: bool = False
     timeout: float | None = None
     warm_rebuild: bool = True  # variant (4'): at scale 50 it costs 10 min per repetition
+    peers: tuple[str, ...] = PEERS  # which peers to measure beside the mesh
     samples: list[Sample] = field(default_factory=list)
     extra: dict = field(default_factory=dict)  # breakdowns, soda, consistency per rep
 
@@ -179,46 +183,54 @@ def run_rep(bench: Bench, rep: int) -> None:
     if bench.warm_rebuild and measure(bench, "mesh_full_warm", rep, mesh_cmd(), mesh_dir).ok:
         bench.record("breakdown_mesh_full_warm", rep, _breakdown(bench, mesh_dir, since))
 
+    _drop(bench, mesh_dir)  # each variant's data dir goes once counted: ~20 GB at scale 100
+
     domains = ",".join(bench.domains)
-    dbt_dir = fresh_dir(bench, f"r{rep}-dbt", ports_from=ports_copy)
-    dbt_cmd = [PY, "-m", "bench.peer_dbt", "--data-dir", str(dbt_dir), "--domains", domains,
-               "--report", str(bench.work / "logs" / f"r{rep}-dbt.json")]  # fmt: skip
-    measure(bench, "dbt_build", rep, dbt_cmd, dbt_dir)
-
-    raw_dir = fresh_dir(bench, f"r{rep}-raw", ports_from=ports_copy)
-    raw_cmd = [PY, "-m", "bench.raw_duckdb", "--data-dir", str(raw_dir),
-               "--targets", str(dbt_dir / "dbt"), "--sql-root", str(dbt_dir),
-               "--domains", domains,
-               "--report", str(bench.work / "logs" / f"r{rep}-raw.json")]  # fmt: skip
-    measure(bench, "raw_duckdb", rep, raw_cmd, raw_dir)
-
-    from bench import peer_monolith
-
-    project = bench.work / "monolith-project"
-    if not project.exists():  # generated once per bench run, untimed (a team has it already)
-        peer_monolith.generate(project, bench.domains)
-    mono_dir = fresh_dir(bench, f"r{rep}-monolith")
-    mono_cmd = [PY, "-m", "bench.peer_monolith", "--data-dir", str(mono_dir),
-                "--project", str(project), "--threads", "2",
-                "--report", str(bench.work / "logs" / f"r{rep}-monolith.json")]  # fmt: skip
-    measure(bench, "dbt_monolith", rep, mono_cmd, mono_dir)
-
     relations = bench.extra.get("port_relations") or {}
-    dbt_rows, raw_rows = _port_rows(dbt_dir, relations), _port_rows(raw_dir, relations)
-    mono_rows = _port_rows(mono_dir, relations, peer_monolith.NAME)
+    rows: dict[str, dict[str, int | None]] = {}
+    if "dbt" in bench.peers or "raw" in bench.peers:
+        dbt_dir = fresh_dir(bench, f"r{rep}-dbt", ports_from=ports_copy)
+        dbt_cmd = [PY, "-m", "bench.peer_dbt", "--data-dir", str(dbt_dir), "--domains", domains,
+                   "--report", str(bench.work / "logs" / f"r{rep}-dbt.json")]  # fmt: skip
+        measure(bench, "dbt_build", rep, dbt_cmd, dbt_dir)
+        rows["dbt"] = _port_rows(dbt_dir, relations)
+        if "raw" in bench.peers:
+            raw_dir = fresh_dir(bench, f"r{rep}-raw", ports_from=ports_copy)
+            raw_cmd = [PY, "-m", "bench.raw_duckdb", "--data-dir", str(raw_dir),
+                       "--targets", str(dbt_dir / "dbt"), "--sql-root", str(dbt_dir),
+                       "--domains", domains,
+                       "--report", str(bench.work / "logs" / f"r{rep}-raw.json")]  # fmt: skip
+            measure(bench, "raw_duckdb", rep, raw_cmd, raw_dir)
+            rows["raw"] = _port_rows(raw_dir, relations)
+            _drop(bench, raw_dir)
+        _drop(bench, dbt_dir)
+
+    if "monolith" in bench.peers:
+        from bench import peer_monolith
+
+        project = bench.work / "monolith-project"
+        if not project.exists():  # generated once per bench run, untimed (a team has it already)
+            peer_monolith.generate(project, bench.domains)
+        mono_dir = fresh_dir(bench, f"r{rep}-monolith")
+        mono_cmd = [PY, "-m", "bench.peer_monolith", "--data-dir", str(mono_dir),
+                    "--project", str(project), "--threads", "2",
+                    "--report", str(bench.work / "logs" / f"r{rep}-monolith.json")]  # fmt: skip
+        measure(bench, "dbt_monolith", rep, mono_cmd, mono_dir)
+        rows["monolith"] = _port_rows(mono_dir, relations, peer_monolith.NAME)
+        _drop(bench, mono_dir)
+
     bench.record(
         "consistency",
         rep,
         {
-            a: {
-                "mesh": published.get(a),
-                "dbt": dbt_rows.get(a),
-                "raw": raw_rows.get(a),
-                "monolith": mono_rows.get(a),
-            }
+            a: {"mesh": published.get(a)} | {peer: rows[peer].get(a) for peer in rows}
             for a in relations
         },
     )
+    _drop(bench, ports_copy)
+
+
+def _drop(bench: Bench, path: Path) -> None:
+    """Remove a variant's data dir once measured and counted (unless ``--keep``)."""
     if not bench.keep:
-        for path in (mesh_dir, dbt_dir, raw_dir, mono_dir, ports_copy):
-            shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(path, ignore_errors=True)

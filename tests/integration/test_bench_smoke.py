@@ -98,7 +98,19 @@ def test_bench_at_a_tiny_scale_writes_every_figure(tmp_path: Path):
     for address, rows in result["consistency"].items():
         assert len(set(rows.values())) == 1, (address, rows)  # raw, dbt, monolith, mesh agree
     assert result["machine"]["cpus"] >= 1
+    # each variant's data dir is removed once measured and counted (scale 100 is ~20 GB each)
+    assert not [p.name for p in (tmp_path / "work").glob("r1-*")]
     parse = result["dbt_parse"]  # one project per domain: an edit re-parses only its domain
     assert parse["reparsed_after_edit"] == [parse["edited_domain"]]
     assert set(parse["domains"]) == set(DOMAINS)
     assert "## dbt parse (one project per domain)" in markdown
+
+
+def test_the_peers_to_measure_are_named_and_an_unknown_one_fails_before_anything_runs():
+    from bench.__main__ import _peers
+
+    assert _peers("monolith") == ("monolith",)
+    assert _peers(" dbt, monolith ,") == ("dbt", "monolith")
+    assert _peers("") == ()
+    with pytest.raises(SystemExit, match="unknown monolit; choose among dbt, raw, monolith"):
+        _peers("monolit")
