@@ -5,6 +5,12 @@ daily rhythm, belongs to a listener who had signed up (and not unsubscribed) by 
 a heavily skewed activity weight, and chains several plays back to back. Tracks follow the
 catalog's Zipf popularity. Everything is whole-array numpy; the only Python loops run over days
 and over a few redraw rounds, never over events.
+
+Memory: scale 100 means ~100 M events, so each int64 array over them is 800 MB. The event arrays
+therefore use the smallest dtype that holds their values exactly (int32 indices and durations,
+int8 codes, bool), intermediates are deleted or overwritten in place as soon as they are used, and
+columns are filtered and sorted one at a time. The values, every random draw and its order are
+those of the plain version, so the files stay byte-identical.
 """
 
 from __future__ import annotations
@@ -46,7 +52,10 @@ _MAX_REDRAWS = 25
 
 @dataclass(frozen=True)
 class Plays:
-    """Play events sorted by played_at; the event id is the 1-based row number."""
+    """Play events sorted by played_at; the event id is the 1-based row number.
+
+    Only played_at_ms needs int64; the other columns are int32, int8 or bool (memory at scale 100).
+    """
 
     listener_id: np.ndarray
     track_idx: np.ndarray
@@ -215,29 +224,28 @@ def build_plays(
     position = position[keep].astype(np.int8)
     session = np.repeat(np.arange(n_sessions, dtype=np.int32), length)[keep]
     del offset, length
-    played_at, track, ms_played, completed = (
-        played_at[keep],
-        track[keep],
-        ms_played[keep],
-        completed[keep],
-    )
+    # One column at a time, each replacing its source: at most one exists twice at any moment.
+    played_at = played_at[keep]
+    track = track[keep]
+    ms_played = ms_played[keep]
+    completed = completed[keep]
     del keep
     who = listener.astype(np.int32)[session]
     del listener
     session_no = session_no[session]
+    device = device[session]
+    country = country[session]
+    del session
     order = np.lexsort((position, session_no, who, played_at))
     del position
-    # Gather column by column, each replacing its unsorted source, so that at most one
-    # column exists twice at any moment.
-    device = device[session[order]]
-    country = country[session[order]]
-    del session
     who = who[order]
     who += 1
     track = track[order]
     session_no = session_no[order]
     played_at = played_at[order]
     ms_played = ms_played[order]
+    device = device[order]
+    country = country[order]
     completed = completed[order]
     del order
     return Plays(
