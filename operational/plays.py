@@ -5,6 +5,12 @@ daily rhythm, belongs to a listener who had signed up (and not unsubscribed) by 
 a heavily skewed activity weight, and chains several plays back to back. Tracks follow the
 catalog's Zipf popularity. Everything is whole-array numpy; the only Python loops run over days
 and over a few redraw rounds, never over events.
+
+Memory: scale 100 means ~100 M events, so each int64 array over them is 800 MB. The event arrays
+therefore use the smallest dtype that holds their values exactly (int32 indices and durations,
+int8 codes, bool), intermediates are deleted or overwritten in place as soon as they are used, and
+columns are filtered and sorted one at a time. The values, every random draw and its order are
+those of the plain version, so the files stay byte-identical.
 """
 
 from __future__ import annotations
@@ -46,7 +52,10 @@ _MAX_REDRAWS = 25
 
 @dataclass(frozen=True)
 class Plays:
-    """Play events sorted by played_at; the event id is the 1-based row number."""
+    """Play events sorted by played_at; the event id is the 1-based row number.
+
+    Only played_at_ms needs int64; the other columns are int32, int8 or bool (memory at scale 100).
+    """
 
     listener_id: np.ndarray
     track_idx: np.ndarray
@@ -147,11 +156,13 @@ def build_plays(
     listener = _pick_listeners(rng, start_ms, reg)
     found = listener >= 0
     start_ms, length, listener = start_ms[found], length[found], listener[found]
+    del found
     n_sessions = len(listener)
 
     by_listener = np.lexsort((start_ms, listener))
-    session_no = np.empty(n_sessions, dtype=np.int64)
+    session_no = np.empty(n_sessions, dtype=np.int32)
     session_no[by_listener] = group_cumcount(listener[by_listener]) + 1
+    del by_listener
 
     n_devices = len(ref.DEVICES)
     primary = rng.choice(n_devices, size=len(reg.signup_s), p=_weights(ref.DEVICE_WEIGHTS))
@@ -159,42 +170,93 @@ def build_plays(
         rng.random(n_sessions) < PRIMARY_DEVICE_SHARE,
         primary[listener],
         rng.integers(0, n_devices, n_sessions),
-    )
+    ).astype(np.int8)
+    del primary
     n_countries = len(ref.COUNTRIES)
     country = _home_country(listener, start_ms, reg)
     abroad = rng.random(n_sessions) < TRAVEL_SHARE
     elsewhere = (country + rng.integers(1, n_countries, n_sessions)) % n_countries
-    country = np.where(abroad, elsewhere, country)
+    country = np.where(abroad, elsewhere, country).astype(np.int8)
+    del abroad, elsewhere
+    # A session's plays are the rows offset .. offset + length - 1 (every length is >= 1).
+    offset = np.cumsum(length) - length
+    # Plays end by the window's end and by the listener's churn, whichever comes first.
+    end_ms = np.minimum(window.end_s * MS_PER_S, reg.churn_s[listener] * MS_PER_S)
 
-    session = np.repeat(np.arange(n_sessions), length)
-    n = len(session)
-    track = rng.choice(len(catalog.popularity), size=n, p=catalog.popularity)
-    duration = catalog.duration_ms[track]
+    n = int(length.sum())
+    track = rng.choice(len(catalog.popularity), size=n, p=catalog.popularity).astype(np.int32)
+    duration = catalog.duration_ms.astype(np.int32)[track]  # <= 900,000 ms
     # Completed plays stop within the last 4% of the track; skips happen early more often.
-    finished = duration - np.floor(rng.random(n) * 0.04 * duration).astype(np.int64)
-    skip_max = np.ceil(0.95 * duration).astype(np.int64) - 1
-    skipped = 1_000 + np.floor(rng.random(n) ** 2 * (skip_max - 1_000)).astype(np.int64)
-    ms_played = np.where(rng.random(n) < COMPLETION_SHARE, finished, skipped)
-    completed = ms_played * 100 >= duration * 95
+    # (`r` is one float buffer reused in place; same operations, same order as plain numpy.)
+    r = rng.random(n)
+    r *= 0.04
+    r *= duration
+    ms_played = duration - np.floor(r, out=r).astype(np.int32)  # the finished plays for now
+    skip_span = np.ceil(np.multiply(0.95, duration, out=r)).astype(np.int32)
+    skip_span -= 1 + 1_000  # skip_max - 1_000, skip_max = ceil(0.95 * duration) - 1
+    r = rng.random(n)
+    r **= 2
+    r *= skip_span
+    del skip_span
+    skipped = np.floor(r, out=r).astype(np.int32)
+    del r
+    skipped += 1_000
+    skip = rng.random(n) >= COMPLETION_SHARE
+    np.copyto(ms_played, skipped, where=skip)
+    del skipped, skip
+    completed = ms_played * 100 >= duration * 95  # exact in int32: 900,000 * 100 < 2**31
+    del duration
 
-    step = ms_played + rng.integers(0, 4_000, n)  # short gaps between consecutive plays
-    played_at = start_ms[session] + group_cumsum(step, session) - step
-    who = listener[session]
-    keep = (played_at < window.end_s * MS_PER_S) & (played_at < reg.churn_s[who] * MS_PER_S)
+    # A play starts after the steps (its play plus a short gap) of its session's earlier plays:
+    # an exclusive running sum of the steps, restarted at each session's first row.
+    step = rng.integers(0, 4_000, n)
+    step += ms_played
+    played_at = np.cumsum(step)
+    played_at -= step
+    del step
+    played_at += np.repeat(start_ms - played_at[offset], length)
+    del start_ms
+    keep = played_at < np.repeat(end_ms, length)
+    del end_ms
 
-    position = group_cumcount(session)
-    order = np.flatnonzero(keep)
-    keys = (position[order], session_no[session[order]], who[order], played_at[order])
-    order = order[np.lexsort(keys)]
+    position = np.arange(n, dtype=np.int32)  # within the session: < MAX_SESSION_PLAYS
+    position -= np.repeat(offset.astype(np.int32), length)
+    position = position[keep].astype(np.int8)
+    session = np.repeat(np.arange(n_sessions, dtype=np.int32), length)[keep]
+    del offset, length
+    # One column at a time, each replacing its source: at most one exists twice at any moment.
+    played_at = played_at[keep]
+    track = track[keep]
+    ms_played = ms_played[keep]
+    completed = completed[keep]
+    del keep
+    who = listener.astype(np.int32)[session]
+    del listener
+    session_no = session_no[session]
+    device = device[session]
+    country = country[session]
+    del session
+    order = np.lexsort((position, session_no, who, played_at))
+    del position
+    who = who[order]
+    who += 1
+    track = track[order]
+    session_no = session_no[order]
+    played_at = played_at[order]
+    ms_played = ms_played[order]
+    device = device[order]
+    country = country[order]
+    completed = completed[order]
+    del order
     return Plays(
-        listener_id=who[order] + 1,
-        track_idx=track[order],
-        session_no=session_no[session[order]],
-        played_at_ms=played_at[order],
-        ms_played=ms_played[order],
-        device_idx=device[session[order]],
-        country_idx=country[session[order]],
-        completed=completed[order],
+        listener_id=who,
+        track_idx=track,
+        session_no=session_no,
+        played_at_ms=played_at,
+        ms_played=ms_played,
+        device_idx=device,
+        country_idx=country,
+        completed=completed,
     )
 
 
@@ -229,8 +291,9 @@ def _jsonl(plays: Plays, lo: int, hi: int, track_ids: pa.Array) -> bytes | memor
 
 def write_plays(plays: Plays, track_ids: pa.Array, window: Window, folder: Path) -> None:
     """One file per day of the window (empty if nobody played), in hive-style date folders."""
-    day = (plays.played_at_ms // MS_PER_S - window.start_s) // S_PER_DAY
-    bounds = np.searchsorted(day, np.arange(window.days + 1), side="left")
+    # Plays are sorted by time: day i starts at the first play at or after its midnight.
+    midnights_ms = (window.start_s + np.arange(window.days + 1) * S_PER_DAY) * MS_PER_S
+    bounds = np.searchsorted(plays.played_at_ms, midnights_ms, side="left")
     for i, date in enumerate(window.dates()):
         partition = folder / f"date={date.isoformat()}"
         partition.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import sqlite3
+from dataclasses import fields
 from pathlib import Path
 
 import duckdb
@@ -16,6 +17,10 @@ from typer.testing import CliRunner
 from mesh_platform.cli.app import app
 from operational import GenerationReport, generate
 from operational.__main__ import main
+from operational.artists import build_catalog
+from operational.common import Window, child_rngs
+from operational.plays import build_plays
+from operational.registration import build_registration
 
 SCALE = 0.01
 START = dt.date(2026, 1, 1)
@@ -106,6 +111,28 @@ def test_same_seed_gives_identical_bytes_and_other_seed_differs(tmp_path: Path) 
     other_plays = {k: v for k, v in _tree_hashes(other.out_dir).items() if k.startswith("events")}
     assert plays.keys() == other_plays.keys()
     assert all(plays[k] != other_plays[k] for k in plays)
+
+
+def test_play_columns_are_compact_so_scale_100_fits_in_memory() -> None:
+    """Scale 100 is ~100 M events: every 8-byte column is 800 MB, and int64 everywhere ran the
+    generator out of memory. Only the epoch milliseconds need 8 bytes."""
+    window = Window(START, 7)
+    rngs = child_rngs(42)
+    registration = build_registration(rngs["registration"], 200, window)
+    catalog = build_catalog(rngs["artists"], 40, 400, 2_000 / 7, window)
+    plays = build_plays(rngs["plays"], 2_000, window, registration, catalog)
+    assert len(plays) > 1_000
+    widths = {f.name: getattr(plays, f.name).dtype.itemsize for f in fields(plays)}
+    assert widths == {
+        "listener_id": 4,
+        "track_idx": 4,
+        "session_no": 4,
+        "played_at_ms": 8,
+        "ms_played": 4,
+        "device_idx": 1,
+        "country_idx": 1,
+        "completed": 1,
+    }
 
 
 def test_manifest_counts_equal_actual_counts(generated, db) -> None:
