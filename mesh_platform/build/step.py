@@ -1,11 +1,10 @@
-"""What one step of a domain run does: dbt build, and write-audit-publish for each port.
+"""What one step of a domain run does: dbt build, then write-audit-publish for each port.
 
-dbt writes the domain's own DuckDB file. As soon as dbt reports a port's model built, the step
-verifies the port's Soda contract on a connection to the same database and, if every check
-passed, publishes a new snapshot, while dbt goes on with the other models (:class:`_Audit`).
-A port whose contract fails is not published: consumers keep the previous snapshot, the failed
-checks show in Dagster, and the step fails with a message naming domain, product, port, column
-and check.
+dbt writes the domain's own DuckDB file. Only after dbt has finished (and released the file)
+does the step open it once, verify each output port's Soda contract on that connection and,
+if every check passed, publish a new snapshot. A port whose contract fails is not published:
+consumers keep the previous snapshot, the failed checks show in Dagster, and the step fails
+with a message naming domain, product, port, column and check.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ import dagster as dg
 import duckdb
 
 from mesh_platform.build import governance_check as governance
-from mesh_platform.build.audit_queue import AuditQueue
 from mesh_platform.build.dbt_resource import MeshDbtCliResource, domain_invocation_env
 from mesh_platform.build.engines import engine_for
 from mesh_platform.build.failing_rows import failing_rows_metadata
@@ -194,7 +192,6 @@ class _StepPlan:
     rebuilt: list[str]  # the asset keys this run rebuilds
     changes: UpstreamChanges
     inputs: Path  # the step's pinned upstream ports: dbt's MESH_PORTS_DIR
-    invocation: Any = None  # dbt's, once it ran
 
 
 def _build(
@@ -205,29 +202,12 @@ def _build(
     gate: governance.GovernanceGate,
     plan: _StepPlan,
 ) -> Iterator[Any]:
-    """dbt, and the audit and publish of what it built (see :func:`run_domain_step`)."""
-    held: dict[str, dg.Output] = {}
-    audit = _Audit(context, bindings, gate, plan.engine, plan.drift.models)
-    try:
-        yield from _run_dbt(context, dbt, bindings, port_keys, plan, held, audit)
-        yield from _after_dbt(context, bindings, plan, held, audit)
-    finally:
-        audit.close()
-
-
-def _run_dbt(
-    context: dg.AssetExecutionContext,
-    dbt: MeshDbtCliResource,
-    bindings: DomainBindings,
-    port_keys: Mapping[dg.AssetKey, str],
-    plan: _StepPlan,
-    held: dict[str, dg.Output],
-    audit: _Audit,
-) -> Iterator[Any]:
-    """dbt's events; each port's materialization is held back, and audited beside dbt when it
-    can be (:meth:`_Audit.built`)."""
+    """dbt, then the audit and publish of what it built (see :func:`run_domain_step`)."""
     env = get_environment()
     domain = bindings.domain.name
+    failures = plan.failures
+    record = record_path(plan.target_path)
+    held: dict[str, dg.Output] = {}
     failpoint("build.before_dbt")
     step_env = {
         **env.tool_env(),
@@ -249,26 +229,8 @@ def _run_dbt(
             uid = port_keys.get(getattr(event, "asset_key", None) or _output_key(context, event))
             if isinstance(event, dg.Output) and uid:
                 held[uid] = event
-                audit.built(uid, event)
             else:
                 yield event
-            yield from audit.ready()
-    plan.invocation = invocation
-
-
-def _after_dbt(
-    context: dg.AssetExecutionContext,
-    bindings: DomainBindings,
-    plan: _StepPlan,
-    held: dict[str, dg.Output],
-    audit: _Audit,
-) -> Iterator[Any]:
-    """dbt's outcome, the audit of the ports not audited yet, and the step's failure if any."""
-    env = get_environment()
-    domain = bindings.domain.name
-    failures = plan.failures
-    record = record_path(plan.target_path)
-    invocation = plan.invocation
     failpoint("build.after_dbt")
     locked = plan.engine.name == "duckdb" and not held and _locked_out(invocation)
     if not invocation.is_successful() and locked:
@@ -284,10 +246,9 @@ def _after_dbt(
             f"domain {domain}: dbt build failed — {_bounded(invocation.get_error())}. "
             "The models above that failed were not built and nothing downstream was published."
         )
-    if failures:  # dbt failed: name the products its failure holds back
-        failures.extend(_unbuilt_ports(context, bindings, held, plan.drift.models))
-    yield from audit.rest(held)
-    failures.extend(audit.failures)
+    yield from _audit_and_publish(
+        context, bindings, gate, held, failures, plan.drift.models, plan.engine
+    )
     if failures:
         # Bad data or a failed model is not transient: retrying would only fail again.
         raise dg.Failure(description="\n".join(failures), allow_retries=False)
@@ -394,183 +355,113 @@ def _output_key(context: dg.AssetExecutionContext, event: Any) -> dg.AssetKey | 
     return None
 
 
-class _Audit:
-    """Each port's write-audit-publish: verify its contract and governance, then publish it.
-
-    With the DuckDB engine a port is audited as soon as dbt reports its model built, in a
-    thread beside dbt (build/audit_queue.py), on a connection to the same database instance.
-    After dbt, :meth:`rest` audits the ports left, in build order. Left for then: a port that
-    rejects bad rows (its split deletes them from the model's table, which models built after
-    it may read while dbt runs) and every port built from one; and everything on engines
-    whose tables are read through a separate connection after dbt (Spark's).
-    """
-
-    def __init__(
-        self,
-        context: dg.AssetExecutionContext,
-        bindings: DomainBindings,
-        gate: governance.GovernanceGate,
-        engine: Any,
-        held_back: frozenset[str],
-    ) -> None:
-        self.context = context
-        self.bindings = bindings
-        self.gate = gate
-        self.engine = engine
-        self.env = get_environment()
-        self.run_id = context.run.run_id
-        self.failures: list[str] = []  # of the audit, after dbt's in the step's failure
-        self.blocked: set[str] = set()
-        self.published_any = False
-        self.audited: set[str] = set()
-        self.beside_dbt = _audited_beside_dbt(bindings) if engine.name == "duckdb" else set()
-        self.queue = AuditQueue(context.log)
-        self._connection = contextlib.ExitStack()
-        self._con: duckdb.DuckDBPyConnection | None = None
-
-    def built(self, uid: str, output: dg.Output) -> None:
-        """dbt built the model of port ``uid``: audit it now, beside dbt, if it may be."""
-        if uid not in self.beside_dbt:
-            return
-        con = self._open([uid])
-        key = self.context.asset_key_for_output(output.output_name)
-        days = _days_built(self.context, self.bindings.ports[uid])
-        self.audited.add(uid)
-        self.queue.submit(lambda log: self._port(log, con, uid, output, key, days))
-
-    def ready(self) -> Iterator[Any]:
-        return self.queue.ready()
-
-    def rest(self, held: dict[str, dg.Output]) -> Iterator[Any]:
-        """The audits running beside dbt, then those of the ports left, in build order."""
-        yield from self.queue.drain()
-        left = {uid: out for uid, out in held.items() if uid not in self.audited}
-        if left:
-            con = self._open(list(left))
-            for uid in _in_build_order(self.bindings, left):
-                output = held[uid]
-                key = self.context.asset_key_for_output(output.output_name)
-                days = _days_built(self.context, self.bindings.ports[uid])
-                yield from self._port(self.context.log, con, uid, output, key, days)
-        if self.published_any:
-            _refresh_views_file(self.context, self.env.ports_dir)
-
-    def close(self) -> None:
-        self.queue.close()
-        self._connection.close()
-
-    def _open(self, uids: list[str]) -> duckdb.DuckDBPyConnection:
-        if self._con is None:
-            self._con = self._connection.enter_context(
-                self.engine.audit_connection(self.env, self.bindings, uids)
-            )
-        return self._con
-
-    def _port(
-        self,
-        log: Any,
-        con: duckdb.DuckDBPyConnection,
-        uid: str,
-        output: dg.Output,
-        key: dg.AssetKey,
-        days: DayPartitions | None,
-    ) -> Iterator[Any]:
-        """Verify one port and publish it if every blocking check passed; its events."""
-        env, bindings, gate = self.env, self.bindings, self.gate
-        domain = bindings.domain.name
-        binding = bindings.ports[uid]
-        if uid in self.blocked:
-            self.failures.append(
-                f"domain {domain}, product {binding.product.name}: port {binding.address} "
-                "was not published because a port it is built from failed its contract or "
-                "governance checks."
-            )
-            return
-        row_filter = _days_filter(days, binding)
-        verification, across = _verify(con, binding, days, row_filter)
-        # partial publishing (descriptor opt-in): bad rows move to the rejects table, and
-        # the rows left are verified again — what is published passed its contract as is
-        split = split_port(
-            log, con, binding, verification, row_filter, across, _raw(bindings, binding)
-        )
-        if split is not None and split.rows_rejected and not split.over_threshold:
+def _audit_and_publish(
+    context: dg.AssetExecutionContext,
+    bindings: DomainBindings,
+    gate: governance.GovernanceGate,
+    held: dict[str, dg.Output],
+    failures: list[str],
+    held_back: frozenset[str] = frozenset(),
+    engine: Any = None,
+) -> Iterator[Any]:
+    if failures:  # dbt failed: name the products its failure holds back
+        failures.extend(_unbuilt_ports(context, bindings, held, held_back))
+    if not held:
+        return
+    env = get_environment()
+    domain = bindings.domain.name
+    blocked: set[str] = set()
+    published_any = False
+    engine = engine or engine_for("duckdb")
+    with engine.audit_connection(env, bindings, list(held)) as con:
+        for uid in _in_build_order(bindings, held):
+            binding = bindings.ports[uid]
+            key = context.asset_key_for_output(held[uid].output_name)
+            if uid in blocked:
+                failures.append(
+                    f"domain {domain}, product {binding.product.name}: port {binding.address} "
+                    "was not published because a port it is built from failed its contract or "
+                    "governance checks."
+                )
+                continue
+            days = _days_built(context, binding)
+            row_filter = _days_filter(days, binding)
             verification, across = _verify(con, binding, days, row_filter)
-        samples = _failing_samples(con, binding, gate, verification, row_filter)
-        findings = gate.evaluate_at_run(binding, con, env.ports_dir, row_filter)
-        blocking = errors(findings)
-        published = None
-        too_many_bad_rows = split is not None and split.over_threshold
-        if verification.passed and not blocking and not too_many_bad_rows:
-            # the schema record is computed before the pointer moves, so a failure here
-            # publishes nothing
-            schema = declared_port_schema(gate.repo_root, binding.product, binding.port)
-            try:
-                published = publish_snapshot(
-                    con,
-                    binding.relation,
-                    env.ports_dir,
-                    domain,
-                    binding.port.name,
-                    binding.port.version,
-                    run_id=self.run_id,
-                    partitions=days,
-                )
-            except (ValueError, RuntimeError, OSError) as exc:
-                failure = (
-                    f"domain {domain}, product {binding.product.name}: port "
-                    f"{binding.address} v{binding.port.version} passed its checks but "
-                    f"could not be published: {exc}. Nothing of it became visible; "
-                    "consumers keep the previous snapshot."
-                )
-                log.error(failure)
-                self.failures.append(failure)
-                self.blocked |= _downstream_ports(bindings, uid)
-                _record_governance(env.ports_dir, binding, findings, self.run_id, None)
-                yield from _check_result(binding, key, verification, samples)
-                yield governance.check_result(key, findings)
-                return
-            write_published_schema(env.ports_dir, schema)
-            split_metadata = (
-                publish_split(con, split, env.ports_dir, binding, published) if split else {}
+            # partial publishing (descriptor opt-in): bad rows move to the rejects table, and
+            # the rows left are verified again — what is published passed its contract as is
+            split = split_port(
+                context.log, con, binding, verification, row_filter, across, _raw(bindings, binding)
             )
-            self.published_any = True
-            log.info(f"published {binding.address} v{binding.port.version}: {published.rows} rows")
-            yield output.with_metadata(
-                {
-                    **output.metadata,
-                    "dagster/row_count": published.rows,
-                    PUBLISH_METADATA: dg.MetadataValue.json(
-                        publish_metadata(binding, published, len(verification.outcomes))
-                    ),
-                    **split_metadata,
-                }
-            )
-        else:
-            failure = describe_failure(binding, verification, blocking)
-            if too_many_bad_rows:
-                product = binding.product
-                failure += "\n" + split.describe(
-                    product.domain, product.name, binding.address, binding.port.version
+            if split is not None and split.rows_rejected and not split.over_threshold:
+                verification, across = _verify(con, binding, days, row_filter)
+            samples = _failing_samples(con, binding, gate, verification, row_filter)
+            findings = gate.evaluate_at_run(binding, con, env.ports_dir, row_filter)
+            blocking = errors(findings)
+            published = None
+            too_many_bad_rows = split is not None and split.over_threshold
+            if verification.passed and not blocking and not too_many_bad_rows:
+                # the schema record is computed before the pointer moves, so a failure here
+                # publishes nothing
+                schema = declared_port_schema(gate.repo_root, binding.product, binding.port)
+                try:
+                    published = publish_snapshot(
+                        con,
+                        binding.relation,
+                        env.ports_dir,
+                        domain,
+                        binding.port.name,
+                        binding.port.version,
+                        run_id=context.run.run_id,
+                        partitions=days,
+                    )
+                except (ValueError, RuntimeError, OSError) as exc:
+                    failure = (
+                        f"domain {domain}, product {binding.product.name}: port "
+                        f"{binding.address} v{binding.port.version} passed its checks but "
+                        f"could not be published: {exc}. Nothing of it became visible; "
+                        "consumers keep the previous snapshot."
+                    )
+                    context.log.error(failure)
+                    failures.append(failure)
+                    blocked |= _downstream_ports(bindings, uid)
+                    _record_governance(env.ports_dir, binding, findings, context.run.run_id, None)
+                    yield from _check_result(binding, key, verification, samples)
+                    yield governance.check_result(key, findings)
+                    continue
+                write_published_schema(env.ports_dir, schema)
+                split_metadata = (
+                    publish_split(con, split, env.ports_dir, binding, published) if split else {}
                 )
-            log.error(failure)
-            self.failures.append(failure)
-            self.blocked |= _downstream_ports(bindings, uid)
-        _record_governance(env.ports_dir, binding, findings, self.run_id, published)
-        # after the materialization they evaluate (or alone, when nothing was published)
-        yield from _with_rejections(_check_result(binding, key, verification, samples), split)
-        yield governance.check_result(key, findings)
-
-
-def _audited_beside_dbt(bindings: DomainBindings) -> set[str]:
-    """The ports whose audit may run while dbt builds the rest: all but those that reject bad
-    rows and the ports built from one (see :class:`_Audit`)."""
-    manifest = bindings.manifest
-    splitting = {uid for uid, b in bindings.ports.items() if b.port.rejects_bad_rows}
-    return {
-        uid
-        for uid in bindings.ports
-        if uid not in splitting and not splitting & set(in_domain_ancestors(manifest, uid))
-    }
+                published_any = True
+                context.log.info(
+                    f"published {binding.address} v{binding.port.version}: {published.rows} rows"
+                )
+                yield held[uid].with_metadata(
+                    {
+                        **held[uid].metadata,
+                        "dagster/row_count": published.rows,
+                        PUBLISH_METADATA: dg.MetadataValue.json(
+                            publish_metadata(binding, published, len(verification.outcomes))
+                        ),
+                        **split_metadata,
+                    }
+                )
+            else:
+                failure = describe_failure(binding, verification, blocking)
+                if too_many_bad_rows:
+                    product = binding.product
+                    failure += "\n" + split.describe(
+                        product.domain, product.name, binding.address, binding.port.version
+                    )
+                context.log.error(failure)
+                failures.append(failure)
+                blocked |= _downstream_ports(bindings, uid)
+            _record_governance(env.ports_dir, binding, findings, context.run.run_id, published)
+            # after the materialization they evaluate (or alone, when nothing was published)
+            yield from _with_rejections(_check_result(binding, key, verification, samples), split)
+            yield governance.check_result(key, findings)
+    if published_any:
+        _refresh_views_file(context, env.ports_dir)
 
 
 def _raw(bindings: DomainBindings, binding: PortBinding) -> str | None:
