@@ -118,6 +118,8 @@ def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
 def text(values: np.ndarray | pa.Array) -> pa.Array:
     """Any array (ints, numpy strings) as an Arrow string array for concatenation."""
     arr = values if isinstance(values, pa.Array) else pa.array(values)
+    if isinstance(arr, pa.ChunkedArray):  # numpy strings of 1M+ rows (a day at scale 100)
+        arr = arr.combine_chunks()
     return arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
 
 

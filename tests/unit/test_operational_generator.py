@@ -135,6 +135,32 @@ def test_play_columns_are_compact_so_scale_100_fits_in_memory() -> None:
     }
 
 
+def test_a_day_of_over_a_million_plays_is_written_as_json_lines() -> None:
+    """At scale 100 a day holds ~1.1 M plays; pyarrow splits numpy strings of 1 M+ rows into
+    chunks, which failed the day's file (`ChunkedArray` has no buffers)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from operational.plays import Plays, _jsonl
+
+    n = 1_050_000
+    plays = Plays(
+        listener_id=np.arange(1, n + 1, dtype=np.int32),
+        track_idx=np.zeros(n, np.int32),
+        session_no=np.ones(n, np.int32),
+        played_at_ms=np.arange(n, dtype=np.int64) + 1_767_225_600_000,
+        ms_played=np.full(n, 1_000, np.int32),
+        device_idx=np.zeros(n, np.int8),
+        country_idx=np.zeros(n, np.int8),
+        completed=np.ones(n, bool),
+    )
+    lines = bytes(_jsonl(plays, 0, n, pa.array(["trk_000001"]))).splitlines()
+    assert len(lines) == n
+    last = json.loads(lines[-1])
+    assert last["event_id"] == f"pe_{n:010d}" and last["listener_id"] == n
+    assert last["played_at"] == "2026-01-01T00:17:29.999Z"
+
+
 def test_manifest_counts_equal_actual_counts(generated, db) -> None:
     counts = generated.counts
     assert _one(db, "SELECT count(*) FROM plays") == counts["play_events"]
