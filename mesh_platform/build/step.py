@@ -32,6 +32,11 @@ from mesh_platform.build.port_uniqueness import (
 )
 from mesh_platform.build.rejects import missing_predicate, publish_split, split_port
 from mesh_platform.build.source_drift import drift_failures, source_drift
+from mesh_platform.build.unpublished_inputs import (
+    missing_ports,
+    unpublished_failures,
+    unpublished_inputs,
+)
 from mesh_platform.build.verification import verify_contract
 from mesh_platform.core.bindings import DomainBindings, PortBinding
 from mesh_platform.core.contracts import ContractVerification
@@ -161,23 +166,27 @@ def run_domain_step(
         context.op_def.name + ("" if engine.name == "duckdb" else f"_{engine.name}")
     )
     record = record_path(target_path)
-    # sources whose columns changed hold back the models built from them, before dbt runs
-    drift = source_drift(env, bindings, _selected_models(context, bindings))
-    failures: list[str] = drift_failures(bindings, drift)
-    for failure in failures:
-        context.log.error(failure)
-    held_back = {f"{domain}/{bindings.manifest['nodes'][uid]['name']}" for uid in drift.models}
-    rebuilt = sorted(
-        k.to_user_string()
-        for k in context.selected_asset_keys
-        if k.to_user_string() not in held_back
-    )
+    selected = _selected_models(context, bindings)
     # the upstream snapshots this step reads, resolved once: change tracking and dbt see the
     # same ones, leased and linked for dbt until the step ends (ports/pinned.py)
     upstream = resolve_upstream(env.ports_dir, upstream_ports(bindings.manifest, domain))
+    # before dbt runs, hold back the models built from a source whose columns changed or from
+    # an upstream port never published; the domain's other models build and publish
+    drift = source_drift(env, bindings, selected)
+    unpublished = unpublished_inputs(bindings, selected, missing_ports(env.ports_dir, upstream))
+    failures = drift_failures(bindings, drift) + unpublished_failures(bindings, unpublished)
+    for failure in failures:
+        context.log.error(failure)
+    held_back = drift.models | unpublished.models
+    held_back_keys = {f"{domain}/{bindings.manifest['nodes'][uid]['name']}" for uid in held_back}
+    rebuilt = sorted(
+        k.to_user_string()
+        for k in context.selected_asset_keys
+        if k.to_user_string() not in held_back_keys
+    )
     changes = _upstream_changes(context, bindings, load_records(record, rebuilt), upstream)
     with pinned_inputs(env.ports_dir, env.data_dir, context.op_def.name, upstream) as inputs:
-        plan = _StepPlan(engine, target_path, drift, failures, rebuilt, changes, inputs)
+        plan = _StepPlan(engine, target_path, held_back, failures, rebuilt, changes, inputs)
         yield from _build(context, dbt, bindings, port_keys, gate, plan)
 
 
@@ -187,7 +196,9 @@ class _StepPlan:
 
     engine: Any
     target_path: Path
-    drift: Any  # the source drift that holds models back (build/source_drift.py)
+    # models not built: their source drifted (build/source_drift.py) or an upstream port
+    # they read was never published (build/unpublished_inputs.py)
+    held_back: frozenset[str]
     failures: list[str]
     rebuilt: list[str]  # the asset keys this run rebuilds
     changes: UpstreamChanges
@@ -216,7 +227,7 @@ def _build(
         **_engine_env(plan.engine, env, domain),
         "MESH_PORTS_DIR": str(plan.inputs),
     }
-    exclude = sorted(bindings.manifest["nodes"][uid]["name"] for uid in plan.drift.models)
+    exclude = sorted(bindings.manifest["nodes"][uid]["name"] for uid in plan.held_back)
     with domain_invocation_env(domain, step_env):
         _prepare_engine(plan.engine, context, env, domain, plan.target_path)
         invocation = dbt.cli(
@@ -247,7 +258,7 @@ def _build(
             "The models above that failed were not built and nothing downstream was published."
         )
     yield from _audit_and_publish(
-        context, bindings, gate, held, failures, plan.drift.models, plan.engine
+        context, bindings, gate, held, failures, plan.held_back, plan.engine
     )
     if failures:
         # Bad data or a failed model is not transient: retrying would only fail again.
@@ -617,7 +628,8 @@ def _unbuilt_ports(
     held_back: frozenset[str] = frozenset(),
 ) -> list[str]:
     """A line per port of this step that dbt did not build (its model or one upstream failed);
-    ports held back by a source's schema drift have their own message already."""
+    ports held back before dbt (a source's schema drift, an upstream port never published)
+    have their own message already."""
     # dbt models are keyed [<domain>, <model>] (see the translator)
     selected = {tuple(key.path) for key in context.selected_asset_keys}
     lines = []

@@ -47,7 +47,8 @@ def pinned_inputs(
 ) -> Iterator[Path]:
     """Lease and link ``upstream`` (``(address, major)`` → its resolved snapshot) under
     ``<data>/inputs/<step>/``; yield that folder (the step's ``MESH_PORTS_DIR``). A port never
-    published gets no folder: the source's read fails naming its path, as before."""
+    published gets no folder: the step holds back the models reading it before dbt runs
+    (build/unpublished_inputs.py)."""
     store = port_store(ports_dir)
     root = inputs_root(data_dir)
     folder = root / step

@@ -28,7 +28,7 @@ def drift_env(built_mesh, tmp_path, monkeypatch):
     return apply_tool_env()
 
 
-def _add_currency(path) -> None:
+def add_currency(path) -> None:
     with path.open(newline="") as f:
         rows = list(csv.reader(f))
     out = [[*rows[0], "currency"]]
@@ -53,7 +53,7 @@ def test_a_new_source_column_blocks_only_the_products_reading_it(drift_env):
     clean = payments.read_bytes()
     before = current_snapshot(env.ports_dir, "artists", "artist_payments", 1)
     paid = _paid(env)
-    _add_currency(payments)
+    add_currency(payments)
 
     (run,) = materialize_mesh(only=["artists"])
 
