@@ -11,6 +11,7 @@ days) add up (:func:`combine_checksums`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,15 +42,51 @@ def normalised_row_hash(connection: Any, source: str) -> str:
     return f"hash(struct_pack({fields_sql}))"
 
 
-def content_checksum(connection: Any, parquet: Path | list[Path]) -> str:
+# Column types whose values DuckDB reads back from its own Parquet files as the same type and
+# value, so they hash the same in the table and in the file. Others do not (a HUGEINT is
+# written as a DOUBLE, an ENUM as a VARCHAR, TIMESTAMP_S/_MS read back as TIMESTAMP, a BIT as
+# a VARCHAR); nested types are left out rather than checked field by field.
+SAME_IN_PARQUET = re.compile(
+    r"^(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE"
+    r"|DECIMAL\(\d+,\s*\d+\)|VARCHAR|BLOB|DATE|TIME|TIMESTAMP|TIMESTAMP WITH TIME ZONE"
+    r"|INTERVAL|UUID)$"
+)
+
+
+def checksum_source(connection: Any, files: str, relation: str, where: str = "") -> str:
+    """What to compute the checksum of the Parquet ``files`` just written from ``relation``
+    (``where``: the rows written) over: the relation itself when every column reads back from
+    Parquet as it is, else the files. The relation is DuckDB's own storage, which it scans in
+    half the CPU of decoding the files again (50 M play events: about 3 s instead of 7 s); the
+    sum is the same either way, as the test of this pins per column type."""
+    import duckdb
+
+    try:
+        types = [
+            str(r[1]).upper()
+            for r in connection.execute(f"describe select * from {relation}").fetchall()
+        ]
+    except duckdb.Error:
+        return files
+    if types and all(SAME_IN_PARQUET.match(t) for t in types):
+        return f"(select * from {relation}{where})"
+    return files
+
+
+def content_checksum(
+    connection: Any, parquet: Path | list[Path], relation: str | None = None
+) -> str:
     """``<rows>:<hex>`` — the row count and the sum (mod 2^128) of the rows' normalised hashes.
 
     Independent of row order, column order, file layout (row groups, compression) and of the
     engine that computed the values; cheap (one scan, no sort), and it changes when any value
-    of any row does.
+    of any row does. ``relation``: the relation the file was just written from in full, read
+    instead where that gives the same sum (:func:`checksum_source`).
     """
     paths = parquet if isinstance(parquet, list) else [parquet]
     source = f"read_parquet([{', '.join(quote_literal(str(p)) for p in paths)}])"
+    if relation is not None:
+        source = checksum_source(connection, source, relation)
     rows, total = connection.execute(
         f"select count(*), coalesce(sum({normalised_row_hash(connection, source)}::hugeint), 0) "
         f"from {source}"

@@ -32,6 +32,7 @@ from mesh_platform.core.failpoints import failpoint
 from mesh_platform.core.sql import quote_ident, quote_literal
 from mesh_platform.ports.checksums import (
     CHECKSUM_VERSION,
+    checksum_source,
     combine_checksums,
     content_checksum,
     normalised_row_hash,
@@ -63,7 +64,11 @@ TABLE_PROPERTIES = {
     "write.metadata.delete-after-commit.enabled": "true",
     "write.metadata.previous-versions-max": str(RETAINED_SNAPSHOTS + 5),
     "write.parquet.compression-codec": "zstd",
+    "write.parquet.compression-level": "1",
 }
+# zstd level 1 instead of DuckDB's default 3: writing a port's files is 16 % faster for 1 % more
+# bytes (50 M play events in day files; bench/results/publish-cost.md)
+PARQUET = "format parquet, compression zstd, compression_level 1"
 
 
 @contextlib.contextmanager
@@ -247,11 +252,10 @@ def _write(
         target = staging / "part-0.parquet"
         order = f" order by {order_by}" if order_by else ""
         connection.execute(
-            f"copy (select * from {relation}{order}) to {quote_literal(str(target))} "
-            "(format parquet, compression zstd)"
+            f"copy (select * from {relation}{order}) to {quote_literal(str(target))} ({PARQUET})"
         )
         fsync(target)
-        return _Written([target], content_checksum(connection, target))
+        return _Written([target], content_checksum(connection, target, relation))
     carried = _carried_days(previous, spec)
     if carried is not None and 2 * len(spec.days or ()) > len(carried):
         carried = None  # most days change (a backfill): one pass over the table is cheaper
@@ -265,7 +269,7 @@ def _write(
     checksums: dict[str, str] = {}
     if files:
         listed = ", ".join(quote_literal(str(f)) for f in files)
-        source = f"read_parquet([{listed}])"
+        source = checksum_source(connection, f"read_parquet([{listed}])", relation, where)
         row_hash = normalised_row_hash(connection, source)
         for value, rows, total in connection.execute(
             f"select {column}, count(*), coalesce(sum({row_hash}::hugeint), 0) "
@@ -302,9 +306,8 @@ def _write_days(connection: Any, relation: str, where: str, day: str, staging: P
     days = _days_in_order(connection, relation, where, column)
     if days is None:
         connection.execute(
-            f"copy (select * from {relation}{where}) to {quote_literal(str(staging))} (format "
-            f"parquet, compression zstd, partition_by ({column}), write_partition_columns true, "
-            "overwrite_or_ignore true)"
+            f"copy (select * from {relation}{where}) to {quote_literal(str(staging))} ({PARQUET}, "
+            f"partition_by ({column}), write_partition_columns true, overwrite_or_ignore true)"
         )
         return
     for value in days:
@@ -313,7 +316,7 @@ def _write_days(connection: Any, relation: str, where: str, day: str, staging: P
         connection.execute(
             f"copy (select * from {relation} where {column} = "
             f"{quote_literal(value.isoformat())}::date) to "
-            f"{quote_literal(str(folder / 'data_0.parquet'))} (format parquet, compression zstd)"
+            f"{quote_literal(str(folder / 'data_0.parquet'))} ({PARQUET})"
         )
 
 
