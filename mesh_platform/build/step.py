@@ -38,6 +38,7 @@ from mesh_platform.build.unpublished_inputs import (
     unpublished_inputs,
 )
 from mesh_platform.build.verification import verify_contract
+from mesh_platform.build.window_rebuild import set_aside_whole_tables, settle_after_dbt
 from mesh_platform.core.bindings import DomainBindings, PortBinding
 from mesh_platform.core.contracts import ContractVerification
 from mesh_platform.core.declared_schema import (
@@ -228,6 +229,7 @@ def _build(
         "MESH_PORTS_DIR": str(plan.inputs),
     }
     exclude = sorted(bindings.manifest["nodes"][uid]["name"] for uid in plan.held_back)
+    set_aside = _set_aside_whole_tables(context, bindings, plan)
     with domain_invocation_env(domain, step_env):
         _prepare_engine(plan.engine, context, env, domain, plan.target_path)
         invocation = dbt.cli(
@@ -236,12 +238,16 @@ def _build(
             raise_on_error=False,
             target_path=plan.target_path,
         )
-        for event in invocation.stream():
-            uid = port_keys.get(getattr(event, "asset_key", None) or _output_key(context, event))
-            if isinstance(event, dg.Output) and uid:
-                held[uid] = event
-            else:
-                yield event
+        try:
+            for event in invocation.stream():
+                key = getattr(event, "asset_key", None) or _output_key(context, event)
+                uid = port_keys.get(key)
+                if isinstance(event, dg.Output) and uid:
+                    held[uid] = event
+                else:
+                    yield event
+        finally:
+            settle_after_dbt(env.domain_database(domain), set_aside)
     failpoint("build.after_dbt")
     locked = plan.engine.name == "duckdb" and not held and _locked_out(invocation)
     if not invocation.is_successful() and locked:
@@ -298,6 +304,27 @@ def _prepare_engine(engine: Any, context, env, domain: str, target_path) -> None
             f"{exc}. Nothing was built or published; consumers keep the previous snapshots.",
             allow_retries=False,
         ) from exc
+
+
+def _set_aside_whole_tables(
+    context: dg.AssetExecutionContext, bindings: DomainBindings, plan: _StepPlan
+) -> list:
+    """A run whose days cover all of a daily port's table builds it new (window_rebuild.py)."""
+    partitioned = context.has_partition_key or context.has_partition_key_range
+    if plan.engine.name != "duckdb" or not partitioned:
+        return []
+    window = context.partition_time_window
+    models = _selected_models(context, bindings) - plan.held_back
+    database = get_environment().domain_database(bindings.domain.name)
+    tables = set_aside_whole_tables(
+        database, bindings, models, (window.start.date(), window.end.date())
+    )
+    for table in tables:
+        context.log.info(
+            f"{table.schema}.{table.table}: every day it holds is in this run's window, so it "
+            "is built new rather than each day deleted and inserted again"
+        )
+    return tables
 
 
 def _selected_models(context: dg.AssetExecutionContext, bindings: DomainBindings) -> set[str]:
