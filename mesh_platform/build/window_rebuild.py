@@ -132,7 +132,9 @@ def set_aside_whole_tables(
     start, end = (quote_literal(d.isoformat()) for d in window)
     moved = []
     with duckdb.connect(str(database), config={"memory_limit": duckdb_memory_limit()}) as con:
-        settle(con, tables)
+        # every daily port of the domain, not only this step's: a table another step set
+        # aside before a crash may be one this step's models read
+        settle(con, candidates(bindings, bindings.ports))
         for table in tables:
             if not _exists(con, table.schema, table.table):
                 continue  # a first build already builds it new
