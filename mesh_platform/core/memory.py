@@ -44,9 +44,10 @@ COORDINATOR_ALLOWANCE = 192 * MIB
 # Below this a DuckDB instance spends its time spilling (or fails on what it cannot spill).
 MIN_DUCKDB_LIMIT = 256 * MIB
 # Domains build in parallel only while each DuckDB still gets this much: at scale 50, 832 MiB
-# (3 GiB shared by two) failed the demo's biggest domain's rebuild of all its days (a delete
-# and insert of 50 M rows in one transaction, which DuckDB cannot spill) and slowed its first
-# build (255 s instead of 152 s, shared machine; bench/results/memory-scale-50.md).
+# (3 GiB shared by two) slowed the demo's biggest domain's first build (255 s instead of 152 s,
+# shared machine), and the small domains downstream of it, paired with 800 MiB each, spilled
+# more CPU than they saved (bench/results/memory-scale-50.md). (Its rebuild of all its days,
+# which failed with 832 MiB, now passes: build/window_rebuild.py.)
 PARALLEL_MIN_SHARE = 1 * GIB
 # ... unless the operational sources are small next to that share: then two at once cannot come
 # near it, and building them in parallel hides each domain's fixed start-up cost. Measured with
