@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,6 +48,16 @@ def mesh_env(built_mesh, monkeypatch) -> MeshEnvironment:
     monkeypatch.setenv("MESH_DATA_DIR", str(env.data_dir))
     apply_tool_env()
     return env
+
+
+@pytest.fixture
+def own_copy(mesh_env, tmp_path, monkeypatch) -> MeshEnvironment:
+    """A copy of the built mesh (data, warehouse, ports, Dagster instance) for a test that
+    changes it: the session's build stays as it was for the others."""
+    data = tmp_path / "data"
+    shutil.copytree(mesh_env.data_dir, data, symlinks=True)
+    monkeypatch.setenv("MESH_DATA_DIR", str(data))
+    return apply_tool_env()
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -10,7 +9,6 @@ import duckdb
 import pytest
 
 from mesh_platform.build.instance import get_instance
-from mesh_platform.core.environment import apply_tool_env
 from mesh_platform.ports.reader import connect
 from mesh_platform.ports.store import current_snapshot
 from mesh_platform.run.increment import materialize_day
@@ -18,15 +16,6 @@ from mesh_platform.run.runner import materialize_mesh
 from operational.increment import append_day
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def own_copy(mesh_env, tmp_path, monkeypatch):
-    """A copy of the built mesh (data, warehouse, ports, Dagster instance) to append to."""
-    data = tmp_path / "data"
-    shutil.copytree(mesh_env.data_dir, data, symlinks=True)
-    monkeypatch.setenv("MESH_DATA_DIR", str(data))
-    return apply_tool_env()
 
 
 def test_a_new_day_runs_its_partition_and_only_what_is_downstream(own_copy):

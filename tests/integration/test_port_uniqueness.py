@@ -9,13 +9,11 @@ the session's built mesh.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from mesh_platform.build.instance import get_instance
-from mesh_platform.core.environment import apply_tool_env
 from mesh_platform.ports.reader import connect
 from mesh_platform.ports.store import current_snapshot
 from mesh_platform.run.increment import materialize_day
@@ -24,15 +22,6 @@ from operational.increment import PLAYS_DIR, append_day
 pytestmark = pytest.mark.slow
 
 CHECK = "contract__event_id__duplicate"
-
-
-@pytest.fixture
-def own_copy(mesh_env, tmp_path, monkeypatch):
-    """A copy of the built mesh (data, warehouse, ports, Dagster instance) to append to."""
-    data = tmp_path / "data"
-    shutil.copytree(mesh_env.data_dir, data, symlinks=True)
-    monkeypatch.setenv("MESH_DATA_DIR", str(data))
-    return apply_tool_env()
 
 
 def _day_file(operational: Path, day: str) -> Path:

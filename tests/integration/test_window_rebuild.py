@@ -11,7 +11,6 @@ import pytest
 
 from mesh_platform.build.instance import get_instance
 from mesh_platform.build.window_rebuild import SET_ASIDE_SUFFIX
-from mesh_platform.core.environment import apply_tool_env
 from mesh_platform.ports.store import current_snapshot
 from mesh_platform.run.runner import materialize_mesh
 from operational.increment import PLAYS_DIR
@@ -20,15 +19,6 @@ pytestmark = pytest.mark.slow
 
 PORTS = ["play_events", "daily_track_plays", "listening_sessions"]
 BUILT_NEW = "is built new rather than each day deleted and inserted again"
-
-
-@pytest.fixture
-def own_copy(mesh_env, tmp_path, monkeypatch):
-    """A copy of the built mesh (data, warehouse, ports, Dagster instance) to rebuild."""
-    data = tmp_path / "data"
-    shutil.copytree(mesh_env.data_dir, data, symlinks=True)
-    monkeypatch.setenv("MESH_DATA_DIR", str(data))
-    return apply_tool_env()
 
 
 def _rebuild_playback() -> str:
