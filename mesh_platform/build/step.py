@@ -21,6 +21,11 @@ import dagster as dg
 import duckdb
 
 from mesh_platform.build import governance_check as governance
+from mesh_platform.build.contract_reads import (
+    describe_unbuilt_reads,
+    missing_relations,
+    unbuilt_reads,
+)
 from mesh_platform.build.dbt_resource import MeshDbtCliResource, domain_invocation_env
 from mesh_platform.build.engines import engine_for
 from mesh_platform.build.failing_rows import failing_rows_metadata
@@ -221,6 +226,12 @@ def _build(
     record = record_path(plan.target_path)
     held: dict[str, dg.Output] = {}
     failpoint("build.before_dbt")
+    if not plan.rebuilt:
+        # every model the step selected is held back (plan.failures say why): no dbt to start
+        context.log.info(f"domain {domain}: nothing to build, every selected model is held back")
+        if failures:
+            raise dg.Failure(description="\n".join(failures), allow_retries=False)
+        return
     step_env = {
         **env.tool_env(),
         **_partition_env(context),
@@ -412,6 +423,7 @@ def _audit_and_publish(
     published_any = False
     engine = engine or engine_for("duckdb")
     with engine.audit_connection(env, bindings, list(held)) as con:
+        unbuilt = missing_relations(con, bindings.manifest, held_back) if held_back else {}
         for uid in _in_build_order(bindings, held):
             binding = bindings.ports[uid]
             key = context.asset_key_for_output(held[uid].output_name)
@@ -421,6 +433,16 @@ def _audit_and_publish(
                     "was not published because a port it is built from failed its contract or "
                     "governance checks."
                 )
+                continue
+            reads = unbuilt_reads(binding.contract, unbuilt)
+            if reads:  # Soda would fail every check on the missing table: say why instead
+                product = binding.product
+                failure = describe_unbuilt_reads(
+                    domain, product.name, binding.address, binding.port.version, reads
+                )
+                context.log.error(failure)
+                failures.append(failure)
+                blocked |= _downstream_ports(bindings, uid)
                 continue
             days = _days_built(context, binding)
             row_filter = _days_filter(days, binding)

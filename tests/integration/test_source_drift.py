@@ -107,3 +107,41 @@ def test_a_stray_carriage_return_and_a_control_character_are_rejected_rows(drift
     )
     assert len(rejected) == 4  # the line split by `\r` (two pieces), the cut one, the garbled one
     assert all("event_id" in reason for (reason,) in rejected)
+
+
+def test_a_contract_reading_a_held_back_model_names_it_instead_of_failing_every_check(
+    drift_env,
+):
+    """artist_payments' contract checks each payment's artist against marts.artist_profiles.
+    When the tracks export drifts before artist_profiles was ever built, the step holds
+    artist_profiles back; artist_payments builds, but Soda cannot run its contract (the table
+    does not exist). The step must say that, not report 11 checks NOT_EVALUATED beside a
+    catalog error."""
+    env = drift_env
+    with duckdb.connect(str(env.domain_database("artists"))) as con:
+        con.execute("drop table marts.artist_profiles")  # as on a fresh data dir
+    tracks = env.operational_dir / "artist_management" / "tracks.csv"
+    text = tracks.read_text()
+    tracks.write_text(text.replace(",title,", ",track_title,", 1))
+    before = current_snapshot(env.ports_dir, "artists", "artist_payments", 1)
+
+    (run,) = materialize_mesh(only=["artists"])
+
+    assert not run.success
+    message = "\n".join(run.errors)
+    assert (
+        "domain artists, product artist_payments: output port artists.artist_payments v1 was "
+        "built but NOT verified or published: its contract reads marts.artist_profiles "
+        "(model artist_profiles), which this run held back"
+    ) in message
+    assert "check contract__artist_id__failed_rows__known_artist reads marts.artist_profiles" in (
+        message
+    )
+    assert "NOT_EVALUATED" not in message and "does not exist" not in message
+    assert current_snapshot(env.ports_dir, "artists", "artist_payments", 1) == before
+    assert "artists/artist_payments" not in run.materialized
+
+    tracks.write_text(text)  # the export fixed: profiles build, payments verify and publish
+    (run,) = materialize_mesh(only=["artists"])
+    assert run.success, run.errors
+    assert {"artists/artist_payments", "artists/artist_profiles"} <= run.materialized

@@ -57,3 +57,23 @@ def test_a_consumer_built_before_its_producer_says_what_to_run_first(fresh_env):
     assert {"artists/artist_profiles", "artists/track_catalog"} <= run.materialized
     for port in ("artist_profiles", "track_catalog"):
         assert current_snapshot(env.ports_dir, "artists", port, 1) is not None
+
+
+def test_a_step_whose_every_model_is_held_back_does_not_start_dbt(fresh_env):
+    """recommendations reads only other domains' ports: on a fresh data dir every one of its
+    models waits for a producer, so the step fails at once, saying so, without paying dbt's
+    start-up and parse for an empty build."""
+    env = fresh_env
+
+    (run,) = materialize_mesh(only=["recommendations"])
+
+    assert not run.success
+    message = "\n".join(run.errors)
+    for product in ("listener_taste_profiles", "weekly_top_tracks"):
+        assert (
+            f"domain recommendations, product {product}: output port recommendations.{product} "
+            "v1 was NOT built or published"
+        ) in message
+    assert "Materialize artists and playback first" in message
+    assert run.materialized == set()
+    assert not (env.dbt_artifacts_dir / "recommendations_dbt").exists(), "dbt was started"
