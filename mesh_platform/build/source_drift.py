@@ -65,28 +65,54 @@ def source_drift(env: MeshEnvironment, bindings: DomainBindings, selected: set[s
 
 
 def drift_failures(bindings: DomainBindings, drift: StepDrift) -> list[str]:
-    """One message per output port the drift holds back."""
+    """One message per output port the drift holds back; one naming the models if no port is
+    (a run of a domain's internal models only must not pass with nothing built)."""
     messages = []
     for uid, binding in sorted(bindings.ports.items()):
         if uid not in drift.reads:
             continue
         product = binding.product
         drifts = [drift.drifted[s] for s in sorted(drift.reads[uid])]
-        lines = [
-            f"domain {product.domain}, product {product.name}: output port {binding.address} "
-            f"v{binding.port.version} failed its {CHECK_LABEL} check — "
-            + ", ".join(f"source {d.source}" for d in drifts)
-            + " no longer has the columns it declares — so it was NOT published (nothing was "
-            "built from it); consumers keep reading the previous snapshot."
-        ]
-        lines += [f"  - {line}" for d in drifts for line in d.lines()]
-        for d in drifts:
-            system = d.source.split(".", 1)[0]
-            lines.append(
-                f"  If the change is intended, update the columns of {d.source} in "
-                f"{d.declared_in} (and the staging model that reads it; new columns can be "
-                f"accepted with `config: {{meta: {{{DRIFT_META}: {ALLOW_NEW_COLUMNS}}}}}`); "
-                f"otherwise fix the export of {system}. Then rerun."
+        messages.append(
+            "\n".join(
+                [
+                    f"domain {product.domain}, product {product.name}: output port "
+                    f"{binding.address} v{binding.port.version} failed its {CHECK_LABEL} check — "
+                    + ", ".join(f"source {d.source}" for d in drifts)
+                    + " no longer has the columns it declares — so it was NOT published "
+                    "(nothing was built from it); consumers keep reading the previous snapshot.",
+                    *_what_changed(drifts),
+                ]
             )
-        messages.append("\n".join(lines))
+        )
+    if drift.reads and not messages:
+        nodes = bindings.manifest["nodes"]
+        names = sorted(nodes[uid]["name"] for uid in drift.reads)
+        drifts = [drift.drifted[s] for s in sorted(set().union(*drift.reads.values()))]
+        plural = len(names) > 1
+        messages.append(
+            "\n".join(
+                [
+                    f"domain {bindings.domain.name}: model{'s' if plural else ''} "
+                    f"{', '.join(names)} {'were' if plural else 'was'} NOT built: "
+                    + ", ".join(f"source {d.source}" for d in drifts)
+                    + " no longer has the columns it declares.",
+                    *_what_changed(drifts),
+                ]
+            )
+        )
     return messages
+
+
+def _what_changed(drifts: list[SourceDrift]) -> list[str]:
+    """Each drifted column, then what to do about each source."""
+    lines = [f"  - {line}" for d in drifts for line in d.lines()]
+    for d in drifts:
+        system = d.source.split(".", 1)[0]
+        lines.append(
+            f"  If the change is intended, update the columns of {d.source} in "
+            f"{d.declared_in} (and the staging model that reads it; new columns can be "
+            f"accepted with `config: {{meta: {{{DRIFT_META}: {ALLOW_NEW_COLUMNS}}}}}`); "
+            f"otherwise fix the export of {system}. Then rerun."
+        )
+    return lines
