@@ -76,3 +76,45 @@ def test_a_missing_table_or_a_non_sqlite_url_is_named(database, tmp_path):
         plugin.load(_source("clients", table="clients"))
     with pytest.raises(ValueError, match=r"connection_url 'postgresql://db/crm'.*sqlite:///"):
         Plugin("crm_db", {"connection_url": "postgresql://db/crm"})
+
+
+def test_declared_types_decide_even_when_the_first_batch_is_all_null(tmp_path):
+    """The ADBC driver infers a column's type from its first batch (an all-NULL one would make
+    a text column an integer, and the next batch fail); the declared type decides instead.
+    Untyped and NUMERIC columns keep every value as text, as written."""
+    path = tmp_path / "crm.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("create table events (id integer, kind text, payload blob, amount numeric, x)")
+    rows = [(i, None, None, None, None) for i in range(5)]
+    rows += [(5, "signup", b"\x00\x01", 12, "free"), (6, "churn", None, 1.5, 7)]
+    con.executemany("insert into events values (?, ?, ?, ?, ?)", rows)
+    con.commit()
+    con.close()
+    plugin = Plugin("crm_db", {"connection_url": f"sqlite:///{path}", "batch_rows": 2})
+    copied = _copy(plugin, _source("events", table="events"))
+    assert copied.execute("select * from copied where id >= 5 order by id").fetchall() == [
+        (5, "signup", b"\x00\x01", "12", "free"),
+        (6, "churn", None, "1.5", "7"),
+    ]
+    assert copied.execute("select count(*) from copied").fetchone() == (7,)
+    types = dict(
+        copied.execute("select column_name, column_type from (describe copied)").fetchall()
+    )
+    assert types == {
+        "id": "BIGINT",
+        "kind": "VARCHAR",
+        "payload": "BLOB",
+        "amount": "VARCHAR",
+        "x": "VARCHAR",
+    }
+
+
+def test_a_value_that_does_not_fit_its_declared_type_names_table_and_column(database):
+    path, _ = database
+    con = sqlite3.connect(path)
+    con.execute("insert into customers values (6, 'Fay', 1.0, 'not a number', null, null)")
+    con.commit()
+    con.close()
+    plugin = Plugin("crm_db", {"connection_url": f"sqlite:///{path}", "batch_rows": 2})
+    with pytest.raises(Exception, match=r"table 'customers': column 'manager_id' holds a value"):
+        _copy(plugin, _source("customers", table="customers"))
