@@ -1,9 +1,9 @@
 """The floor: raw DuckDB executing dbt's compiled *run* SQL of every model, in one process.
 
 For each domain in mesh order: a fresh ``warehouse/<domain>.duckdb``, the layer schemas, the
-SQLite registration tables that dbt-duckdb's sqlalchemy plugin would copy in (read with the
-standard library's sqlite3 into pandas, registered, ``create table`` — what the plugin does,
-once), then every model's run SQL exactly as dbt wrote it (multi-statement for contracted
+tables of the sources dbt-duckdb copies in through a plugin (the registration database's, by
+the plugin ``profiles.yml`` names, as dbt runs it: its ``load``, registered, ``create table``),
+then every model's run SQL exactly as dbt wrote it (multi-statement for contracted
 tables), in DAG order from dbt's ``manifest.json``. dbt writes tables and views under a
 ``__dbt_tmp`` name and renames them afterwards with adapter calls that are not in the run
 SQL; the rename is replayed here. Models only: no tests, no contract checks, no publishing.
@@ -18,9 +18,9 @@ SQL; the rename is replayed here. Models only: no tests, no contract checks, no 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import re
-import sqlite3
 import time
 from collections.abc import Mapping
 from graphlib import TopologicalSorter
@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pandas as pd
 import yaml
 
 from mesh_platform.core.environment import duckdb_memory_limit
@@ -56,11 +55,11 @@ def dag_order(models: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return list(TopologicalSorter(graph).static_order())
 
 
-def _plugin_urls(data_dir: Path) -> dict[str, str]:
-    """Plugin alias -> connection URL from profiles.yml, with its env_var() calls rendered."""
+def _plugins(data_dir: Path) -> dict[str, tuple[str, str]]:
+    """Plugin alias -> (module, connection URL) from profiles.yml, env_var() calls rendered."""
     profiles = yaml.safe_load((REPO / "dbt_project" / "profiles.yml").read_text())
     values = {"MESH_OPERATIONAL_DIR": str(data_dir / "operational")}
-    urls = {}
+    plugins = {}
     for profile in profiles.values():
         for output in profile["outputs"].values():
             for plugin in output.get("plugins") or []:
@@ -69,12 +68,14 @@ def _plugin_urls(data_dir: Path) -> dict[str, str]:
                     lambda m: values.get(m.group(1), m.group(2) or ""),
                     plugin["config"]["connection_url"],
                 )
-                urls[plugin["alias"]] = url
-    return urls
+                plugins[plugin["alias"]] = (plugin["module"], url)
+    return plugins
 
 
 def _load_plugin_sources(con, manifest, models, data_dir: Path) -> list[str]:
-    urls = _plugin_urls(data_dir)
+    from dbt.adapters.duckdb.utils import SourceConfig
+
+    plugins = _plugins(data_dir)
     used = sorted(
         {p for n in models.values() for p in n["depends_on"]["nodes"]} & set(manifest["sources"])
     )
@@ -84,14 +85,18 @@ def _load_plugin_sources(con, manifest, models, data_dir: Path) -> list[str]:
         meta = {**source.get("source_meta", {}), **source.get("meta", {})}
         if "plugin" not in meta:
             continue
-        url = urls[meta["plugin"]]
-        if not url.startswith("sqlite:///"):
-            raise ValueError(f"raw floor only replays sqlite plugin sources, not {url}")
-        table = meta.get("table", source["identifier"])
-        with sqlite3.connect(url.removeprefix("sqlite:///")) as lite:
-            frame = pd.read_sql_query(f"select * from {quote_ident(table)}", lite)
+        module, url = plugins[meta["plugin"]]
+        plugin = importlib.import_module(module).Plugin(meta["plugin"], {"connection_url": url})
+        config = SourceConfig(
+            name=source["name"],
+            identifier=source["identifier"],
+            schema=source["schema"],
+            database=None,
+            meta=meta,
+            tags=[],
+        )
         con.execute(f"create schema if not exists {quote_ident(source['schema'])}")
-        con.register("plugin_df", frame)
+        con.register("plugin_df", plugin.load(config))
         con.execute(
             f"create or replace table {qualified(source['schema'], source['identifier'])} as "
             "select * from plugin_df"
