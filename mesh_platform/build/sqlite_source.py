@@ -9,7 +9,7 @@ holds one batch at a time. No SQLAlchemy, and no download of DuckDB's sqlite ext
 time.
 
 A table is read by Apache Arrow's ADBC SQLite driver, which builds the Arrow batches in C:
-at scale 50 the three tables copy in 6.9 s instead of 25 s through Python's ``sqlite3`` (and
+at scale 50 the three tables copy in 7.1 s instead of 25 s through Python's ``sqlite3`` (and
 dbt's two threads no longer contend for the GIL while they copy). The driver infers each
 column's type from its first batch; so that the *declared* type decides (SQLite's affinity
 rules, :func:`arrow_type`), the query puts one typed row first (dropped again) and reads text
