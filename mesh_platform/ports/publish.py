@@ -186,7 +186,7 @@ def _table_for(
     """The port version's table, created on first publish, and whether its schema changed now:
     a column the relation adds is added to the table (Iceberg keeps the schema's history); a
     changed column type is refused."""
-    from pyiceberg.exceptions import NamespaceAlreadyExistsError, TableAlreadyExistsError
+    from pyiceberg.exceptions import TableAlreadyExistsError
     from pyiceberg.table import TableProperties
 
     domain, port, version = port_version
@@ -194,8 +194,7 @@ def _table_for(
     catalog = load_catalog(store)
     table = load_table(store, domain, port, version)
     if table is None:
-        with contextlib.suppress(NamespaceAlreadyExistsError):
-            catalog.create_namespace(domain)
+        _create_namespace(catalog, domain)
         try:
             table = catalog.create_table(
                 (domain, table_name(port, version)),
@@ -228,6 +227,22 @@ def _table_for(
     # differ from the carried days' too
     dropped = {f.name for f in table.schema().fields} != set(schema.names)
     return table, table.schema() != before or dropped
+
+
+def _create_namespace(catalog: Any, domain: str) -> None:
+    """The domain's namespace, unless it exists. Two publishers of one domain's first ports may
+    both find it missing and both insert it: the loser's insert fails on the catalog's unique
+    key (PostgreSQL's UniqueViolation, not pyiceberg's NamespaceAlreadyExistsError), and the
+    namespace exists — which is all this publish needs."""
+    from pyiceberg.exceptions import NamespaceAlreadyExistsError
+
+    try:
+        catalog.create_namespace(domain)
+    except NamespaceAlreadyExistsError:
+        return
+    except Exception:
+        if not catalog.namespace_exists(domain):
+            raise
 
 
 @dataclass

@@ -168,3 +168,32 @@ def test_lease_in_this_process_and_release(tmp_path):
     lease.release()
     publish_snapshot(con, "t", tmp_path, "shop", "widgets", 1)
     assert not any(Path(f).exists() for f in lease.files)
+
+
+def test_two_first_publishers_of_one_domain_racing_for_its_namespace_both_publish(
+    tmp_path, monkeypatch
+):
+    """Two publishers of one domain's first ports both find its catalog namespace missing and
+    both insert it; the loser's insert fails on the catalog's unique key (on PostgreSQL a
+    UniqueViolation, not pyiceberg's NamespaceAlreadyExistsError). Reproduced on the real SQLite
+    catalog: the existence check answers "missing" once, as it did to the loser just before the
+    winner's insert landed. The loser's publish must go on: the namespace exists."""
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    from tests.ports_support import publish_one_row
+
+    ports = tmp_path / "ports"
+    publish_one_row(ports, "shop.orders", 1)  # the winner: the namespace exists now
+    real = SqlCatalog.namespace_exists
+    stale = [False]  # the loser's check, then the catalog's own answers
+
+    def namespace_exists(self, namespace):
+        return stale.pop() if stale else real(self, namespace)
+
+    monkeypatch.setattr(SqlCatalog, "namespace_exists", namespace_exists)
+
+    published = publish_one_row(ports, "shop.refunds", 1)
+
+    assert stale == [], "the race was not reproduced"
+    assert published.rows == 1
+    assert [p.address for p in list_published(ports)] == ["shop.orders", "shop.refunds"]
