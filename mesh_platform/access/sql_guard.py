@@ -18,13 +18,13 @@ upgrade brings one that is in neither, and until then the guard refuses it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
 from mesh_platform.access.errors import QueryRefused
+from mesh_platform.core.sql import parse_tree_nodes
 
 _REFUSED_KINDS = {
     "INSERT": "writes data",
@@ -221,16 +221,6 @@ class TableRef:
     name: str
 
 
-def _walk(node: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from _walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _walk(value)
-
-
 def _refuse(statement: str, why: str) -> QueryRefused:
     text = " ".join(statement.split())
     return QueryRefused(
@@ -307,7 +297,7 @@ def _query_refs(
     if tree.get("error"):
         raise _refuse(shown, f"could not be checked ({tree.get('error_message', 'unknown')})")
     refs = []
-    for node in _walk(tree.get("statements")):
+    for node in parse_tree_nodes(tree.get("statements")):
         kind = node.get("type")
         if kind == "TABLE_FUNCTION":
             name = _name((node.get("function") or {}).get("function_name"))

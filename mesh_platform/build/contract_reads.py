@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 
 from mesh_platform.core.contracts import ContractSpec, read_contract_document
+from mesh_platform.core.sql import parse_tree_nodes
 
 # the keys of a Soda v4 check (or of the dataset) whose value is SQL
 SQL_KEYS = ("expression", "query", "filter")
@@ -70,17 +71,11 @@ def tables_read(sql: str, *, whole_query: bool) -> set[str]:
         return set()
     tables: set[str] = set()
     ctes: set[str] = set()
-    stack: list[Any] = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list):
-            stack.extend(node)
-        elif isinstance(node, dict):
-            if node.get("type") == "BASE_TABLE" and isinstance(node.get("table_name"), str):
-                tables.add(node["table_name"].lower())
-            for entry in (node.get("cte_map") or {}).get("map") or []:
-                ctes.add(str(entry.get("key", "")).lower())
-            stack.extend(node.values())
+    for node in parse_tree_nodes(tree):
+        if node.get("type") == "BASE_TABLE" and isinstance(node.get("table_name"), str):
+            tables.add(node["table_name"].lower())
+        for entry in (node.get("cte_map") or {}).get("map") or []:
+            ctes.add(str(entry.get("key", "")).lower())
     return tables - ctes - {"__mesh_checked_dataset"}
 
 

@@ -6,6 +6,9 @@ but quoting them anyway means a surprising name can only ever be a name, never S
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 
 def quote_ident(name: str) -> str:
     """``name`` as a double-quoted SQL identifier (embedded quotes doubled)."""
@@ -30,3 +33,15 @@ def quote_value(value: object) -> str:
 def qualified(*parts: str) -> str:
     """A dotted name, each part quoted: ``qualified("sales", "orders")`` → ``"sales"."orders"``."""
     return ".".join(quote_ident(p) for p in parts)
+
+
+def parse_tree_nodes(node: Any) -> Iterator[dict[str, Any]]:
+    """Every node (a mapping) of a parse tree from DuckDB's ``json_serialize_sql``, depth first:
+    what the query guard and the contract reads look for tables and functions in."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from parse_tree_nodes(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from parse_tree_nodes(value)
