@@ -93,11 +93,11 @@ def unbuilt_reads(
     if not missing:
         return []
     found = []
+    dataset_filter = read_contract_document(contract.path).get("filter")
     sources = [(c.name, c.config) for c in contract.checks]
-    sources.append(("dataset filter", read_contract_document(contract.path)))
+    sources.append(("dataset filter", {"filter": dataset_filter}))
     for check, config in sources:
-        keys = ("filter",) if check == "dataset filter" else SQL_KEYS
-        for sql, whole in _sql_of({k: config.get(k) for k in keys}):
+        for sql, whole in _sql_of(config):
             for table in sorted(tables_read(sql, whole_query=whole) & set(missing)):
                 model, schema = missing[table]
                 found.append(UnbuiltRead(check, model, f"{schema}.{table}"))
