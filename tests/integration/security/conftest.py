@@ -47,11 +47,14 @@ class FuzzPortal:
     varchar: dict[str, list[str]]  # each marked port's text columns (they hold the markers)
 
     def files(self) -> dict[str, str]:
-        """Every file of the mesh's state (not the published ports) and a hash of it."""
+        """Every file of the mesh's state and a hash of it: not the published ports, and not the
+        catalog cache (``cache/``), which any read may write once the inputs it fingerprints are
+        older than its racy window (mesh_platform/catalog/cache.py) — derived, never state."""
         found = {}
         for root in (self.env.data_dir, self.env.access_dir):
             for path in sorted(Path(root).rglob("*")):
-                if path.is_file() and "ports" not in path.relative_to(root).parts:
+                parts = path.relative_to(root).parts
+                if path.is_file() and "ports" not in parts and parts[0] != "cache":
                     found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
         return found
 
