@@ -55,18 +55,7 @@ def _run(only, console: Console, day, full_refresh: bool, started: dict[str, flo
         mark = "[green]✔[/]" if run.success else "[red]✘[/]"
         console.print(f"{mark} {run.domain} in {took:.1f}s (runs {', '.join(run.run_ids)})")
         for row in product_rows([run]):
-            mark = "[green]✔[/]" if row.status == "published" else "[red]✘[/]"
-            if row.status == "published":
-                rows = f"{row.rows:,} rows published"
-            elif row.rows is not None:
-                rows = f"NOT published, consumers keep the previous snapshot ({row.rows:,} rows)"
-            else:
-                rows = "NOT published, and no earlier snapshot exists"
-            console.print(
-                f"    {mark} {row.address}: {rows}, checks {row.checks_passed} passed"
-                f" / {row.checks_failed} failed"
-                + (f" / [yellow]{row.checks_warned} warned[/]" if row.checks_warned else "")
-            )
+            console.print(product_line(row))
         for error in run.errors:
             console.print(f"[red]{error}[/]")
 
@@ -92,6 +81,33 @@ def _run(only, console: Console, day, full_refresh: bool, started: dict[str, flo
     return True
 
 
+def product_line(row) -> str:
+    """One port's line under its domain's result: what was published and what its checks said."""
+    mark = "[green]✔[/]" if row.status == "published" else "[red]✘[/]"
+    if row.status == "published":
+        rows = f"{row.rows:,} rows published"
+    elif row.rows is not None:
+        rows = f"NOT published, consumers keep the previous snapshot ({row.rows:,} rows)"
+    else:
+        rows = "NOT published, and no earlier snapshot exists"
+    if not row.checks_ran:  # not "0 passed / 0 failed": nothing was checked
+        why = "" if row.status == "published" else " (the errors below say why)"
+        return f"    {mark} {row.address}: {rows}, contract checks not run{why}"
+    return (
+        f"    {mark} {row.address}: {rows}, checks {row.checks_passed} passed"
+        f" / {row.checks_failed} failed"
+        + (f" / [yellow]{row.checks_warned} warned[/]" if row.checks_warned else "")
+    )
+
+
+def _checks_cell(r) -> str:
+    if not r.checks_ran:
+        return "not run"
+    return f"{r.checks_passed}/{r.checks_failed}" + (
+        f" [yellow]⚠{r.checks_warned}[/]" if r.checks_warned else ""
+    )
+
+
 def _table(rows) -> Table:
     table = Table(title="Data products")
     for col in (
@@ -111,8 +127,7 @@ def _table(rows) -> Table:
             r.product,
             r.owner,
             f"{r.rows:,}" if r.rows is not None else "—",
-            f"{r.checks_passed}/{r.checks_failed}"
-            + (f" [yellow]⚠{r.checks_warned}[/]" if r.checks_warned else ""),
+            _checks_cell(r),
             r.address,
             f"[{style}]{r.status}[/]",
         )

@@ -21,6 +21,7 @@ class ProductRow:
     checks_warned: int
     address: str
     status: str
+    checks_ran: bool = True  # False: no contract check was evaluated in the run (not 0 of 0)
 
 
 def product_rows(runs: list[DomainRun]) -> list[ProductRow]:
@@ -46,6 +47,7 @@ def product_rows(runs: list[DomainRun]) -> list[ProductRow]:
                         checks_warned=tally.warned if tally else 0,
                         address=port.label,
                         status="published" if published else "NOT published",
+                        checks_ran=tally is not None,
                     )
                 )
     return rows
