@@ -160,16 +160,53 @@ def _new_catalog(store: PortStore) -> Any:
 
     try:
         try:
-            return SqlCatalog(CATALOG_NAME, uri=store.catalog_uri, **props)
+            catalog = SqlCatalog(CATALOG_NAME, uri=store.catalog_uri, **props)
         except IntegrityError:
             # another process created the catalog's tables at the same moment (PostgreSQL's
             # CREATE TABLE IF NOT EXISTS is not safe against that): they exist now
-            return SqlCatalog(CATALOG_NAME, uri=store.catalog_uri, **props)
+            catalog = SqlCatalog(CATALOG_NAME, uri=store.catalog_uri, **props)
     except Exception as exc:  # a bad URL or an unreachable database: say which setting
         raise RuntimeError(
             f"the ports' Iceberg catalog at {PORTS_CATALOG_ENV}={redacted(store.catalog_uri)} "
             f"cannot be opened: {exc}"
         ) from exc
+    if store.is_local and scheme.startswith("sqlite"):
+        _require_not_moved(store, catalog)
+    return catalog
+
+
+def _require_not_moved(store: PortStore, catalog: Any) -> None:
+    """Fail, saying what to do, when the local ports were published under a path that is gone.
+
+    Iceberg records every metadata and data file by its absolute path, so a data directory
+    moved elsewhere (a renamed project folder, a backup restored to another path) still points
+    at the old one, and every read would fail on a missing file. (A copy whose original still
+    exists reads — and publishes into — the original's table folders; the tests' copies of a
+    built mesh rely on that, so it is not refused here.)
+    """
+    import sqlalchemy as sa
+
+    root = store.local_path(store.data_uri).resolve()
+    query = sa.text(
+        "select metadata_location from iceberg_tables "
+        "where catalog_name = :name and metadata_location is not null limit 1"
+    )
+    with catalog.engine.connect() as connection:
+        found = connection.execute(query, {"name": CATALOG_NAME}).scalar()
+    if found is None:
+        return
+    metadata = store.local_path(found)  # <root>/<domain>/<port>/v<major>/metadata/<file>
+    if metadata.is_relative_to(root) or metadata.exists():
+        return
+    published_under = metadata.parents[4]
+    raise RuntimeError(
+        f"the published ports in {root} were written at {published_under}: Iceberg records "
+        "every file by its absolute path, so published ports cannot be moved to another "
+        f"path. Move the data directory back so that its ports are at "
+        f"{published_under} again (or point MESH_DATA_DIR at the original), or publish afresh "
+        f"here: remove {store.anchor} and run `mesh materialize` (the ports' earlier "
+        "snapshots are then not carried over)."
+    )
 
 
 def redacted(uri: str) -> str:
