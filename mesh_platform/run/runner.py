@@ -200,12 +200,13 @@ def warm_worker() -> None:
 
 
 def _end_worker_without_teardown() -> None:
-    """Leave a worker process at once once its pool shuts it down, skipping the interpreter's
-    teardown of the heap Dagster, dbt and DuckDB built in it (≈ 1.4 s per worker, every
-    ``mesh materialize`` waits for it: bench/results/worker-exit.md).
+    """End a worker process as soon as its pool lets it go, without the interpreter's teardown
+    of the heap Dagster, dbt and DuckDB built in it (≈ 1.4 s per worker, which every
+    ``mesh materialize`` waited for: bench/results/worker-exit.md).
 
-    Registered first, so it runs last among the exit handlers: the libraries' own (Spark's
-    session stop, Dagster's) have run by then. Nothing is lost: every domain's run returned
+    Registered when the worker starts, so it runs last among the exit handlers: those the
+    libraries register later (pyspark's, which stops the Spark driver's JVM) have run by
+    then. Nothing is lost: every domain's run returned
     its result before the pool sent the worker home, its writes committed (Dagster's event
     log, the published ports, DuckDB's files and their write-ahead logs) — all that remains
     is buffered console and log output, flushed here. The exit status is 0: a worker that
