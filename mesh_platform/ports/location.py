@@ -156,14 +156,17 @@ def _new_catalog(store: PortStore) -> Any:
 
     if scheme.startswith("sqlite"):
         store.anchor.mkdir(parents=True, exist_ok=True)
-    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.exc import IntegrityError, OperationalError
 
     try:
         try:
             catalog = SqlCatalog(CATALOG_NAME, uri=store.catalog_uri, **props)
-        except IntegrityError:
-            # another process created the catalog's tables at the same moment (PostgreSQL's
-            # CREATE TABLE IF NOT EXISTS is not safe against that): they exist now
+        except (IntegrityError, OperationalError) as exc:
+            # another process created the catalog's tables at the same moment (pyiceberg
+            # checks, then creates: PostgreSQL reports the loser's CREATE as a unique
+            # violation, SQLite as "table … already exists"): they exist now
+            if isinstance(exc, OperationalError) and "already exists" not in str(exc):
+                raise
             catalog = SqlCatalog(CATALOG_NAME, uri=store.catalog_uri, **props)
     except Exception as exc:  # a bad URL or an unreachable database: say which setting
         raise RuntimeError(

@@ -72,16 +72,16 @@ def imported(tmp_path_factory):
         "MESH_REPO_ROOT": str(root),
         "MESH_DATA_DIR": str(base / "data"),
     }
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MESH_REPO_ROOT", str(root))
-    mp.setenv("MESH_DATA_DIR", str(base / "data"))
-    dry = run(env, *IMPORT, "--dry-run")
-    assert not (root / "dbt_project" / "shop").exists()  # a dry run writes nothing
-    out = run(env, *IMPORT)
-    run(env, "generate", "--scale", "0.01")
-    built = run(env, "materialize")  # what `make demo` builds, the imported domain included
-    yield root, env, dry.stdout, out.stdout, built.stdout
-    mp.undo()
+    # a failure here must not leave the copy as every later test's repository
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MESH_REPO_ROOT", str(root))
+        mp.setenv("MESH_DATA_DIR", str(base / "data"))
+        dry = run(env, *IMPORT, "--dry-run")
+        assert not (root / "dbt_project" / "shop").exists()  # a dry run writes nothing
+        out = run(env, *IMPORT)
+        run(env, "generate", "--scale", "0.01")
+        built = run(env, "materialize")  # what `make demo` builds, the import included
+        yield root, env, dry.stdout, out.stdout, built.stdout
 
 
 def test_the_project_comes_over_as_it_is(imported):

@@ -66,13 +66,13 @@ def mesh_copy(tmp_path_factory):
         "MESH_REPO_ROOT": str(root),
         "MESH_DATA_DIR": str(base / "data"),
     }
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MESH_REPO_ROOT", str(root))
-    mp.setenv("MESH_DATA_DIR", str(base / "data"))
-    run(env, "generate", "--scale", "0.01")
-    run(env, "materialize", "podcasts")
-    yield root, env
-    mp.undo()
+    # a failure here must not leave the copy as every later test's repository
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MESH_REPO_ROOT", str(root))
+        mp.setenv("MESH_DATA_DIR", str(base / "data"))
+        run(env, "generate", "--scale", "0.01")
+        run(env, "materialize", "podcasts")
+        yield root, env
 
 
 def run(env, *args, check=True) -> subprocess.CompletedProcess:
