@@ -71,7 +71,8 @@ def _report_since(since: float) -> dict:
     by_domain: dict[str, SimpleNamespace] = {}
     for record in sorted(records, key=lambda r: r.create_timestamp):
         run = record.dagster_run
-        domain = run.job_name.split("__")[0]
+        # each domain's runs are its code location's (build/job_run.py)
+        domain = run.remote_job_origin.location_name if run.remote_job_origin else run.job_name
         entry = by_domain.setdefault(domain, SimpleNamespace(domain=domain, run_ids=[], ok=True))
         entry.run_ids.append(run.run_id)
         entry.ok = entry.ok and run.status == dg.DagsterRunStatus.SUCCESS
